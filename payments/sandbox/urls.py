@@ -1,0 +1,4 @@
+"""Sandbox URLs (filled in by the sandbox gateway work)."""
+
+app_name = "sandbox"
+urlpatterns: list = []

@@ -1,0 +1,250 @@
+"""Entrada settings: everything comes from the environment, with safe development defaults.
+
+The embedded default (no variables set) is SQLite in WAL mode with IMMEDIATE write transactions,
+django-q2 on its ORM broker and the Alipay sandbox mounted in the same site. Production sets
+DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and the ALIPAY_* variables (README: going live).
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("ENTRADA_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEMO_SECRET_KEY = "demo-insecure-secret-key-for-development-only"
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY", DEMO_SECRET_KEY)
+if not DEBUG and (SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "Refusing to start with DEBUG off and the demo SECRET_KEY: set SECRET_KEY (32+ characters)."
+    )
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+ADMINS = [
+    (addr.split("@")[0], addr) for addr in env_list("ADMINS", "ops@entrada.example" if DEBUG else "")
+]
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "entrada@localhost")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Entrada <tickets@localhost>")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "payments",
+    "payments.sandbox",
+    "ticketing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ticketing.urls"
+WSGI_APPLICATION = "ticketing.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+SQLITE_OPTIONS = {
+    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the busy timeout
+    # instead of failing with "database is locked" on lock upgrade (STACK.md: measured 27% -> 0%).
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+}
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
+    else:
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    # The embedded database lives in var/ (ignored by git); create it so a fresh clone just runs.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "entrada.sqlite3",
+            "OPTIONS": SQLITE_OPTIONS,
+        }
+    }
+IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Task queue (django-q2) -------------------------------------------------------------------
+# `retry` must exceed `timeout` plus queue wait, or a running task is handed out twice (STACK.md).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+Q_CLUSTER = {
+    "name": "entrada",
+    "workers": int(os.environ.get("Q_WORKERS", "4")),
+    "timeout": 90,
+    "retry": 300,
+    "max_attempts": 3,
+    "queue_limit": 200,
+    "catch_up": False,
+    "poll": 0.2,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "label": "Tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth, i18n, static -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+MEDIA_URL = "media/"
+MEDIA_ROOT = VAR_DIR / "media"
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Entrada API",
+    "DESCRIPTION": "Partner API for cash registers, POS and apps, and the public booking API.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files: the box office may have no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Alipay -----------------------------------------------------------------------------------
+# Demo values are plainly demo: the sandbox's demo merchant. Going live changes only these.
+ALIPAY_DEMO_PARTNER_ID = "2088000000000001"
+ALIPAY_DEMO_MD5_KEY = "entrada-demo-md5-key-not-for-production"
+ALIPAY_KEY_DIR = Path(os.environ.get("ALIPAY_KEY_DIR", VAR_DIR / "keys"))
+ALIPAY = {
+    "GATEWAY_URL": os.environ.get("ALIPAY_GATEWAY_URL", "http://127.0.0.1:8000/sandbox/gateway.do"),
+    "PARTNER_ID": os.environ.get("ALIPAY_PARTNER_ID", ALIPAY_DEMO_PARTNER_ID),
+    "SIGN_TYPE": os.environ.get("ALIPAY_SIGN_TYPE", "RSA2").upper(),
+    # MD5 key: ALIPAY_MD5_KEY or ALIPAY_MD5_KEY_FILE. RSA keys: PEM text or a file path.
+    "MD5_KEY": os.environ.get("ALIPAY_MD5_KEY", ""),
+    "MD5_KEY_FILE": os.environ.get("ALIPAY_MD5_KEY_FILE", ""),
+    "PRIVATE_KEY": os.environ.get("ALIPAY_PRIVATE_KEY", ""),
+    "PRIVATE_KEY_FILE": os.environ.get(
+        "ALIPAY_PRIVATE_KEY_FILE", str(ALIPAY_KEY_DIR / "demo-merchant-private.pem")
+    ),
+    "ALIPAY_PUBLIC_KEY": os.environ.get("ALIPAY_PUBLIC_KEY", ""),
+    "ALIPAY_PUBLIC_KEY_FILE": os.environ.get(
+        "ALIPAY_PUBLIC_KEY_FILE", str(ALIPAY_KEY_DIR / "demo-alipay-public.pem")
+    ),
+    "CONNECT_TIMEOUT": float(os.environ.get("ALIPAY_CONNECT_TIMEOUT", "5")),
+    "READ_TIMEOUT": float(os.environ.get("ALIPAY_READ_TIMEOUT", "15")),
+    "NOTIFY_BASE_URL": os.environ.get("ENTRADA_PUBLIC_URL", "http://127.0.0.1:8000"),
+    "SECONDARY_MERCHANT_ID": os.environ.get("ALIPAY_SECONDARY_MERCHANT_ID", "ENTRADA-DEMO"),
+    "SECONDARY_MERCHANT_NAME": os.environ.get("ALIPAY_SECONDARY_MERCHANT_NAME", "Entrada Demo"),
+    "SECONDARY_MERCHANT_INDUSTRY": os.environ.get("ALIPAY_SECONDARY_MERCHANT_INDUSTRY", "7991"),
+}
+if not DEBUG and ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID and not env_bool(
+    "ALIPAY_SANDBOX", False
+):
+    raise ImproperlyConfigured(
+        "Refusing to start with DEBUG off and the demo Alipay partner: set ALIPAY_PARTNER_ID, "
+        "or ALIPAY_SANDBOX=1 for a demo or staging site."
+    )
+
+# The sandbox gateway is mounted in development; with DEBUG off only when asked for.
+SANDBOX_ENABLED = env_bool("ALIPAY_SANDBOX", DEBUG)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,23 @@
+"""Test settings: the same site, with tasks run inline and fast password hashing.
+
+django-q2 reads Q_CLUSTER at import, so sync mode must be set here, not with override_settings
+(STACK.md). Crash tests start a real `qcluster` subprocess with `ticketing.settings` instead, on the
+same database file, which is why the SQLite test database is a file and not in memory.
+"""
+
+import os
+
+from .settings import *  # noqa: F403
+from .settings import DATABASES, IS_SQLITE, Q_CLUSTER, VAR_DIR
+
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SANDBOX_ENABLED = True
+if IS_SQLITE:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{worker}.sqlite3")}
