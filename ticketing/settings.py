@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "payments",
+    "payments.api",
     "payments.sandbox",
     "ticketing",
 ]

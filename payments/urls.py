@@ -1,0 +1,3 @@
+"""URL patterns; filled in as the features land."""
+
+urlpatterns: list = []
