@@ -1,0 +1,191 @@
+"""Payments, refunds and their audit trail.
+
+State fields are written only by payments.lifecycle (and payments.refunds) with compare-and-set
+updates; everything else reads them. Every gateway call leaves a GatewayExchange row and every
+transition a PaymentEvent row, written in the same transaction as the update it records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from payments import clock
+
+
+def _now():
+    return clock.now()
+
+
+class Payment(models.Model):
+    class State(models.TextChoices):
+        CREATED = "created", _("Created")
+        PENDING = "pending", _("Pending")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+        CANCELLING = "cancelling", _("Cancelling")
+        CANCELLED = "cancelled", _("Cancelled")
+        NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
+
+    class Channel(models.TextChoices):
+        BARCODE = "barcode", _("Barcode (buyer's payment code)")
+        QR = "qr", _("QR (buyer scans)")
+
+    # States in which the lifecycle still owes the payment a next step (the sweeper looks here).
+    ACTIVE_STATES = (State.CREATED, State.PENDING, State.CANCELLING)
+    FINAL_STATES = (State.FAILED, State.CANCELLED, State.REFUNDED)
+    REFUNDABLE_STATES = (State.PAID, State.PARTIALLY_REFUNDED)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    description = models.CharField(_("description"), max_length=256)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    # Only the masked code is kept for display. The full code is sealed (encrypted with a key
+    # derived from SECRET_KEY) solely so that a pay Alipay never received can be re-sent with
+    # identical parameters; it is wiped as soon as the pay outcome is known or the deadline passes.
+    buyer_code_masked = models.CharField(_("buyer code"), max_length=32, blank=True)
+    buyer_code_sealed = models.TextField(blank=True, editable=False)
+    store_id = models.CharField(_("store"), max_length=64, blank=True)
+    terminal_id = models.CharField(_("terminal"), max_length=64, blank=True)
+    partner_trans_id = models.CharField(max_length=64, unique=True)
+    # trans_create_time as first sent (yyyyMMddHHmmss), so a re-sent pay is byte-identical.
+    trans_create_time = models.CharField(max_length=14, blank=True)
+    alipay_trans_id = models.CharField(max_length=64, blank=True, db_index=True)
+    buyer_login_masked = models.CharField(_("buyer login"), max_length=100, blank=True)
+    exchange_rate = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    amount_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    qr_code = models.TextField(blank=True)
+
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.CREATED, db_index=True
+    )
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    attention_reason = models.CharField(max_length=500, blank=True)
+
+    created_at = models.DateTimeField(default=_now, db_index=True)
+    updated_at = models.DateTimeField(default=_now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    # When the lifecycle owes this payment its next step; null when nothing is owed.
+    next_action_at = models.DateTimeField(null=True, blank=True)
+
+    # Bumped whenever a new polling/cancel chain takes over; a task from an older chain no-ops.
+    chain_generation = models.PositiveIntegerField(default=0)
+    pay_attempts = models.PositiveSmallIntegerField(default=0)
+    query_count = models.PositiveIntegerField(default=0)
+    cancel_attempts = models.PositiveSmallIntegerField(default=0)
+    # cancel's `timestamp`, fixed at the first cancel so every retry sends identical parameters.
+    cancel_timestamp_ms = models.BigIntegerField(null=True, blank=True)
+    cancel_action = models.CharField(max_length=16, blank=True)  # Alipay's close / refund
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_action_at"], name="payment_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_trans_id} {self.amount} {self.currency} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        """Paid amount minus refunds that succeeded or may still succeed."""
+        taken = self.refunds.exclude(state=Refund.State.FAILED).aggregate(
+            total=models.Sum("amount")
+        )["total"]
+        return self.amount - (taken or Decimal("0"))
+
+
+class Refund(models.Model):
+    class State(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    # Reused on every retry: partner + partner_refund_id identifies one refund at Alipay.
+    partner_refund_id = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=128, blank=True)
+    actor = models.CharField(max_length=150, blank=True)
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.REQUESTED, db_index=True
+    )
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    amount_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(default=_now)
+    updated_at = models.DateTimeField(default=_now)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    next_action_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_action_at"], name="refund_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_refund_id} {self.amount} ({self.state})"
+
+
+class GatewayExchange(models.Model):
+    """One call to the gateway, as sent and as answered: the audit trail staff read in the admin."""
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, related_name="exchanges", null=True, blank=True
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.CASCADE, related_name="exchanges", null=True, blank=True
+    )
+    service = models.CharField(max_length=64)
+    request_params = models.JSONField(default=dict)  # without sign, keys or the full buyer code
+    raw_reply = models.TextField(blank=True)
+    signature = models.CharField(max_length=16, blank=True)
+    transport = models.CharField(max_length=20, blank=True)
+    outcome = models.CharField(max_length=20)
+    code = models.CharField(max_length=64, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveIntegerField(default=1)
+    # True when the reply passed our checks (signature, ids, amount, currency) and was acted on.
+    believed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=_now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.outcome} {self.code}"
+
+
+class PaymentEvent(models.Model):
+    """One state transition of a payment or one of its refunds (written with the transition)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    refund = models.ForeignKey(
+        Refund, on_delete=models.CASCADE, related_name="events", null=True, blank=True
+    )
+    from_state = models.CharField(max_length=20)
+    to_state = models.CharField(max_length=20)
+    actor = models.CharField(max_length=150)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=_now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} -> {self.to_state} by {self.actor}"
