@@ -1,6 +1,8 @@
 """Fixtures shared by the whole suite."""
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payments import clock as entrada_clock
 
@@ -11,3 +13,74 @@ def clock():
     entrada_clock.freeze()
     yield entrada_clock
     entrada_clock.reset()
+
+
+def _rsa_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    return private_pem, public_pem
+
+
+@pytest.fixture(scope="session")
+def demo_rsa_keys() -> dict[str, str]:
+    """Two RSA-2048 pairs made once per run: ours (merchant_*) and the sandbox's (alipay_*)."""
+    merchant_private, merchant_public = _rsa_pair()
+    alipay_private, alipay_public = _rsa_pair()
+    return {
+        "merchant_private": merchant_private,
+        "merchant_public": merchant_public,
+        "alipay_private": alipay_private,
+        "alipay_public": alipay_public,
+    }
+
+
+@pytest.fixture
+def sandbox_merchant(request, db, demo_rsa_keys):
+    """The sandbox's demo merchant; its reply sign type is `request.param` (default RSA2).
+
+    Choose another with `@pytest.mark.parametrize("sandbox_merchant", ["MD5"], indirect=True)`.
+    """
+    from django.conf import settings
+
+    from payments.sandbox.demo import ensure_demo_merchant
+
+    return ensure_demo_merchant(
+        partner_id=settings.ALIPAY_DEMO_PARTNER_ID,
+        md5_key=settings.ALIPAY_DEMO_MD5_KEY,
+        merchant_public_key_pem=demo_rsa_keys["merchant_public"],
+        sandbox_private_key_pem=demo_rsa_keys["alipay_private"],
+        sign_type=getattr(request, "param", "RSA2"),
+    )
+
+
+@pytest.fixture
+def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, demo_rsa_keys):
+    """settings.ALIPAY pointed at the sandbox on the live server; returns the merged dict.
+
+    The client's read timeout (1 s) is shorter than the sandbox's slow replies (2 s), so the
+    "no reply in time" buyer codes really time out without slowing the suite much.
+    """
+    settings.ALIPAY = {
+        **settings.ALIPAY,
+        "GATEWAY_URL": live_server.url + "/sandbox/gateway.do",
+        "PARTNER_ID": sandbox_merchant.partner_id,
+        "SIGN_TYPE": sandbox_merchant.sign_type,
+        "MD5_KEY": sandbox_merchant.md5_key,
+        "MD5_KEY_FILE": "",
+        "PRIVATE_KEY": demo_rsa_keys["merchant_private"],
+        "PRIVATE_KEY_FILE": "",
+        "ALIPAY_PUBLIC_KEY": demo_rsa_keys["alipay_public"],
+        "ALIPAY_PUBLIC_KEY_FILE": "",
+        "CONNECT_TIMEOUT": 2.0,
+        "READ_TIMEOUT": 1.0,
+        "NOTIFY_BASE_URL": live_server.url,
+    }
+    settings.SANDBOX_SLOW_REPLY_SECONDS = 2
+    return settings.ALIPAY

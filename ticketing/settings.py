@@ -78,7 +78,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "ticketing.urls"
+# ENTRADA_ROOT_URLCONF=payments.sandbox.site_urls serves the Alipay sandbox on its own.
+ROOT_URLCONF = os.environ.get("ENTRADA_ROOT_URLCONF", "ticketing.urls")
 WSGI_APPLICATION = "ticketing.wsgi.application"
 
 TEMPLATES = [
@@ -230,6 +231,11 @@ ALIPAY = {
     "SECONDARY_MERCHANT_NAME": os.environ.get("ALIPAY_SECONDARY_MERCHANT_NAME", "Entrada Demo"),
     "SECONDARY_MERCHANT_INDUSTRY": os.environ.get("ALIPAY_SECONDARY_MERCHANT_INDUSTRY", "7991"),
 }
+# The demo partner's MD5 key is demo too: the sandbox's demo merchant knows it.
+if ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID and not (
+    ALIPAY["MD5_KEY"] or ALIPAY["MD5_KEY_FILE"]
+):
+    ALIPAY["MD5_KEY"] = ALIPAY_DEMO_MD5_KEY
 if not DEBUG and ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID and not env_bool(
     "ALIPAY_SANDBOX", False
 ):
@@ -240,6 +246,10 @@ if not DEBUG and ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID and not env_bool
 
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.
 SANDBOX_ENABLED = env_bool("ALIPAY_SANDBOX", DEBUG)
+# Sandbox buyer behaviour (README "Test buyer codes"): how long a "no reply in time" answer is
+# held, and the amount above which a normal test buyer must confirm with a PIN.
+SANDBOX_SLOW_REPLY_SECONDS = float(os.environ.get("SANDBOX_SLOW_REPLY_SECONDS", "20"))
+SANDBOX_PIN_THRESHOLD = os.environ.get("SANDBOX_PIN_THRESHOLD", "1000")
 
 LOGGING = {
     "version": 1,
