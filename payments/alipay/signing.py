@@ -2,7 +2,8 @@
 
 The pre-sign string is every parameter except `sign` and `sign_type`, empty values dropped, keys
 sorted by byte order, joined as k=v with &, values raw (not URL-encoded), encoded as UTF-8.
-MD5 appends the key and hex-digests; RSA is SHA1withRSA and RSA2 SHA256withRSA (PKCS#1 v1.5), base64.
+MD5 appends the key and hex-digests; RSA is SHA1withRSA and RSA2 SHA256withRSA (PKCS#1 v1.5),
+base64.
 """
 
 from __future__ import annotations
