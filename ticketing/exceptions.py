@@ -1,0 +1,91 @@
+"""Domain errors of ticketing: a stable machine `code`, a plain message and an HTTP status.
+
+Services raise these; the edges translate them: the API answers `{"code", "message", "fields"}` with
+`http_status`, the shop shows the message next to the form, the admin shows it as a message.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+
+class TicketingError(Exception):
+    """Base of every error the ticketing services raise to their callers."""
+
+    code: str = "ticketing_error"
+    http_status: int = 400
+    default_message = _("The booking request could not be processed.")
+
+    def __init__(self, message: str | None = None, *, fields: dict | None = None):
+        self.message = message if message is not None else self.default_message
+        self.fields: dict = fields or {}
+        super().__init__(str(self.message))
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "message": str(self.message),
+            "fields": {key: [str(v) for v in value] for key, value in self.fields.items()},
+        }
+
+
+class SoldOut(TicketingError):
+    """Not enough places left in the slot for the admissions asked for."""
+
+    code = "sold_out"
+    http_status = 409
+    default_message = _("Sorry, there are not enough places left in this time slot.")
+
+
+class SlotUnavailable(TicketingError):
+    """The slot is closed, in the past, or belongs to another attraction."""
+
+    code = "slot_unavailable"
+    http_status = 409
+    default_message = _("This time slot cannot be booked.")
+
+
+class InvalidQuantity(TicketingError):
+    code = "invalid_quantity"
+    default_message = _("Please choose a valid number of tickets.")
+
+
+class InvalidBuyer(TicketingError):
+    code = "invalid_buyer"
+    default_message = _("Please check your name, e-mail address and language.")
+
+
+class HoldExpired(TicketingError):
+    """The order's hold on its places has ended; the buyer must book again."""
+
+    code = "hold_expired"
+    http_status = 409
+    default_message = _("Your reservation has expired; please choose your tickets again.")
+
+
+class PaymentInProgress(TicketingError):
+    code = "payment_in_progress"
+    http_status = 409
+    default_message = _("A payment for this order is already in progress.")
+
+
+class OrderStateConflict(TicketingError):
+    """The order is not in a state that allows this action (already paid, cancelled, ...)."""
+
+    code = "order_state_conflict"
+    http_status = 409
+    default_message = _("This order cannot be changed in its current state.")
+
+
+class CapacityConflict(TicketingError):
+    code = "capacity_conflict"
+    http_status = 409
+    default_message = _("The capacity cannot be set below the places already held or sold.")
+
+
+class PaymentUnavailable(TicketingError):
+    """The payment could not be started (gateway down or misconfigured); the hold is kept."""
+
+    code = "payment_unavailable"
+    http_status = 503
+    default_message = _("Payments are unavailable right now; please try again in a moment.")
