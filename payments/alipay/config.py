@@ -7,6 +7,7 @@ live in fields hidden from repr so that a logged or printed config never shows a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -91,6 +92,23 @@ class ClientConfig:
             else "",
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+        )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> ClientConfig:
+        """Build from a dict shaped like Django's settings.ALIPAY (the edge passes it in)."""
+        return cls.from_sources(
+            gateway_url=str(values.get("GATEWAY_URL", "")),
+            partner=str(values.get("PARTNER_ID", "")),
+            sign_type=str(values.get("SIGN_TYPE", "")),
+            md5_key=str(values.get("MD5_KEY") or ""),
+            md5_key_file=str(values.get("MD5_KEY_FILE") or ""),
+            private_key=str(values.get("PRIVATE_KEY") or ""),
+            private_key_file=str(values.get("PRIVATE_KEY_FILE") or ""),
+            alipay_public_key=str(values.get("ALIPAY_PUBLIC_KEY") or ""),
+            alipay_public_key_file=str(values.get("ALIPAY_PUBLIC_KEY_FILE") or ""),
+            connect_timeout=float(values.get("CONNECT_TIMEOUT", 5.0)),  # type: ignore[arg-type]
+            read_timeout=float(values.get("READ_TIMEOUT", 15.0)),  # type: ignore[arg-type]
         )
 
     @property

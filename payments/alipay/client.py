@@ -1,0 +1,228 @@
+"""The gateway client: builds, sends and reads one call; never raises for Alipay or the network.
+
+Bad local parameters raise InvalidRequest before anything is sent (the caller's input or bug).
+Everything after sending comes back as a GatewayResult whose `transport` tells a timeout, a refused
+connection, an HTTP error, an HTML page, unreadable XML and a bad signature apart, and whose
+`outcome` tells the lifecycle what to do. Logs carry ids only, never keys nor buyer codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+import requests
+from urllib3.exceptions import ReadTimeoutError
+
+from payments import clock
+from payments.alipay import services
+from payments.alipay.config import ClientConfig
+from payments.alipay.notifications import Notification, parse_notification, verify_notification
+from payments.alipay.replies import read_reply, transport_failure
+from payments.alipay.results import GatewayResult, Transport
+from payments.alipay.services import SignedRequest
+
+logger = logging.getLogger(__name__)
+
+
+class AlipayClient:
+    def __init__(self, config: ClientConfig, session: requests.Session | None = None) -> None:
+        self.config = config
+        self.session = session or requests.Session()
+
+    # --- one method per service ---------------------------------------------------------------
+
+    def pay(
+        self,
+        *,
+        partner_trans_id: str,
+        amount: Decimal,
+        currency: str,
+        buyer_identity_code: str,
+        trans_name: str,
+        trans_create_time: datetime,
+        extend_info: Mapping[str, str],
+        identity_code_type: str = "barcode",
+        memo: str | None = None,
+        quantity: int | None = None,
+        trans_currency: str | None = None,
+        notify_url: str | None = None,
+    ) -> GatewayResult:
+        """Barcode payment. SUCCESS: paid; IN_PROGRESS (UNKNOW) or RETRYABLE: poll query."""
+        return self.send(
+            services.build_pay(
+                self.config,
+                partner_trans_id=partner_trans_id,
+                amount=amount,
+                currency=currency,
+                buyer_identity_code=buyer_identity_code,
+                trans_name=trans_name,
+                trans_create_time=trans_create_time,
+                extend_info=extend_info,
+                identity_code_type=identity_code_type,
+                memo=memo,
+                quantity=quantity,
+                trans_currency=trans_currency,
+                notify_url=notify_url,
+            )
+        )
+
+    def precreate(
+        self,
+        *,
+        out_trade_no: str,
+        amount: Decimal,
+        currency: str,
+        subject: str,
+        notify_url: str,
+        timestamp_ms: int,
+        extend_params: Mapping[str, str],
+        body: str | None = None,
+        timeout: str = "5m",
+    ) -> GatewayResult:
+        """Transaction QR: on SUCCESS, fields["qr_code"] is the text to render as a QR."""
+        return self.send(
+            services.build_precreate(
+                self.config,
+                out_trade_no=out_trade_no,
+                amount=amount,
+                currency=currency,
+                subject=subject,
+                notify_url=notify_url,
+                timestamp_ms=timestamp_ms,
+                extend_params=extend_params,
+                body=body,
+                timeout=timeout,
+            )
+        )
+
+    def query(
+        self, *, partner_trans_id: str | None = None, alipay_trans_id: str | None = None
+    ) -> GatewayResult:
+        """SUCCESS with result.trade_status; FAILED with code TRADE_NOT_EXIST if never received."""
+        return self.send(
+            services.build_query(
+                self.config, partner_trans_id=partner_trans_id, alipay_trans_id=alipay_trans_id
+            )
+        )
+
+    def cancel(
+        self, *, out_trade_no: str, timestamp_ms: int, trade_no: str | None = None
+    ) -> GatewayResult:
+        """Pass the same timestamp_ms on every retry so the parameters stay identical."""
+        return self.send(
+            services.build_cancel(
+                self.config, out_trade_no=out_trade_no, timestamp_ms=timestamp_ms, trade_no=trade_no
+            )
+        )
+
+    def refund(
+        self,
+        *,
+        partner_trans_id: str,
+        partner_refund_id: str,
+        refund_amount: Decimal,
+        currency: str,
+        refund_reason: str | None = None,
+        is_sync: str = "Y",
+        notify_url: str | None = None,
+        alipay_trans_id: str | None = None,
+    ) -> GatewayResult:
+        """Retries reuse partner_refund_id: Alipay refunds once per (partner, refund id)."""
+        return self.send(
+            services.build_refund(
+                self.config,
+                partner_trans_id=partner_trans_id,
+                partner_refund_id=partner_refund_id,
+                refund_amount=refund_amount,
+                currency=currency,
+                refund_reason=refund_reason,
+                is_sync=is_sync,
+                notify_url=notify_url,
+                alipay_trans_id=alipay_trans_id,
+            )
+        )
+
+    def refund_query(self, *, partner_trans_id: str, partner_refund_id: str) -> GatewayResult:
+        return self.send(
+            services.build_refund_query(
+                self.config, partner_trans_id=partner_trans_id, partner_refund_id=partner_refund_id
+            )
+        )
+
+    def notify_verify(self, notify_id: str) -> bool | None:
+        """Alipay's word on a notify_id: True / False, or None when it could not be asked."""
+        request = services.build_notify_verify(self.config, notify_id=notify_id)
+        try:
+            response = self._post(request)
+        except requests.RequestException as exc:
+            logger.warning("alipay notify_verify unreachable: %s", type(exc).__name__)
+            return None
+        answer = response.text.strip().lower() if response.status_code == 200 else ""
+        return {"true": True, "false": False}.get(answer)
+
+    # --- notifications (no network) -----------------------------------------------------------
+
+    def verify_notification(self, form: Mapping[str, object]) -> bool:
+        return verify_notification(form, self.config.verifier())
+
+    def parse_notification(self, form: Mapping[str, object]) -> Notification:
+        """Verified notification or InvalidNotification."""
+        return parse_notification(form, self.config.verifier())
+
+    # --- the exchange -------------------------------------------------------------------------
+
+    def send(self, request: SignedRequest) -> GatewayResult:
+        """POST one signed request and classify what came back (or did not)."""
+        started = clock.monotonic()
+        status: int | None = None
+        try:
+            response = self._post(request)
+        except requests.ConnectTimeout:
+            # Never connected, so never sent: still reported as unknown, like any transport fault.
+            result = transport_failure(request.service, Transport.CONNECTION_ERROR)
+        except requests.Timeout:
+            result = transport_failure(request.service, Transport.TIMEOUT)
+        except requests.RequestException as exc:
+            # requests wraps a read timeout in the middle of the body as a ConnectionError.
+            timed_out = any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
+            transport = Transport.TIMEOUT if timed_out else Transport.CONNECTION_ERROR
+            result = transport_failure(request.service, transport)
+        else:
+            status = response.status_code
+            if status != 200:
+                raw = response.content[:65536].decode("utf-8", "replace")
+                result = transport_failure(request.service, Transport.HTTP_ERROR, raw=raw)
+            else:
+                result = read_reply(request.service, response.content, self.config.verifier())
+        latency_ms = round((clock.monotonic() - started) * 1000)
+        result = replace(
+            result,
+            request_params=request.audit_params(),
+            latency_ms=latency_ms,
+            http_status=status,
+        )
+        logger.info(
+            "alipay %s %s -> %s %s (%s, %d ms)",
+            request.service,
+            request.ids,
+            result.outcome.value,
+            result.code,
+            result.transport.value,
+            latency_ms,
+        )
+        return result
+
+    def _post(self, request: SignedRequest) -> requests.Response:
+        # _input_charset travels in the URL too, so the gateway decodes the form correctly.
+        return self.session.post(
+            self.config.gateway_url,
+            params={"_input_charset": self.config.input_charset},
+            data=request.params,
+            timeout=self.config.timeout,
+            headers={"Accept": "text/xml, application/xml"},
+            allow_redirects=False,
+        )
