@@ -191,6 +191,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    # One JSON error shape for every API: {"code", "message", "fields"} (payments/api/errors.py).
+    "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
+    # Per-terminal request rate of the partner API (payments/api/throttling.py).
+    "DEFAULT_THROTTLE_RATES": {"partner_terminal": os.environ.get("PARTNER_API_RATE", "600/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Entrada API",
@@ -244,12 +248,37 @@ if not DEBUG and ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID and not env_bool
         "or ALIPAY_SANDBOX=1 for a demo or staging site."
     )
 
+# Payment lifecycle timings and bounds (ALIPAY.md "Lifecycle rules"); seconds unless named.
+PAYMENTS = {
+    "FIRST_QUERY_DELAY": float(os.environ.get("PAYMENTS_FIRST_QUERY_DELAY", "3.0")),
+    "POLL_INTERVAL": float(os.environ.get("PAYMENTS_POLL_INTERVAL", "3.0")),
+    "DEADLINE_SECONDS": int(os.environ.get("PAYMENTS_DEADLINE_SECONDS", "60")),
+    "QR_DEADLINE_SECONDS": int(os.environ.get("PAYMENTS_QR_DEADLINE_SECONDS", "300")),
+    "PAY_RESEND_MAX": int(os.environ.get("PAYMENTS_PAY_RESEND_MAX", "2")),
+    "CANCEL_MAX_ATTEMPTS": int(os.environ.get("PAYMENTS_CANCEL_MAX_ATTEMPTS", "8")),
+    "CANCEL_RETRY_INTERVAL": float(os.environ.get("PAYMENTS_CANCEL_RETRY_INTERVAL", "3.0")),
+    "REFUND_MAX_ATTEMPTS": int(os.environ.get("PAYMENTS_REFUND_MAX_ATTEMPTS", "6")),
+    "REFUND_RETRY_INTERVAL": float(os.environ.get("PAYMENTS_REFUND_RETRY_INTERVAL", "5.0")),
+    "SWEEP_GRACE_SECONDS": float(os.environ.get("PAYMENTS_SWEEP_GRACE_SECONDS", "10")),
+    "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "8")),
+}
+
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.
 SANDBOX_ENABLED = env_bool("ALIPAY_SANDBOX", DEBUG)
 # Sandbox buyer behaviour (README "Test buyer codes"): how long a "no reply in time" answer is
 # held, and the amount above which a normal test buyer must confirm with a PIN.
 SANDBOX_SLOW_REPLY_SECONDS = float(os.environ.get("SANDBOX_SLOW_REPLY_SECONDS", "20"))
 SANDBOX_PIN_THRESHOLD = os.environ.get("SANDBOX_PIN_THRESHOLD", "1000")
+
+# --- E-tickets --------------------------------------------------------------------------------
+# The Ed25519 key that signs ticket QR tokens (ticketing/etickets/keys.py): PEM text or base64 of
+# the 32-byte seed, inline or in a file. Without either, a development or demo site generates
+# var/keys/demo-ticket-signing.pem once; a production site fails `manage.py check` (etickets.E001).
+TICKET_SIGNING_KEY = os.environ.get("TICKET_SIGNING_KEY", "")
+TICKET_SIGNING_KEY_FILE = os.environ.get("TICKET_SIGNING_KEY_FILE", "")
+TICKET_DEMO_SIGNING_KEY_FILE = VAR_DIR / "keys" / "demo-ticket-signing.pem"
+# Public halves (PEM or base64) of retired signing keys that gates still accept.
+TICKET_PREVIOUS_PUBLIC_KEYS = env_list("TICKET_PREVIOUS_PUBLIC_KEYS", "")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,219 @@
+"""Idempotency keys (the IETF `Idempotency-Key` header draft): a retried POST never does twice
+what it did once.
+
+Generic on purpose: a *scope* says whose keys these are (a terminal of the partner API, an
+anonymous client of the public API), so any DRF view can use it with `@idempotent(scope=...)`,
+and any other code with `run_once(...)`.
+
+The record is inserted before the work runs and the unique (scope, key) constraint is the lock:
+- same key, same request, finished: the stored answer is replayed (a stored 4xx too), with the
+  `Idempotent-Replayed: true` header, and nothing runs again;
+- same key while the first request still runs: 409 `idempotency_in_progress`;
+- same key, another request (method, path or body differ): 409 `idempotency_key_reused`;
+- a 5xx or an unexpected exception is not stored: the key is released so the client may retry.
+Records expire after IDEMPOTENCY_TTL (24 h); `purge_expired()` deletes them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from payments import clock
+from payments.api.models import IdempotencyRecord
+
+logger = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+class IdempotencyError(Exception):
+    """A problem with the key itself; answered as 4xx JSON by the API's exception handler."""
+
+    code = "idempotency_error"
+    status_code = 400
+    default_message = _("The Idempotency-Key header could not be used.")
+
+    def __init__(self, message: str | None = None):
+        self.message = message if message is not None else self.default_message
+        super().__init__(str(self.message))
+
+
+class KeyRequired(IdempotencyError):
+    code = "idempotency_key_required"
+    default_message = _(
+        "This request moves money: send an Idempotency-Key header (a unique string, e.g. a UUID) "
+        "and reuse it when you retry."
+    )
+
+
+class KeyInvalid(IdempotencyError):
+    code = "idempotency_key_invalid"
+    default_message = _("The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
+
+
+class RequestInProgress(IdempotencyError):
+    code = "idempotency_in_progress"
+    status_code = 409
+    default_message = _(
+        "A request with this Idempotency-Key is still being processed; retry in a moment."
+    )
+
+
+class KeyReused(IdempotencyError):
+    code = "idempotency_key_reused"
+    status_code = 409
+    default_message = _(
+        "This Idempotency-Key was already used for a different request; use a new key."
+    )
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    replayed: bool = False
+
+
+def validate_key(raw: str | None) -> str:
+    """The key as sent, or KeyRequired / KeyInvalid."""
+    if raw is None or raw == "":
+        raise KeyRequired()
+    if len(raw) > MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in raw):
+        raise KeyInvalid()
+    return raw
+
+
+def canonical_json(body: Any) -> str:
+    """The same JSON document gives the same text, whatever its key order or spacing."""
+    return json.dumps(body, cls=JSONEncoder, sort_keys=True, separators=(",", ":"))
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    text = f"{method.upper()}\n{path}\n{canonical_json(body)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _claim(scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+    """Take the key (None: the caller does the work) or learn what became of it."""
+    # A few rounds: a record can be released or expire between our insert and our read.
+    for _round in range(3):
+        now = clock.now()
+        try:
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(
+                    scope=scope,
+                    key=key,
+                    fingerprint=fingerprint,
+                    created_at=now,
+                    expires_at=now + IDEMPOTENCY_TTL,
+                )
+            return None
+        except IntegrityError:
+            pass
+        record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+        if record is None:
+            continue
+        if record.expires_at <= now:
+            IdempotencyRecord.objects.filter(pk=record.pk, expires_at__lte=now).delete()
+            continue
+        if record.fingerprint != fingerprint:
+            raise KeyReused()
+        if record.state != IdempotencyRecord.State.DONE:
+            raise RequestInProgress()
+        return StoredResponse(record.response_status, record.response_body, replayed=True)
+    raise RequestInProgress()
+
+
+def _finish(scope: str, key: str, status: int, body: Any) -> None:
+    IdempotencyRecord.objects.filter(
+        scope=scope, key=key, state=IdempotencyRecord.State.IN_PROGRESS
+    ).update(
+        state=IdempotencyRecord.State.DONE,
+        response_status=status,
+        response_body=json.loads(json.dumps(body, cls=JSONEncoder)),
+    )
+
+
+def _release(scope: str, key: str) -> None:
+    IdempotencyRecord.objects.filter(
+        scope=scope, key=key, state=IdempotencyRecord.State.IN_PROGRESS
+    ).delete()
+
+
+def run_once(
+    *, scope: str, key: str, fingerprint: str, work: Callable[[], tuple[int, Any]]
+) -> StoredResponse:
+    """Run `work` (returning status and JSON body) once per (scope, key), or replay its answer.
+
+    Raises KeyReused or RequestInProgress (409). Answers of 500 and above, and exceptions out of
+    `work`, release the key instead of being stored, so the client can retry.
+    """
+    stored = _claim(scope, key, fingerprint)
+    if stored is not None:
+        logger.info("idempotency replay scope=%s status=%s", scope, stored.status)
+        return stored
+    try:
+        status, body = work()
+    except BaseException:
+        _release(scope, key)
+        raise
+    if status >= 500:
+        _release(scope, key)
+    else:
+        _finish(scope, key, status, body)
+    return StoredResponse(status, body)
+
+
+def idempotent(scope: Callable[[Request], str]) -> Callable:
+    """Decorate a DRF view method: requires the Idempotency-Key header and runs the method once.
+
+    Errors the method raises are turned into responses by the view's exception handler first, so
+    a 4xx answer is stored and replayed like a success.
+    """
+
+    def decorator(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(view, request: Request, *args, **kwargs) -> Response:
+            key = validate_key(request.headers.get(HEADER))
+            # Parsing the body here means malformed JSON or a wrong content type fails before
+            # the key is taken: those answers are not stored.
+            fingerprint = request_fingerprint(request.method, request.path, request.data)
+
+            def work() -> tuple[int, Any]:
+                try:
+                    response = method(view, request, *args, **kwargs)
+                except Exception as exc:
+                    response = view.handle_exception(exc)
+                return response.status_code, response.data
+
+            result = run_once(scope=scope(request), key=key, fingerprint=fingerprint, work=work)
+            response = Response(result.body, status=result.status)
+            if result.replayed:
+                response[REPLAYED_HEADER] = "true"
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+def purge_expired() -> int:
+    """Delete expired records; returns how many. Safe to run at any time (e.g. daily)."""
+    deleted, _detail = IdempotencyRecord.objects.filter(expires_at__lte=clock.now()).delete()
+    return deleted
