@@ -189,3 +189,18 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state} -> {self.to_state} by {self.actor}"
+
+
+class WorkerLease(models.Model):
+    """Who runs the poller right now: one holder at a time, renewed every round, expiring.
+
+    A killed poller's lease simply expires and the next sweep takes over; rows are claimed one by
+    one with compare-and-set anyway, so two pollers by accident would only share the work.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    holder = models.CharField(max_length=128, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"

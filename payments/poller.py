@@ -1,0 +1,258 @@
+"""The poller: one loop that takes every due payment and refund its next step.
+
+Why a loop and not one django-q task per payment: django-q2 has no delayed tasks, so a
+per-payment chain must sleep ~3 s inside a worker between queries, and a cluster of W workers
+then keeps the 3-4 s cadence for only W payments at a time. Here a single poller (one holder of a
+renewed, expiring WorkerLease) wakes every fraction of a second, claims the rows whose
+`next_action_at` has come (compare-and-set on `chain_generation`, so a duplicate poller or a
+late task finds nothing to do) and runs their steps on a small thread pool: one query, one
+cancel or one refund each. The loop ends after WINDOW seconds and queues its successor;
+the sweeper (a django-q2 schedule every minute) restarts it after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import Min
+
+from payments import clock
+from payments.models import Payment, Refund, WorkerLease
+from payments.transitions import conf, later, transition_payment
+
+logger = logging.getLogger(__name__)
+
+LEASE_NAME = "payments-poller"
+LEASE_SECONDS = 30.0
+WINDOW_SECONDS = 50.0  # well under the django-q2 task timeout (90 s)
+MAX_NAP = 0.25
+BATCH = 200
+
+
+# --- the lease --------------------------------------------------------------------------------
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def acquire_lease(holder: str) -> bool:
+    now = clock.now()
+    expires = now + timedelta(seconds=LEASE_SECONDS)
+    taken = WorkerLease.objects.filter(name=LEASE_NAME, expires_at__lte=now).update(
+        holder=holder, expires_at=expires
+    )
+    if taken:
+        return True
+    if WorkerLease.objects.filter(name=LEASE_NAME).exists():
+        return False
+    try:
+        with transaction.atomic():
+            WorkerLease.objects.create(name=LEASE_NAME, holder=holder, expires_at=expires)
+        return True
+    except IntegrityError:
+        return False
+
+
+def renew_lease(holder: str) -> bool:
+    expires = later(LEASE_SECONDS)
+    return (
+        WorkerLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=expires) == 1
+    )
+
+
+def release_lease(holder: str) -> None:
+    WorkerLease.objects.filter(name=LEASE_NAME, holder=holder).update(
+        holder="", expires_at=clock.now()
+    )
+
+
+def lease_is_held() -> bool:
+    return WorkerLease.objects.filter(name=LEASE_NAME, expires_at__gt=clock.now()).exists()
+
+
+# --- finding and claiming work ---------------------------------------------------------------
+def _active_payments():
+    return Payment.objects.filter(state__in=Payment.ACTIVE_STATES, next_action_at__isnull=False)
+
+
+def _active_refunds():
+    return Refund.objects.filter(state=Refund.State.REQUESTED, next_action_at__isnull=False)
+
+
+def has_work() -> bool:
+    return _active_payments().exists() or _active_refunds().exists()
+
+
+def next_due():
+    """The earliest next_action_at of any active row, or None."""
+    dues = [
+        _active_payments().aggregate(m=Min("next_action_at"))["m"],
+        _active_refunds().aggregate(m=Min("next_action_at"))["m"],
+    ]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+def due_work(limit: int = BATCH) -> tuple[list[int], list[int]]:
+    now = clock.now()
+    payments = list(
+        _active_payments()
+        .filter(next_action_at__lte=now)
+        .order_by("next_action_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    refunds = list(
+        _active_refunds()
+        .filter(next_action_at__lte=now)
+        .order_by("next_action_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return payments, refunds
+
+
+def claim_payment(payment_id: int) -> int | None:
+    """Own a due payment's next step: its new chain generation, or None if not due / taken."""
+    now = clock.now()
+    row = (
+        Payment.objects.filter(
+            pk=payment_id, state__in=Payment.ACTIVE_STATES, next_action_at__lte=now
+        )
+        .values("state", "chain_generation", "next_action_at")
+        .first()
+    )
+    if row is None:
+        return None
+    claimed = Payment.objects.filter(
+        pk=payment_id,
+        state=row["state"],
+        chain_generation=row["chain_generation"],
+        next_action_at=row["next_action_at"],
+    ).update(
+        chain_generation=row["chain_generation"] + 1,
+        next_action_at=now + timedelta(seconds=conf("CLAIM_SECONDS")),
+    )
+    return row["chain_generation"] + 1 if claimed == 1 else None
+
+
+# --- one step ---------------------------------------------------------------------------------
+def advance_payment(payment_id: int, generation: int) -> None:
+    """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry."""
+    from payments import lifecycle
+
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.chain_generation != generation:
+        return
+    State = Payment.State
+    if payment.state == State.CREATED:
+        # The process that sent the first pay died before recording its answer: query it.
+        generation = transition_payment(
+            payment.pk,
+            to=State.PENDING,
+            from_states=[State.CREATED],
+            actor="system:poller",
+            generation=generation,
+            note="pay answer never recorded; querying",
+            fields={"next_action_at": later(conf("CLAIM_SECONDS"))},
+        )
+        if generation is None:
+            return
+        payment.refresh_from_db()
+    if payment.state == State.PENDING:
+        if clock.now() >= payment.deadline_at:
+            generation = lifecycle.begin_cancel(
+                payment, actor="system:deadline", note="deadline passed", generation=generation
+            )
+            if generation is None:
+                return
+            payment.refresh_from_db()
+            lifecycle.send_cancel(payment, generation=generation, actor="system:deadline")
+        else:
+            lifecycle.refresh_from_gateway(payment, generation=generation, actor="system:poller")
+    elif payment.state == State.CANCELLING:
+        lifecycle.send_cancel(payment, generation=generation, actor="system:poller")
+
+
+def step_payment(payment_id: int) -> bool:
+    generation = claim_payment(payment_id)
+    if generation is None:
+        return False
+    advance_payment(payment_id, generation)
+    return True
+
+
+def step_refund(refund_id: int) -> bool:
+    from payments.refunds import claim_refund, send_refund
+
+    attempts = claim_refund(refund_id)
+    if attempts is None:
+        return False
+    send_refund(Refund(pk=refund_id), claimed_attempts=attempts, actor="system:poller")
+    return True
+
+
+def _in_thread(func, item_id: int) -> bool:
+    try:
+        return func(item_id)
+    except Exception:
+        logger.exception("poller step %s(%s) failed", func.__name__, item_id)
+        return False
+    finally:
+        connection.close()
+
+
+def run_round(pool: ThreadPoolExecutor | None) -> int:
+    """Claim and run every due step once; returns how many steps ran."""
+    payments, refunds = due_work()
+    jobs = [(step_payment, pk) for pk in payments] + [(step_refund, pk) for pk in refunds]
+    if not jobs:
+        return 0
+    if pool is None or len(jobs) == 1:
+        done = 0
+        for func, pk in jobs:
+            try:
+                done += func(pk)
+            except Exception:
+                logger.exception("poller step %s(%s) failed", func.__name__, pk)
+        return done
+    return sum(pool.map(lambda job: _in_thread(*job), jobs))
+
+
+def run(window: float = WINDOW_SECONDS) -> int:
+    """Poll while there is work, up to `window` seconds of clock time, holding the lease.
+
+    Returns the number of steps run (0 when another poller holds the lease).
+    """
+    holder = _holder()
+    close_old_connections()
+    if not acquire_lease(holder):
+        return 0
+    steps = 0
+    threads = int(conf("POLLER_THREADS"))
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    ends = later(window)
+    try:
+        while clock.now() < ends:
+            if not renew_lease(holder):
+                logger.warning("poller lease lost; stopping this round")
+                break
+            steps += run_round(pool)
+            upcoming = next_due()
+            if upcoming is None:
+                break
+            wait = (upcoming - clock.now()).total_seconds()
+            clock.sleep(min(max(wait, 0.02), MAX_NAP))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+        release_lease(holder)
+    # A payment that became due while we were stopping would wait for the sweeper: hand over.
+    if has_work():
+        from payments import tasks
+
+        tasks.kick_poller()
+    return steps

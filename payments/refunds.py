@@ -1,0 +1,262 @@
+"""Refunds: several per payment up to the amount paid, each retried under its own partner_refund_id.
+
+The refund row is created in a transaction that counts every refund not failed (requested,
+succeeded, needs_attention) against the payment while the payment row is locked (PostgreSQL) or
+the database is (SQLite IMMEDIATE), so concurrent requests can never promise more than was paid.
+The gateway call happens after that commit; a SYSTEM_ERROR or a timeout is retried by the poller
+with the same partner_refund_id (Alipay refunds once per partner + partner_refund_id), and past
+REFUND_MAX_ATTEMPTS the refund waits for staff in needs_attention.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import Sum
+
+from payments import clock, gateway
+from payments.alipay.exceptions import InvalidRequest
+from payments.alipay.results import Outcome, SignatureVerdict
+from payments.exceptions import InvalidAmount, InvalidPaymentRequest, NotRefundable, RefundTooLarge
+from payments.messages import message_for
+from payments.models import Payment, PaymentEvent, Refund
+from payments.transitions import conf, later, record_exchange, transition_refund
+
+logger = logging.getLogger(__name__)
+
+
+def _clean_refund_amount(amount: object, currency: str) -> Decimal:
+    from payments.lifecycle import _clean_money
+
+    try:
+        return _clean_money(amount, currency)[0]
+    except InvalidAmount:
+        raise
+    except InvalidOperation:
+        raise InvalidAmount() from None
+
+
+def request_refund(
+    payment: Payment,
+    *,
+    amount: Decimal,
+    reason: str,
+    actor: str,
+    partner_refund_id: str | None = None,
+) -> Refund:
+    """Refund `amount` of a paid payment; returns the refund as its first attempt left it.
+
+    The same partner_refund_id asked again returns the existing refund when it is for the same
+    payment and amount (an idempotent retry by the caller), and is refused otherwise.
+    """
+    value = _clean_refund_amount(amount, payment.currency)
+    reason = (reason or "").strip()
+    if len(reason) > 128 or '"' in reason or any(ord(c) < 32 for c in reason):
+        raise InvalidPaymentRequest(fields={"reason": "at most 128 characters, no double quotes"})
+    if partner_refund_id is not None:
+        from payments.lifecycle import _clean_id
+
+        partner_refund_id = _clean_id(partner_refund_id, "partner_refund_id", 64)
+        if not partner_refund_id or partner_refund_id == payment.partner_trans_id:
+            raise InvalidPaymentRequest(fields={"partner_refund_id": "not a usable refund id"})
+    now = clock.now()
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if partner_refund_id:
+            existing = Refund.objects.filter(partner_refund_id=partner_refund_id).first()
+            if existing is not None:
+                if existing.payment_id == locked.pk and existing.amount == value:
+                    return existing
+                raise InvalidPaymentRequest(
+                    fields={"partner_refund_id": "already used for another refund"}
+                )
+        if locked.state not in Payment.REFUNDABLE_STATES:
+            raise NotRefundable()
+        taken = locked.refunds.exclude(state=Refund.State.FAILED).aggregate(total=Sum("amount"))[
+            "total"
+        ] or Decimal("0")
+        left = locked.amount - taken
+        if value > left:
+            raise RefundTooLarge(fields={"amount": f"at most {left} {locked.currency}"})
+        refund = Refund.objects.create(
+            payment=locked,
+            partner_refund_id=partner_refund_id
+            or f"{locked.partner_trans_id[:40]}R{secrets.token_hex(4).upper()}",
+            amount=value,
+            reason=reason,
+            actor=actor[:150],
+            created_at=now,
+            updated_at=now,
+            # Owned by the first attempt below; due for the poller if this process dies.
+            next_action_at=later(conf("CLAIM_SECONDS"), start=now),
+        )
+        PaymentEvent.objects.create(
+            payment=locked,
+            refund=refund,
+            from_state="",
+            to_state=f"refund:{Refund.State.REQUESTED}",
+            actor=actor[:150],
+            note=f"{value} {locked.currency} {reason}"[:500],
+            at=now,
+        )
+    send_refund(refund, claimed_attempts=refund.attempts, actor=actor)
+    refund.refresh_from_db()
+    return refund
+
+
+def claim_refund(refund_id: int) -> int | None:
+    """Take a due refund for one attempt; returns the attempts count it was claimed at."""
+    row = (
+        Refund.objects.filter(
+            pk=refund_id, state=Refund.State.REQUESTED, next_action_at__lte=clock.now()
+        )
+        .values("attempts", "next_action_at")
+        .first()
+    )
+    if row is None:
+        return None
+    claimed = Refund.objects.filter(
+        pk=refund_id,
+        state=Refund.State.REQUESTED,
+        attempts=row["attempts"],
+        next_action_at=row["next_action_at"],
+    ).update(next_action_at=later(conf("CLAIM_SECONDS")))
+    return row["attempts"] if claimed == 1 else None
+
+
+def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
+    """One refund call with the stored parameters; applies the verified answer."""
+    refund = Refund.objects.select_related("payment").get(pk=refund.pk)
+    if refund.state != Refund.State.REQUESTED or refund.attempts != claimed_attempts:
+        return
+    attempt = claimed_attempts + 1
+    # Count the attempt before sending, so a crash mid-call still counts toward the bound.
+    if (
+        Refund.objects.filter(
+            pk=refund.pk, state=Refund.State.REQUESTED, attempts=claimed_attempts
+        ).update(attempts=attempt)
+        != 1
+    ):
+        return
+    sent_at = clock.now()
+    try:
+        result = gateway.refund(refund)
+    except InvalidRequest as exc:
+        transition_refund(
+            refund.pk,
+            to=Refund.State.FAILED,
+            from_states=[Refund.State.REQUESTED],
+            actor=actor,
+            note=f"not sent: {exc.field}",
+            fields={"failure_code": "invalid_request", "failure_message": exc.message[:500]},
+        )
+        return
+    believed = result.ok and _refund_matches(refund, result)
+    record_exchange(
+        result,
+        payment=refund.payment,
+        refund=refund,
+        sent_at=sent_at,
+        attempt=attempt,
+        believed=believed,
+    )
+    if believed:
+        cny = result.fields.get("refund_amount_cny")
+        fields = {"succeeded_at": sent_at, "next_action_at": None}
+        try:
+            if cny:
+                fields["amount_cny"] = Decimal(cny)
+        except InvalidOperation:
+            pass
+        transition_refund(
+            refund.pk,
+            to=Refund.State.SUCCEEDED,
+            from_states=[Refund.State.REQUESTED],
+            actor=actor,
+            note=f"refund {refund.partner_refund_id} attempt {attempt}",
+            fields=fields,
+        )
+        return
+    final = result.outcome is Outcome.CONFIG_ERROR or (
+        result.outcome is Outcome.FAILED and result.signature is SignatureVerdict.VALID
+    )
+    if final:
+        if result.outcome is Outcome.CONFIG_ERROR:
+            from payments.alerts import alert_staff
+
+            alert_staff(refund.payment, f"refund {refund.partner_refund_id}: {result.code}")
+        transition_refund(
+            refund.pk,
+            to=Refund.State.FAILED,
+            from_states=[Refund.State.REQUESTED],
+            actor=actor,
+            note=f"refund {result.code}",
+            fields={
+                "failure_code": result.code[:64],
+                "failure_message": message_for(result.code, result.message)[:500],
+                "next_action_at": None,
+            },
+        )
+        return
+    if attempt < conf("REFUND_MAX_ATTEMPTS"):
+        Refund.objects.filter(pk=refund.pk, state=Refund.State.REQUESTED, attempts=attempt).update(
+            next_action_at=later(conf("REFUND_RETRY_INTERVAL"), start=sent_at),
+            updated_at=clock.now(),
+        )
+        from payments import tasks
+
+        transaction.on_commit(tasks.kick_poller)
+        return
+    reason = f"refund unconfirmed after {attempt} attempts, last: {result.code}"
+    if transition_refund(
+        refund.pk,
+        to=Refund.State.NEEDS_ATTENTION,
+        from_states=[Refund.State.REQUESTED],
+        actor=actor,
+        note=reason,
+        fields={
+            "failure_code": "REFUND_UNCONFIRMED",
+            "failure_message": message_for("REFUND_UNCONFIRMED"),
+            "next_action_at": None,
+        },
+    ):
+        from payments.alerts import alert_staff
+
+        alert_staff(refund.payment, reason, refund=refund)
+
+
+def _refund_matches(refund: Refund, result) -> bool:
+    if result.signature is not SignatureVerdict.VALID:
+        return False
+    fields = result.fields
+    payment = refund.payment
+    if fields.get("partner_refund_id") and fields["partner_refund_id"] != refund.partner_refund_id:
+        return False
+    if fields.get("partner_trans_id") and fields["partner_trans_id"] != payment.partner_trans_id:
+        return False
+    if fields.get("currency") and fields["currency"] != payment.currency:
+        return False
+    if fields.get("refund_amount"):
+        try:
+            if Decimal(fields["refund_amount"]) != refund.amount:
+                return False
+        except InvalidOperation:
+            return False
+    return True
+
+
+def retry_refund(refund: Refund, *, actor: str) -> Refund:
+    """Staff ask for a refund in needs_attention to be tried again (same partner_refund_id)."""
+    transition_refund(
+        refund.pk,
+        to=Refund.State.REQUESTED,
+        from_states=[Refund.State.NEEDS_ATTENTION],
+        actor=actor,
+        note="retry requested by staff",
+        fields={"attempts": 0, "next_action_at": clock.now()},
+    )
+    refund.refresh_from_db()
+    return refund

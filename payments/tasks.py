@@ -1,0 +1,51 @@
+"""django-q2 tasks of the payment lifecycle: thin, idempotent, safe to run twice or never.
+
+Correctness does not rest on the broker (STACK.md: the Redis broker can lose a task, the ORM
+broker can run one twice): every row carries its own `next_action_at`, the poller claims rows by
+compare-and-set, and the sweeper schedule restarts the poller whenever anything is overdue.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django_q.tasks import async_task
+
+from payments import poller
+
+logger = logging.getLogger(__name__)
+
+SWEEPER_NAME = "payments-sweeper"
+
+
+def kick_poller() -> None:
+    """Make sure a poller runs soon (queued; a no-op when one already holds the lease)."""
+    if poller.lease_is_held():
+        return
+    async_task("payments.tasks.run_poller", group="payments-poller")
+
+
+def run_poller() -> int:
+    return poller.run()
+
+
+def sweep() -> int:
+    """Every minute: resume whatever is overdue (a killed worker, a lost task, a lost reply)."""
+    if not poller.has_work():
+        return 0
+    return poller.run()
+
+
+def ensure_schedules() -> None:
+    """Create the sweeper schedule once (idempotent; load_demo and deploys call it)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=SWEEPER_NAME,
+        defaults={
+            "func": "payments.tasks.sweep",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )

@@ -1,0 +1,228 @@
+"""The only code that writes payment and refund state: compare-and-set plus audit rows.
+
+A transition is `UPDATE ... WHERE pk = id AND state = old` inside one transaction together with its
+PaymentEvent; it returns whether it happened, so two workers or two requests can never both make
+it. Every transition also bumps `chain_generation`: whoever holds the old generation (a poller
+round, a duplicate task) finds its follow-up writes refused and stops. Signals and follow-up work
+are queued with transaction.on_commit, so they fire once and only for what was committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from payments import clock, signals
+from payments.alipay.results import GatewayResult
+from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "FIRST_QUERY_DELAY": 3.0,
+    "POLL_INTERVAL": 3.0,
+    "DEADLINE_SECONDS": 60,
+    "QR_DEADLINE_SECONDS": 300,
+    "PAY_RESEND_MAX": 2,
+    "CANCEL_MAX_ATTEMPTS": 8,
+    "CANCEL_RETRY_INTERVAL": 3.0,
+    "REFUND_MAX_ATTEMPTS": 6,
+    "REFUND_RETRY_INTERVAL": 5.0,
+    "SWEEP_GRACE_SECONDS": 10.0,
+    "POLLER_THREADS": 8,
+    # How long a poller round owns a row it claimed; past it the row is due again (a crash).
+    "CLAIM_SECONDS": 30.0,
+}
+
+
+def conf(name: str):
+    """A PAYMENTS setting, read at call time so tests and commands can change it."""
+    return getattr(settings, "PAYMENTS", {}).get(name, DEFAULTS[name])
+
+
+def later(seconds: float, *, start: datetime | None = None) -> datetime:
+    return (start or clock.now()) + timedelta(seconds=seconds)
+
+
+def record_exchange(
+    result: GatewayResult,
+    *,
+    sent_at: datetime,
+    attempt: int,
+    believed: bool,
+    payment: Payment | None = None,
+    refund: Refund | None = None,
+) -> GatewayExchange:
+    """The audit row of one gateway call (the client already left out `sign` and masked codes)."""
+    return GatewayExchange.objects.create(
+        payment=payment,
+        refund=refund,
+        service=result.service,
+        request_params=dict(result.request_params),
+        raw_reply=result.raw[:20000],
+        signature=str(result.signature),
+        transport=str(result.transport),
+        outcome=str(result.outcome),
+        code=result.code[:64],
+        message=str(result.message)[:500],
+        http_status=result.http_status,
+        latency_ms=max(int(result.latency_ms), 0),
+        attempt=attempt,
+        believed=believed,
+        created_at=sent_at,
+    )
+
+
+_PAYMENT_SIGNALS = {
+    Payment.State.PAID: signals.payment_paid,
+    Payment.State.FAILED: signals.payment_failed,
+    Payment.State.CANCELLED: signals.payment_cancelled,
+}
+
+
+def _send(signal, **kwargs) -> None:
+    for receiver, response in signal.send_robust(sender=Payment, **kwargs):
+        if isinstance(response, Exception):
+            logger.error("payment signal receiver %r failed: %r", receiver, response)
+
+
+def transition_payment(
+    payment_id: int,
+    *,
+    to: str,
+    from_states: Iterable[str],
+    actor: str,
+    note: str = "",
+    generation: int | None = None,
+    fields: dict | None = None,
+    refund: Refund | None = None,
+) -> int | None:
+    """Move a payment from one of `from_states` to `to`; the new chain generation, or None.
+
+    With `generation`, the move happens only if nobody else moved the payment since that
+    generation was claimed. `fields` are written in the same UPDATE.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        base = Payment.objects.filter(pk=payment_id)
+        if generation is not None:
+            base = base.filter(chain_generation=generation)
+        current = base.filter(state__in=list(from_states)).values_list("state", flat=True).first()
+        if current is None:
+            return None
+        updated = base.filter(state=current).update(
+            state=to, updated_at=now, chain_generation=F("chain_generation") + 1, **(fields or {})
+        )
+        if updated != 1:
+            return None
+        PaymentEvent.objects.create(
+            payment_id=payment_id,
+            refund=refund,
+            from_state=current,
+            to_state=to,
+            actor=actor[:150],
+            note=note[:500],
+            at=now,
+        )
+        new_generation = Payment.objects.filter(pk=payment_id).values_list(
+            "chain_generation", flat=True
+        )[0]
+        signal = _PAYMENT_SIGNALS.get(to)
+        if signal is not None:
+            transaction.on_commit(lambda: _send(signal, payment=Payment.objects.get(pk=payment_id)))
+        if to in Payment.ACTIVE_STATES:
+            _kick_on_commit()
+    logger.info("payment %s: %s -> %s by %s", payment_id, current, to, actor)
+    return new_generation
+
+
+def reschedule_payment(
+    payment_id: int, *, generation: int, state: str, next_action_at: datetime | None, **fields
+) -> bool:
+    """Set the next step of a payment that stays in `state`, if this chain still owns it."""
+    updated = Payment.objects.filter(
+        pk=payment_id, chain_generation=generation, state=state
+    ).update(next_action_at=next_action_at, updated_at=clock.now(), **fields)
+    return updated == 1
+
+
+def transition_refund(
+    refund_id: int,
+    *,
+    to: str,
+    from_states: Iterable[str],
+    actor: str,
+    note: str = "",
+    fields: dict | None = None,
+) -> bool:
+    """Move a refund; when it succeeds, move its payment to partially_refunded or refunded.
+
+    Both moves and both audit rows share one transaction; the payment's new state is computed
+    from the sum of succeeded refunds while its row is locked (PostgreSQL) or the database is
+    (SQLite's IMMEDIATE transactions), so two refunds finishing together cannot miscount.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
+        if refund is None:
+            return False
+        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        current = refund.state
+        if current not in set(from_states):
+            return False
+        if (
+            Refund.objects.filter(pk=refund_id, state=current).update(
+                state=to, updated_at=now, **(fields or {})
+            )
+            != 1
+        ):
+            return False
+        PaymentEvent.objects.create(
+            payment_id=payment.pk,
+            refund_id=refund_id,
+            from_state=f"refund:{current}",
+            to_state=f"refund:{to}",
+            actor=actor[:150],
+            note=note[:500],
+            at=now,
+        )
+        if to == Refund.State.SUCCEEDED:
+            succeeded = sum(
+                payment.refunds.filter(state=Refund.State.SUCCEEDED).values_list(
+                    "amount", flat=True
+                )
+            )
+            target = (
+                Payment.State.REFUNDED
+                if succeeded >= payment.amount
+                else Payment.State.PARTIALLY_REFUNDED
+            )
+            if payment.state != target:
+                transition_payment(
+                    payment.pk,
+                    to=target,
+                    from_states=Payment.REFUNDABLE_STATES,
+                    actor=actor,
+                    note=f"refund {refund.partner_refund_id} of {refund.amount}",
+                )
+
+            def announce() -> None:
+                fresh = Refund.objects.select_related("payment").get(pk=refund_id)
+                _send(signals.payment_refunded, payment=fresh.payment, refund=fresh)
+
+            transaction.on_commit(announce)
+        if to == Refund.State.REQUESTED:
+            _kick_on_commit()
+    logger.info("refund %s: %s -> %s by %s", refund_id, current, to, actor)
+    return True
+
+
+def _kick_on_commit() -> None:
+    from payments import tasks
+
+    transaction.on_commit(tasks.kick_poller)
