@@ -273,6 +273,8 @@ def build_refund_query(
         "partner_trans_id": check_id(partner_trans_id, "partner_trans_id"),
         "partner_refund_id": check_id(partner_refund_id, "partner_refund_id"),
     }
+    if params["partner_refund_id"] == params["partner_trans_id"]:
+        raise InvalidRequest("partner_refund_id", "must differ from partner_trans_id")
     return sign(config, REFUND_QUERY, params)
 
 

@@ -148,7 +148,7 @@ def gateway() -> Iterator[Gateway]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state = Gateway(url=f"http://127.0.0.1:{server.server_port}/gateway.do")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield state
     state.release.set()
