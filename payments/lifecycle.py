@@ -220,7 +220,9 @@ def create_qr_payment(
         payment.refresh_from_db()
         return payment
     believed = result.ok and _ids_match(payment, result)
-    record_exchange(result, payment=payment, sent_at=sent_at, attempt=1, believed=believed)
+    record_exchange(
+        result, payment=payment, sent_at=sent_at, attempt=1, believed=believed, actor=actor
+    )
     if believed and result.fields.get("qr_code"):
         transition_payment(
             payment.pk,
@@ -369,9 +371,11 @@ def _send_pay(payment: Payment, code: str, *, generation: int, attempt: int) -> 
     except InvalidRequest as exc:
         _fail_unsent(payment, exc)
         return
-    believed = _ids_match(payment, result)
-    record_exchange(result, payment=payment, sent_at=sent_at, attempt=attempt, believed=believed)
-    actor = "system:pay"
+    believed = (result.ok and _ids_match(payment, result)) or _final_answer(result)
+    actor = "system:pay" if attempt == 1 else "system:poller"
+    record_exchange(
+        result, payment=payment, sent_at=sent_at, attempt=attempt, believed=believed, actor=actor
+    )
     if result.ok and believed:
         _mark_paid(payment, result, generation=generation, actor=actor, sent_at=sent_at)
     elif _final_answer(result):
@@ -409,6 +413,7 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
         sent_at=sent_at,
         attempt=payment.query_count + 1,
         believed=believed,
+        actor=actor,
     )
     status = result.trade_status if believed else ""
     if status in PAID_STATUSES:
@@ -481,7 +486,9 @@ def send_cancel(payment: Payment, *, generation: int, actor: str) -> None:
     attempt = payment.cancel_attempts + 1
     result = gateway.cancel(payment)
     believed = result.ok and _ids_match(payment, result)
-    record_exchange(result, payment=payment, sent_at=sent_at, attempt=attempt, believed=believed)
+    record_exchange(
+        result, payment=payment, sent_at=sent_at, attempt=attempt, believed=believed, actor=actor
+    )
     if believed:
         action = result.fields.get("action", "")[:16]
         transition_payment(

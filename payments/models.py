@@ -160,6 +160,8 @@ class GatewayExchange(models.Model):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
     attempt = models.PositiveIntegerField(default=1)
+    # Who made the call: system:pay, system:poller, system:notify, a staff user, an API terminal.
+    actor = models.CharField(max_length=150, blank=True)
     # True when the reply passed our checks (signature, ids, amount, currency) and was acted on.
     believed = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=_now, db_index=True)

@@ -162,6 +162,7 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
         sent_at=sent_at,
         attempt=attempt,
         believed=believed,
+        actor=actor,
     )
     if believed:
         cny = result.fields.get("refund_amount_cny")

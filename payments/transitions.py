@@ -57,6 +57,7 @@ def record_exchange(
     believed: bool,
     payment: Payment | None = None,
     refund: Refund | None = None,
+    actor: str = "",
 ) -> GatewayExchange:
     """The audit row of one gateway call (the client already left out `sign` and masked codes)."""
     return GatewayExchange.objects.create(
@@ -74,6 +75,7 @@ def record_exchange(
         latency_ms=max(int(result.latency_ms), 0),
         attempt=attempt,
         believed=believed,
+        actor=actor[:150],
         created_at=sent_at,
     )
 

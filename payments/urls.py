@@ -1,3 +1,10 @@
-"""URL patterns; filled in as the features land."""
+"""URLs of the payments app (mounted under /payments/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from payments.notifications import alipay_notify
+
+app_name = "payments"
+urlpatterns = [
+    path("alipay/notify/", alipay_notify, name="alipay-notify"),
+]
