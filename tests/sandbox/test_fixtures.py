@@ -30,4 +30,4 @@ def test_alipay_gateway_points_settings_at_the_live_sandbox(alipay_gateway, live
     assert settings.ALIPAY["GATEWAY_URL"] == live_server.url + "/sandbox/gateway.do"
     assert settings.ALIPAY["PARTNER_ID"] == settings.ALIPAY_DEMO_PARTNER_ID
     assert "BEGIN PRIVATE KEY" in alipay_gateway["PRIVATE_KEY"]
-    assert settings.SANDBOX_SLOW_REPLY_SECONDS > alipay_gateway["READ_TIMEOUT"]
+    assert alipay_gateway["READ_TIMEOUT"] < settings.SANDBOX_SLOW_REPLY_SECONDS

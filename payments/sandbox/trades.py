@@ -1,0 +1,158 @@
+"""Trade state at the sandbox: the one module that changes SandboxTrade.state.
+
+Every transition is a compare-and-set (`UPDATE ... WHERE state = old`) so two requests (a query and
+the wallet's Confirm, two gateway threads) can never both make it; the winner queues the async
+notification in the same transaction. Time-dependent transitions (the 3-minute close, a scheduled
+confirm or decline) are applied lazily by `refresh`, with payments.clock, whenever a trade is read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from payments import clock
+
+from . import notify
+from .models import SandboxTrade
+
+UNPAID_TIMEOUT = timedelta(minutes=3)
+# Reference rates to CNY: the sandbox answers exchange_rate and trans_amount_cny with these.
+CNY_RATES = {
+    "AUD": "4.65", "CAD": "5.15", "CHF": "8.05", "CNY": "1", "DKK": "1.04", "EUR": "7.75",
+    "GBP": "9.05", "HKD": "0.92", "IDR": "0.00044", "JPY": "0.048", "KRW": "0.0052",
+    "MYR": "1.55", "NOK": "0.66", "NZD": "4.25", "PHP": "0.125", "SEK": "0.68", "SGD": "5.35",
+    "THB": "0.20", "USD": "7.20",
+}  # fmt: skip
+State = SandboxTrade.State
+Reason = SandboxTrade.CloseReason
+
+
+def new_alipay_id(now: datetime) -> str:
+    """28 digits like Alipay's: the date, a channel marker, then randomness."""
+    return f"{now:%Y%m%d}1100{secrets.randbelow(10**16):016d}"
+
+
+def cny(amount: Decimal, currency: str) -> tuple[Decimal, Decimal]:
+    rate = Decimal(CNY_RATES[currency])
+    return rate, (amount * rate).quantize(Decimal("0.01"))
+
+
+def buyer_user_id(trade: SandboxTrade) -> str:
+    """A stable 16-digit Alipay user id for the buyer behind a code (20881..., never a PID)."""
+    digits = trade.buyer_code[-11:] if trade.buyer_code else "99900000001"
+    return "20881" + digits.zfill(11)
+
+
+def buyer_login_id(trade: SandboxTrade) -> str:
+    """Masked, as Alipay shows it."""
+    tail = trade.buyer_code[-4:] if trade.buyer_code else "0001"
+    return f"bu***{tail}@sandbox.example"
+
+
+def _apply(trade: SandboxTrade, old: str, action: str, **changes: object) -> bool:
+    """The compare-and-set: True if this call made the transition."""
+    with transaction.atomic():
+        done = SandboxTrade.objects.filter(pk=trade.pk, state=old).update(**changes) == 1
+        if done:
+            trade.refresh_from_db()
+            notify.queue_trade_notification(trade, action)
+    if not done:
+        trade.refresh_from_db()
+    return done
+
+
+def mark_paid(trade: SandboxTrade, at: datetime | None = None, buyer_code: str = "") -> bool:
+    changes: dict[str, object] = {"state": State.TRADE_SUCCESS, "paid_at": at or clock.now()}
+    if buyer_code:
+        changes["buyer_code"] = buyer_code
+    return _apply(trade, State.WAIT_BUYER_PAY, notify.PAID, **changes)
+
+
+def buyer_confirms(trade: SandboxTrade, buyer_code: str = "") -> bool:
+    """The buyer enters the PIN (or presses Pay on a QR) in the wallet, if still possible."""
+    refresh(trade)
+    return trade.state == State.WAIT_BUYER_PAY and mark_paid(trade, buyer_code=buyer_code)
+
+
+def buyer_declines(trade: SandboxTrade) -> bool:
+    refresh(trade)
+    return trade.state == State.WAIT_BUYER_PAY and close_unpaid(trade, Reason.DECLINED)
+
+
+def close_unpaid(trade: SandboxTrade, reason: str, at: datetime | None = None) -> bool:
+    when = at or clock.now()
+    changes: dict[str, object] = {"state": State.TRADE_CLOSED, "closed_at": when}
+    changes["close_reason"] = reason
+    if reason == Reason.CANCELLED:
+        changes["cancelled_at"] = when
+    return _apply(trade, State.WAIT_BUYER_PAY, notify.CLOSED, **changes)
+
+
+def reverse_paid(trade: SandboxTrade) -> bool:
+    """cancel on a paid trade: the whole payment goes back to the buyer, the trade closes."""
+    now = clock.now()
+    return _apply(
+        trade,
+        State.TRADE_SUCCESS,
+        notify.REVERSED,
+        state=State.TRADE_CLOSED,
+        close_reason=Reason.REVERSED,
+        closed_at=now,
+        cancelled_at=now,
+    )
+
+
+def refresh(trade: SandboxTrade) -> SandboxTrade:
+    """Apply whatever the clock says has happened to a waiting trade: confirm, decline, expiry."""
+    if trade.state != State.WAIT_BUYER_PAY:
+        return trade
+    now = clock.now()
+    due = [
+        (at, kind)
+        for at, kind in (
+            (trade.confirm_at, "confirm"),
+            (trade.decline_at, "decline"),
+            (trade.expires_at, "expire"),
+        )
+        if at is not None and at <= now
+    ]
+    if not due:
+        return trade
+    at, kind = min(due, key=lambda item: item[0])
+    if kind == "confirm":
+        mark_paid(trade, at)
+    else:
+        close_unpaid(trade, Reason.DECLINED if kind == "decline" else Reason.EXPIRED, at)
+    return trade
+
+
+def refresh_due_trades(limit: int = 200) -> int:
+    """Apply due buyer actions and expiries without waiting for a query (the notify sweeper)."""
+    now = clock.now()
+    due = SandboxTrade.objects.filter(state=State.WAIT_BUYER_PAY).filter(
+        Q(expires_at__lte=now) | Q(confirm_at__lte=now) | Q(decline_at__lte=now)
+    )
+    count = 0
+    for trade in due.order_by("pk")[:limit]:
+        refresh(trade)
+        count += 1
+    return count
+
+
+def add_refund_amount(trade: SandboxTrade, amount: Decimal) -> bool:
+    """Take `amount` off what is left to refund, or refuse: never past the paid amount."""
+    remaining_ok = Q(refunded_amount__lte=trade.amount - amount)
+    updated = SandboxTrade.objects.filter(
+        Q(pk=trade.pk, state=State.TRADE_SUCCESS) & remaining_ok
+    ).update(refunded_amount=F("refunded_amount") + amount)
+    if updated:
+        SandboxTrade.objects.filter(
+            pk=trade.pk, state=State.TRADE_SUCCESS, refunded_amount__gte=trade.amount
+        ).update(state=State.TRADE_CLOSED, close_reason=Reason.REFUNDED, closed_at=clock.now())
+    trade.refresh_from_db()
+    return bool(updated)
