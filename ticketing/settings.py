@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "payments.api",
     "payments.sandbox",
     "ticketing",
+    "ticketing.etickets",
 ]
 
 MIDDLEWARE = [

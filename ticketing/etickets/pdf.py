@@ -1,0 +1,289 @@
+"""The e-ticket PDF: one A6 page per admission, drawn straight onto a reportlab canvas.
+
+The renderer takes plain `TicketFace` values, not models, so it is benchmarked and tested without a
+database; `faces.py` builds faces from an order. Speed matters (issue 4: pretix takes ~72 ms a
+ticket, the target is 7 ms), hence:
+
+- the QR is a segno matrix drawn as filled rectangles, one per horizontal run of dark modules,
+  all in one path (STACK.md: 6 ms a ticket, against 30-35 ms with reportlab's QrCodeWidget);
+- segno is given a fixed mask: choosing the "best" of the 8 masks costs ~6.5 ms per code and buys
+  nothing for a token of random-looking signature bytes (every mask is a valid QR; the tests
+  decode rendered tickets with zbarimg to prove it);
+- fonts are registered once per process (fonts.py), labels translated once per document
+  (context "eticket", so the shop's catalogue may translate "Date" or "Order" differently).
+
+`Canvas(..., invariant=1)` makes the bytes depend on the faces only (no timestamp, fixed document
+id), so the same order always yields the same PDF.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import segno
+from django.utils import translation
+from django.utils.translation import npgettext, pgettext
+from reportlab.lib.pagesizes import A6
+from reportlab.pdfgen.canvas import Canvas
+
+from . import fonts
+
+PAGE_WIDTH, PAGE_HEIGHT = A6
+MARGIN = 18.0
+QR_MASK = 0  # any fixed mask is valid; see the module docstring
+QR_ERROR = "m"  # 15% of the code may be damaged or dirty and it still scans
+QR_MODULE = 3.2  # points per module: a version-6 code (41 modules) is 131 pt, 46 mm
+QR_QUIET_MODULES = 4  # the white border the QR standard requires around the code
+INK = (0.1, 0.1, 0.12)
+MUTED = (0.38, 0.38, 0.42)
+BAND = (0.12, 0.2, 0.36)
+
+
+@dataclass(frozen=True)
+class TicketFace:
+    """Everything printed on one ticket page, already formatted for the buyer's language.
+
+    Dates and times are in the attraction's time zone; `price_text` is formatted in the order's
+    currency (no decimals for JPY). `token` is the signed QR content (tokens.py).
+    """
+
+    attraction_name: str
+    address: str
+    date_text: str
+    slot_text: str
+    timezone_name: str
+    ticket_type_name: str
+    price_text: str
+    order_code: str
+    buyer_name: str
+    token: str
+    language: str
+    number: int = 1  # "ticket 3 of 7" within the order
+    count: int = 1
+    part: int = 1  # a family ticket's admissions: part 2 of 4
+    parts: int = 1
+    reference: str = ""  # short ticket reference staff can read out (from the uuid)
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """The page's fixed texts in one language, looked up once per document."""
+
+    heading: str
+    date: str
+    time: str
+    ticket: str
+    price: str
+    order: str
+    name: str
+    instructions: str
+    reference: str
+
+
+def _labels(language: str) -> _Labels:
+    with translation.override(language):
+        return _Labels(
+            heading=pgettext("eticket", "E-ticket"),
+            date=pgettext("eticket", "Date"),
+            time=pgettext("eticket", "Time"),
+            ticket=pgettext("eticket", "Ticket type"),
+            price=pgettext("eticket", "Price"),
+            order=pgettext("eticket", "Order"),
+            name=pgettext("eticket", "Name"),
+            instructions=pgettext(
+                "eticket", "Show this code at the entrance. Each code admits once."
+            ),
+            reference=pgettext("eticket", "Ref."),
+        )
+
+
+def _counter(language: str, number: int, count: int) -> str:
+    with translation.override(language):
+        return pgettext("eticket", "Ticket %(number)d of %(count)d") % {
+            "number": number,
+            "count": count,
+        }
+
+
+def _part_text(language: str, part: int, parts: int) -> str:
+    with translation.override(language):
+        return npgettext(
+            "eticket", "Admission %(part)d of %(parts)d", "Admission %(part)d of %(parts)d", parts
+        ) % {"part": part, "parts": parts}
+
+
+def _draw_text(
+    canvas: Canvas,
+    x: float,
+    y: float,
+    text: str,
+    size: float,
+    *,
+    bold: bool = False,
+    color: tuple[float, float, float] = INK,
+    anchor: str = "left",
+) -> None:
+    font = fonts.font_for(text, bold=bold)
+    if anchor != "left":
+        width = fonts.string_width(text, font, size)
+        x -= width if anchor == "right" else width / 2
+    canvas.setFillColorRGB(*color)
+    if font.fake_bold:
+        # No bold CJK face: fill and stroke the glyphs (text render mode 2) to thicken them.
+        # saveState/restoreState keep the render mode and stroke from leaking to later text.
+        canvas.saveState()
+        text_object = canvas.beginText(x, y)
+        text_object.setFont(font.name, size)
+        text_object.setTextRenderMode(2)
+        canvas.setStrokeColorRGB(*color)
+        canvas.setLineWidth(size * 0.035)
+        text_object.textOut(text)
+        canvas.drawText(text_object)
+        canvas.restoreState()
+    else:
+        canvas.setFont(font.name, size)
+        canvas.drawString(x, y, text)
+
+
+def _fit(text: str, size: float, width: float, *, bold: bool = False) -> str:
+    """`text` cut with an ellipsis so that it fits in `width` points on one line."""
+    font = fonts.font_for(text, bold=bold)
+    if fonts.string_width(text, font, size) <= width:
+        return text
+    ellipsis = "…" if fonts.latin_encodable(text) else "..."
+    while text and fonts.string_width(text + ellipsis, font, size) > width:
+        text = text[:-1]
+    return text.rstrip() + ellipsis
+
+
+def _wrap(text: str, size: float, width: float, max_lines: int, *, bold: bool = False) -> list:
+    """Lines of `text` that fit `width`: by words, or by characters for scripts without spaces."""
+    font = fonts.font_for(text, bold=bold)
+    if fonts.string_width(text, font, size) <= width:
+        return [text]
+    words = text.split(" ") if " " in text else list(text)
+    joiner = " " if " " in text else ""
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current}{joiner}{word}" if current else word
+        if fonts.string_width(candidate, font, size) <= width or not current:
+            current = candidate
+            continue
+        lines.append(current)
+        current = word
+    lines.append(current)
+    if len(lines) > max_lines:
+        rest = joiner.join(lines[max_lines - 1 :])
+        lines = [*lines[: max_lines - 1], _fit(rest + " …", size, width, bold=bold)]
+    return [_fit(line, size, width, bold=bold) for line in lines]
+
+
+def draw_qr(canvas: Canvas, token: str, center_x: float, y: float, module: float) -> float:
+    """Draw the QR of `token` centred on `center_x`, bottom edge at `y`; returns its side.
+
+    Dark modules are drawn as one rectangle per horizontal run, all in a single path: about a
+    third of the rectangles of one-per-module, and one fill operation for the whole code.
+    """
+    matrix = segno.make_qr(token, error=QR_ERROR, mask=QR_MASK, boost_error=False).matrix
+    size = len(matrix)
+    x = center_x - size * module / 2
+    path = canvas.beginPath()
+    rect = path.rect
+    for row_index, row in enumerate(matrix):
+        row_y = y + (size - 1 - row_index) * module
+        start = -1
+        for column, dark in enumerate(row):
+            if dark:
+                if start < 0:
+                    start = column
+            elif start >= 0:
+                rect(x + start * module, row_y, (column - start) * module, module)
+                start = -1
+        if start >= 0:
+            rect(x + start * module, row_y, (size - start) * module, module)
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.drawPath(path, stroke=0, fill=1)
+    return size * module
+
+
+def _draw_field(
+    canvas: Canvas, x: float, y: float, width: float, label: str, value: str, size: float = 11
+) -> None:
+    _draw_text(canvas, x, y, _fit(label.upper(), 6.5, width), 6.5, color=MUTED)
+    _draw_text(canvas, x, y - size - 2, _fit(value, size, width, bold=True), size, bold=True)
+
+
+def _draw_page(canvas: Canvas, face: TicketFace, labels: _Labels) -> None:
+    content_width = PAGE_WIDTH - 2 * MARGIN
+    column_width = content_width / 2 - 6
+    right_column = MARGIN + content_width / 2 + 6
+
+    # Header band: what this is, and which ticket of the order.
+    band_height = 24.0
+    canvas.setFillColorRGB(*BAND)
+    canvas.rect(0, PAGE_HEIGHT - band_height, PAGE_WIDTH, band_height, stroke=0, fill=1)
+    band_y = PAGE_HEIGHT - band_height + 8.5
+    _draw_text(canvas, MARGIN, band_y, labels.heading, 9, bold=True, color=(1, 1, 1))
+    counter = _counter(face.language, face.number, face.count)
+    _draw_text(canvas, PAGE_WIDTH - MARGIN, band_y, counter, 8.5, color=(1, 1, 1), anchor="right")
+
+    y = PAGE_HEIGHT - band_height - 22
+    for line in _wrap(face.attraction_name, 14, content_width, 2, bold=True):
+        _draw_text(canvas, MARGIN, y, line, 14, bold=True)
+        y -= 17
+    for line in _wrap(face.address, 8, content_width, 2) if face.address else ():
+        _draw_text(canvas, MARGIN, y, line, 8, color=MUTED)
+        y -= 10
+    y -= 2
+    canvas.setStrokeColorRGB(0.82, 0.82, 0.85)
+    canvas.setLineWidth(0.6)
+    canvas.line(MARGIN, y, PAGE_WIDTH - MARGIN, y)
+
+    y -= 14
+    _draw_field(canvas, MARGIN, y, column_width, labels.date, face.date_text)
+    _draw_field(canvas, right_column, y, column_width, labels.time, face.slot_text)
+    if face.timezone_name:
+        _draw_text(canvas, right_column, y - 24, face.timezone_name, 6.5, color=MUTED)
+    y -= 36
+    ticket_type = face.ticket_type_name
+    _draw_field(canvas, MARGIN, y, column_width, labels.ticket, ticket_type)
+    _draw_field(canvas, right_column, y, column_width, labels.price, face.price_text)
+    if face.parts > 1:
+        part = _part_text(face.language, face.part, face.parts)
+        _draw_text(canvas, MARGIN, y - 24, _fit(part, 6.5, column_width), 6.5, color=MUTED)
+    y -= 36
+    _draw_field(canvas, MARGIN, y, column_width, labels.order, face.order_code)
+    _draw_field(canvas, right_column, y, column_width, labels.name, face.buyer_name)
+
+    # The QR, centred in the space left, with its quiet zone kept clear of any drawing.
+    qr_bottom = 52.0
+    draw_qr(canvas, face.token, PAGE_WIDTH / 2, qr_bottom, QR_MODULE)
+    footer_y = qr_bottom - QR_QUIET_MODULES * QR_MODULE - 6
+    if face.reference:
+        reference = f"{labels.reference} {face.reference}"
+        _draw_text(canvas, PAGE_WIDTH / 2, footer_y, reference, 7, color=MUTED, anchor="center")
+    instructions = _fit(labels.instructions, 7, content_width)
+    _draw_text(canvas, PAGE_WIDTH / 2, footer_y - 10, instructions, 7, color=MUTED, anchor="center")
+
+
+def render_tickets_pdf(faces: Sequence[TicketFace], *, title: str = "") -> bytes:
+    """The PDF of `faces`, one page each, as bytes (deterministic for the same faces)."""
+    if not faces:
+        raise ValueError("an e-ticket PDF needs at least one ticket")
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A6, pageCompression=1, invariant=1)
+    canvas.setTitle(title or faces[0].order_code)
+    canvas.setAuthor("Entrada")
+    canvas.setCreator("Entrada")
+    labels: dict[str, _Labels] = {}
+    for face in faces:
+        page_labels = labels.get(face.language)
+        if page_labels is None:
+            page_labels = labels[face.language] = _labels(face.language)
+        _draw_page(canvas, face, page_labels)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
