@@ -1,0 +1,230 @@
+"""The shop's pages through Django's test client: browsing, booking, access, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from payments import clock
+from ticketing.models import Order, TimeSlot
+
+pytestmark = pytest.mark.django_db
+
+
+def book(client, attraction, slot, **quantities):
+    data = {"buyer_name": "Mei Tanaka", "email": "mei@example.com"}
+    data.update({f"qty_{tt.pk}": n for tt, n in quantities.get("lines", {}).items()})
+    return client.post(reverse("shop:tickets", args=[attraction.slug, slot.pk]), data)
+
+
+def test_home_lists_attractions_with_prices_in_their_currency(client, attraction, ticket_types):
+    response = client.get("/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Tokyo Garden" in body
+    assert "From JPY 1,000" in body  # the cheapest ticket, yen without decimals
+    assert "JPY 1,000.00" not in body
+
+
+def test_every_page_has_a_language_switcher_and_skip_link(client, attraction, ticket_types):
+    for url in ("/", reverse("shop:attraction", args=[attraction.slug]), reverse("shop:lookup")):
+        body = client.get(url).content.decode()
+        assert 'action="/i18n/setlang/"' in body
+        assert 'name="language" value="zh-hans"' in body
+        assert 'class="skip-link" href="#main"' in body
+        assert '<main id="main"' in body
+
+
+def test_attraction_page_shows_two_weeks_and_the_chosen_days_slots_in_local_time(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    url = reverse("shop:attraction", args=[attraction.slug])
+    response = client.get(url, {"date": tomorrow_slot.local_date.isoformat()})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count('class="day ') + body.count('class="day closed"') >= 14
+    # Opening rules are 09:00-17:00 Tokyo time: the first slot shows as 09:00, not in UTC.
+    assert "09:00–10:00" in body
+    assert "20 places left" in body
+    assert 'aria-current="date"' in body
+    assert reverse("shop:tickets", args=[attraction.slug, tomorrow_slot.pk]) in body
+
+
+def test_sold_out_slot_is_not_a_link(client, attraction, ticket_types, tomorrow_slot):
+    TimeSlot.objects.filter(pk=tomorrow_slot.pk).update(capacity_override=0)
+    url = reverse("shop:attraction", args=[attraction.slug])
+    body = client.get(url, {"date": tomorrow_slot.local_date.isoformat()}).content.decode()
+    assert reverse("shop:tickets", args=[attraction.slug, tomorrow_slot.pk]) not in body
+    assert "Sold out" in body
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2026-13-40", "2026-1-1", "x" * 500, "20260101"])
+def test_a_bad_date_in_the_query_is_a_clear_400(client, attraction, value):
+    response = client.get(reverse("shop:attraction", args=[attraction.slug]), {"date": value})
+    assert response.status_code == 400
+    assert "That date is not valid" in response.content.decode()
+
+
+def test_a_past_date_shows_today_with_a_notice(client, attraction, ticket_types):
+    url = reverse("shop:attraction", args=[attraction.slug])
+    response = client.get(url, {"date": "2001-01-01", "from": "1999-01-01"})
+    assert response.status_code == 200
+    assert "showing today instead" in response.content.decode()
+
+
+def test_unknown_attraction_and_slot_are_404_pages(client, attraction, tomorrow_slot):
+    assert client.get("/attractions/nowhere/").status_code == 404
+    other_slot = reverse("shop:tickets", args=[attraction.slug, 999999])
+    assert client.get(other_slot).status_code == 404
+
+
+def test_booking_holds_places_and_shows_the_review_with_totals(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    response = book(
+        client,
+        attraction,
+        tomorrow_slot,
+        lines={ticket_types["adult"]: 2, ticket_types["child"]: 1},
+    )
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert response.url == reverse("shop:review", args=[order.code])
+    assert order.state == Order.State.HELD
+    assert order.language == "en"
+    tomorrow_slot.refresh_from_db()
+    assert tomorrow_slot.held == 3
+
+    review = client.get(response.url)
+    assert review.status_code == 200
+    body = review.content.decode()
+    assert "JPY 5,000" in body  # 2 x 2,000 + 1,000
+    assert order.code in body
+    assert "Pay with Alipay" in body
+    assert "data-hold-seconds" in body
+
+
+def test_booking_without_tickets_shows_the_error_above_the_form(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    response = book(client, attraction, tomorrow_slot, lines={})
+    assert response.status_code == 400
+    assert "Choose at least one ticket." in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_bad_quantities_and_details_show_errors_next_to_their_fields(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    adult = ticket_types["adult"]
+    response = client.post(
+        reverse("shop:tickets", args=[attraction.slug, tomorrow_slot.pk]),
+        {f"qty_{adult.pk}": "lots", "buyer_name": "   ", "email": "not-an-email"},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert f'id="id_qty_{adult.pk}_errors"' in body
+    assert 'id="id_email_errors"' in body
+    assert 'id="id_buyer_name_errors"' in body
+    assert 'aria-invalid="true"' in body
+    assert not Order.objects.exists()
+
+
+def test_more_than_the_places_left_is_a_clear_sold_out_answer(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    TimeSlot.objects.filter(pk=tomorrow_slot.pk).update(capacity_override=3)
+    response = book(client, attraction, tomorrow_slot, lines={ticket_types["family"]: 1})
+    assert response.status_code == 409
+    assert "not enough places left" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_a_slot_that_has_started_cannot_be_booked(client, attraction, ticket_types):
+    started = TimeSlot.objects.filter(attraction=attraction).order_by("starts_at").first()
+    clock.freeze(started.starts_at + dt.timedelta(minutes=5))
+    try:
+        response = book(client, attraction, started, lines={ticket_types["adult"]: 1})
+    finally:
+        clock.reset()
+    assert response.status_code == 409
+    assert "cannot be booked any more" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_order_pages_are_only_for_the_session_that_booked(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    from django.test import Client
+
+    book(client, attraction, tomorrow_slot, lines={ticket_types["adult"]: 1})
+    order = Order.objects.get()
+    stranger = Client()
+    for name in ("review", "pay", "confirmation", "tickets_pdf"):
+        response = stranger.get(reverse(f"shop:{name}", args=[order.code]))
+        assert response.status_code == 403, name
+        assert order.email not in response.content.decode()
+    # A code that does not exist gets the very same answer: no way to tell codes apart.
+    unknown = stranger.get(reverse("shop:review", args=["ZZZZZZZZ"]))
+    assert unknown.status_code == 403
+    status = stranger.get(reverse("shop:status", args=[order.code]))
+    assert status.status_code == 403
+    assert status.json()["code"] == "forbidden"
+    # The order's secret token (from the e-mail) opens it in another browser.
+    opened = stranger.get(reverse("shop:review", args=[order.code]), {"token": order.token})
+    assert opened.status_code == 200
+    assert stranger.get(reverse("shop:review", args=[order.code])).status_code == 200
+
+
+def test_tickets_are_not_downloadable_before_payment(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    book(client, attraction, tomorrow_slot, lines={ticket_types["adult"]: 1})
+    order = Order.objects.get()
+    response = client.get(reverse("shop:tickets_pdf", args=[order.code]))
+    assert response.status_code == 409
+    assert "issued once the payment is complete" in response.content.decode()
+
+
+def test_status_json_reports_the_hold(client, attraction, ticket_types, tomorrow_slot):
+    book(client, attraction, tomorrow_slot, lines={ticket_types["adult"]: 1})
+    order = Order.objects.get()
+    data = client.get(reverse("shop:status", args=[order.code])).json()
+    assert data["state"] == "held"
+    assert data["paid"] is False
+    assert data["waiting"] is False
+    assert 0 < data["seconds_left"] <= 15 * 60
+    assert data["next"] == reverse("shop:review", args=[order.code])
+
+
+def test_an_expired_hold_explains_itself(client, clock, attraction, ticket_types, tomorrow_slot):
+    book(client, attraction, tomorrow_slot, lines={ticket_types["adult"]: 1})
+    order = Order.objects.get()
+    clock.advance(16 * 60)
+    body = client.get(reverse("shop:review", args=[order.code])).content.decode()
+    assert "The reservation ended before payment" in body
+    assert "Choose tickets again" in body
+    assert "Pay with Alipay" not in body
+    response = client.post(reverse("shop:pay", args=[order.code]))
+    assert response.status_code == 409
+    assert "expired" in response.content.decode()
+
+
+def test_unknown_urls_get_the_friendly_404_page(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "We could not find that page" in response.content.decode()
+
+
+def test_methods_other_than_get_and_post_are_refused(client, attraction):
+    response = client.put(reverse("shop:attraction", args=[attraction.slug]))
+    assert response.status_code == 405
+
+
+def test_page_titles_name_the_page(client, attraction, ticket_types):
+    body = client.get(reverse("shop:attraction", args=[attraction.slug])).content.decode()
+    assert re.search(r"<title>Tokyo Garden · Entrada</title>", body)

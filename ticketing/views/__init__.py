@@ -1,0 +1,1 @@
+"""Page views, one module per audience (STYLE.md); the online shop: `shop`, `checkout`, `lookup`."""

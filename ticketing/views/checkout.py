@@ -1,0 +1,215 @@
+"""After booking: review, pay with an Alipay QR, follow the payment, confirmation and tickets.
+
+Every page here belongs to one order and is shown only to a session that may see it (`access`).
+Each view reads the order's status from ticketing.orders and sends the buyer to the page that fits
+it, so a reload, the back button or an old tab always lands somewhere sensible.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from payments.messages import message_for
+from ticketing import orders
+from ticketing.etickets.faces import order_pdf
+from ticketing.exceptions import TicketingError
+from ticketing.models import Order
+
+from . import access
+
+# Payment states in which the buyer is still expected to scan or confirm.
+IN_FLIGHT = ("created", "pending")
+
+
+def _denied(request: HttpRequest) -> HttpResponse:
+    """The same answer whether or not the code exists: a code alone reveals nothing."""
+    return render(request, "shop/order_denied.html", status=403)
+
+
+def _load(request: HttpRequest, code: str):
+    """(order, status) when this session may see the order, else None.
+
+    The status is read first because reading it may end an overdue hold; the order is then loaded
+    with everything its pages show, in three queries.
+    """
+    code = code.upper()
+    if not access.is_allowed(request, code):
+        token = request.GET.get("token", "")
+        if not token or len(token) > 100:
+            return None
+        # A link from the confirmation e-mail carries the order's secret token.
+        found = orders.find_order(code, token=token)
+        if found is None:
+            return None
+        access.allow(request, found.code)
+    order = Order.objects.filter(code=code).first()
+    if order is None:
+        return None
+    status = orders.order_status(order)
+    order = (
+        Order.objects.select_related("attraction", "slot", "payment")
+        .prefetch_related("lines__ticket_type")
+        .get(pk=order.pk)
+    )
+    return order, status
+
+
+def _page_for(order: Order, status) -> str:
+    """Where the buyer belongs now."""
+    if status.paid or order.state in (
+        Order.State.PAID,
+        Order.State.REFUND_PENDING,
+        Order.State.REFUNDED,
+    ):
+        return reverse("shop:confirmation", args=[order.code])
+    if order.state == Order.State.AWAITING_PAYMENT or status.payment_state is not None:
+        return reverse("shop:pay", args=[order.code])
+    return reverse("shop:review", args=[order.code])
+
+
+def _summary(order: Order) -> dict:
+    language = order.language if order.language else (get_language() or "en")
+    shown = get_language() or language
+    return {
+        "order": order,
+        "attraction": order.attraction,
+        "name": order.attraction.display_name(shown),
+        "lines": [
+            {"line": line, "name": line.ticket_type.display_name(shown)}
+            for line in order.lines.all()
+        ],
+    }
+
+
+@never_cache
+@require_GET
+def review(request: HttpRequest, code: str) -> HttpResponse:
+    loaded = _load(request, code)
+    if loaded is None:
+        return _denied(request)
+    order, status = loaded
+    if order.state != Order.State.HELD or status.payment_state is not None:
+        target = _page_for(order, status)
+        if target != request.path:
+            return redirect(target)
+    return render(request, "shop/review.html", {**_summary(order), "status": status})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def pay(request: HttpRequest, code: str) -> HttpResponse:
+    """GET: the QR and its progress, or what went wrong. POST: start (or retry) the payment."""
+    loaded = _load(request, code)
+    if loaded is None:
+        return _denied(request)
+    order, status = loaded
+    if request.method == "POST":
+        try:
+            orders.start_payment(order)
+        except TicketingError as error:
+            order, status = _load(request, code)
+            context = {**_summary(order), "status": status, "error": error.message}
+            template = "shop/review.html" if order.state == Order.State.HELD else "shop/pay.html"
+            return render(request, template, context, status=error.http_status)
+        return redirect("shop:pay", code=order.code)
+
+    if status.paid:
+        return redirect("shop:confirmation", code=order.code)
+    if status.payment_state is None and order.state == Order.State.HELD:
+        return redirect("shop:review", code=order.code)
+    waiting = status.payment_state in IN_FLIGHT and bool(status.qr_code)
+    context = {
+        **_summary(order),
+        "status": status,
+        "waiting": waiting,
+        # Poll whenever an outcome is still to come, QR or not (a precreate with no answer yet).
+        "polling": status.payment_state in IN_FLIGHT,
+        "problem": "" if waiting else _problem(order, status),
+        "status_url": reverse("shop:status", args=[order.code]),
+        "done_url": reverse("shop:confirmation", args=[order.code]),
+    }
+    return render(request, "shop/pay.html", context)
+
+
+def _problem(order: Order, status) -> str:
+    """Why the buyer is not looking at a QR: the payment's own reason when it has one."""
+    payment = order.payment
+    if status.can_retry_payment and payment is not None:
+        reason = message_for(payment.failure_code) if payment.failure_code else ""
+        lead = _("Your payment was not completed.")
+        return f"{lead} {reason}".strip()
+    if status.payment_state in IN_FLIGHT or status.payment_state in (
+        "cancelling",
+        "needs_attention",
+    ):
+        return _("We are still confirming this payment with Alipay. This can take a minute.")
+    return str(status.message)
+
+
+@never_cache
+@require_GET
+def status(request: HttpRequest, code: str) -> HttpResponse:
+    """The small JSON the pay page polls: has the payment ended, and where to go next."""
+    loaded = _load(request, code)
+    if loaded is None:
+        return JsonResponse(
+            {"code": "forbidden", "message": _("This order is not open in this browser.")},
+            status=403,
+        )
+    order, current = loaded
+    return JsonResponse(
+        {
+            "state": str(current.state),
+            "payment_state": current.payment_state,
+            "paid": current.paid,
+            "waiting": current.payment_state in IN_FLIGHT,
+            "seconds_left": max(int(current.seconds_left or 0), 0),
+            "can_retry_payment": current.can_retry_payment,
+            "message": str(current.message),
+            "next": _page_for(order, current),
+        }
+    )
+
+
+@never_cache
+@require_GET
+def confirmation(request: HttpRequest, code: str) -> HttpResponse:
+    loaded = _load(request, code)
+    if loaded is None:
+        return _denied(request)
+    order, status = loaded
+    target = _page_for(order, status)
+    if target != request.path:
+        return redirect(target)
+    return render(request, "shop/confirmation.html", {**_summary(order), "status": status})
+
+
+@never_cache
+@require_GET
+def tickets_pdf(request: HttpRequest, code: str) -> HttpResponse:
+    loaded = _load(request, code)
+    if loaded is None:
+        return _denied(request)
+    order, status = loaded
+    if not status.tickets_ready:
+        return render(
+            request,
+            "shop/bad_request.html",
+            {
+                "title": _("Tickets not ready"),
+                "message": _(
+                    "The tickets for this order are not available: they are issued once the "
+                    "payment is complete, and withdrawn if the order is cancelled or refunded."
+                ),
+            },
+            status=409,
+        )
+    response = HttpResponse(order_pdf(order), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="entrada-{order.code}.pdf"'
+    return response

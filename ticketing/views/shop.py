@@ -1,0 +1,242 @@
+"""Browsing and booking: the attractions, a day and time slot, then tickets and the buyer's details.
+
+Views parse the request, call one service (ticketing.inventory or ticketing.orders) and render.
+Capacity and prices are decided by the services; a form only checks that the input makes sense.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db.models import Min, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from payments import clock
+from ticketing import inventory, orders
+from ticketing.exceptions import TicketingError
+from ticketing.forms import TicketsForm
+from ticketing.inventory import DayAvailability
+from ticketing.models import Attraction, ClosedDay, TicketType, TimeSlot
+
+from . import access
+
+# Days shown at once in the date strip, and how far ahead a buyer may look.
+STRIP_DAYS = 14
+HORIZON_DAYS = 366
+
+
+def _language() -> str:
+    return get_language() or "en"
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    language = _language()
+    attractions = Attraction.objects.filter(active=True).annotate(
+        from_price=Min("ticket_types__price", filter=Q(ticket_types__active=True))
+    )
+    cards = [
+        {
+            "attraction": attraction,
+            "name": attraction.display_name(language),
+            "description": attraction.display_description(language),
+            "from_price": attraction.from_price,
+        }
+        for attraction in attractions
+    ]
+    return render(request, "shop/home.html", {"cards": cards})
+
+
+def _local_today(attraction: Attraction) -> date:
+    return clock.now().astimezone(attraction.tz).date()
+
+
+def _parse_day(value: str | None) -> date | None:
+    """A YYYY-MM-DD query value, or None when absent; ValueError when present but not a date."""
+    if value is None or value == "":
+        return None
+    if len(value) != 10:
+        raise ValueError(value)
+    return date.fromisoformat(value)
+
+
+@require_GET
+def attraction(request: HttpRequest, slug: str) -> HttpResponse:
+    """The date strip (places left per day) and the chosen day's slots with places left."""
+    attraction = get_object_or_404(Attraction, slug=slug, active=True)
+    language = _language()
+    today = _local_today(attraction)
+    last_day = today + timedelta(days=HORIZON_DAYS - 1)
+    notice = ""
+    try:
+        chosen = _parse_day(request.GET.get("date"))
+        start = _parse_day(request.GET.get("from"))
+    except ValueError:
+        return render(
+            request,
+            "shop/bad_request.html",
+            {"message": _("That date is not valid. Please pick a day from the calendar.")},
+            status=400,
+        )
+    if chosen is not None and not today <= chosen <= last_day:
+        notice = _("Tickets can be booked from today up to a year ahead; showing today instead.")
+        chosen = None
+    if start is None or not today <= start <= last_day:
+        start = today
+    if chosen is not None and not start <= chosen < start + timedelta(days=STRIP_DAYS):
+        start = chosen
+    end = min(start + timedelta(days=STRIP_DAYS - 1), last_day)
+
+    found = {day.date: day for day in inventory.availability(attraction, start, end)}
+    # The inventory lists days that have slots; the strip shows every day, closed ones too.
+    days = [
+        found.get(start + timedelta(days=n)) or DayAvailability(date=start + timedelta(days=n))
+        for n in range((end - start).days + 1)
+    ]
+    if chosen is None:
+        # Open on the first day that still has places, so the buyer sees times straight away.
+        chosen = next((d.date for d in days if d.places_left > 0), start)
+    chosen_day = found.get(chosen)
+
+    base = reverse("shop:attraction", args=[attraction.slug])
+    now = clock.now()
+    closed_dates = set(
+        ClosedDay.objects.filter(attraction=attraction, date__range=(start, end)).values_list(
+            "date", flat=True
+        )
+    )
+    strip = [
+        {
+            "date": day.date,
+            "places_left": day.places_left,
+            "state": _day_state(day, now, closed_dates),
+            "url": f"{base}?date={day.date.isoformat()}&from={start.isoformat()}",
+            "current": day.date == chosen,
+        }
+        for day in days
+    ]
+    slots = [
+        {
+            "slot": slot,
+            "url": reverse("shop:tickets", args=[attraction.slug, slot.id]),
+            "state": "open"
+            if slot.bookable
+            else "past"
+            if slot.starts_at <= now
+            else "closed"
+            if chosen in closed_dates
+            else "full",
+        }
+        for slot in (chosen_day.slots if chosen_day else [])
+    ]
+    earlier = start - timedelta(days=STRIP_DAYS)
+    later = start + timedelta(days=STRIP_DAYS)
+    context = {
+        "attraction": attraction,
+        "name": attraction.display_name(language),
+        "description": attraction.display_description(language),
+        "ticket_types": [
+            (t, t.display_name(language)) for t in attraction.ticket_types.filter(active=True)
+        ],
+        "strip": strip,
+        "chosen": chosen,
+        "slots": slots,
+        "notice": notice,
+        "earlier_url": f"{base}?from={max(earlier, today).isoformat()}" if start > today else "",
+        "later_url": f"{base}?from={later.isoformat()}" if later <= last_day else "",
+        "today": today,
+        "last_day": last_day,
+    }
+    return render(request, "shop/attraction.html", context)
+
+
+def _day_state(day: DayAvailability, now, closed_dates: set[date]) -> str:
+    if day.places_left:
+        return "open"
+    if day.date not in closed_dates and any(slot.starts_at > now for slot in day.slots):
+        return "full"
+    return "closed"  # a closed day, no slots at all, or every slot has started
+
+
+def _bookable_slot(attraction: Attraction, slot_id: int):
+    """The slot's availability as the inventory sees it, or None when it is not on sale."""
+    slot = get_object_or_404(TimeSlot, pk=slot_id, attraction=attraction)
+    for day in inventory.availability(attraction, slot.local_date, slot.local_date):
+        for candidate in day.slots:
+            if candidate.id == slot.id:
+                return slot, candidate
+    return slot, None
+
+
+@require_http_methods(["GET", "POST"])
+def tickets(request: HttpRequest, slug: str, slot_id: int) -> HttpResponse:
+    """Quantities per ticket type and the buyer's details; on success the places are held."""
+    attraction = get_object_or_404(Attraction, slug=slug, active=True)
+    language = _language()
+    slot, availability = _bookable_slot(attraction, slot_id)
+    ticket_types = TicketType.objects.filter(attraction=attraction, active=True)
+    form = TicketsForm(
+        request.POST if request.method == "POST" else None,
+        ticket_types=ticket_types,
+        language=language,
+    )
+    status = 200
+    if availability is None or not availability.bookable:
+        form_error = _("This time slot cannot be booked any more. Please choose another time.")
+        return _render_tickets(request, attraction, slot, availability, form, form_error, 409)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                order = orders.create_order(
+                    attraction=attraction,
+                    slot=slot,
+                    quantities=form.quantities(),
+                    buyer_name=form.cleaned_data["buyer_name"],
+                    email=form.cleaned_data["email"],
+                    language=language,
+                )
+            except TicketingError as error:
+                _attach_error(form, error)
+                status = error.http_status
+            else:
+                access.allow(request, order.code)
+                return redirect("shop:review", code=order.code)
+        else:
+            status = 400
+    return _render_tickets(request, attraction, slot, availability, form, "", status)
+
+
+def _attach_error(form: TicketsForm, error: TicketingError) -> None:
+    """Show a service's error next to the field it names, else above the form."""
+    placed = False
+    for field, messages in error.fields.items():
+        if field in form.fields:
+            for message in messages:
+                form.add_error(field, str(message))
+            placed = True
+    if not placed:
+        form.add_error(None, str(error.message))
+
+
+def _render_tickets(request, attraction, slot, availability, form, form_error, status):
+    language = _language()
+    context = {
+        "attraction": attraction,
+        "name": attraction.display_name(language),
+        "slot": slot,
+        "availability": availability,
+        "form": form,
+        "form_error": form_error,
+        "rows": [
+            {"field": form[form.quantity_field_name(t)], "ticket_type": t}
+            for t in form.ticket_types
+        ],
+        "back_url": f"{reverse('shop:attraction', args=[attraction.slug])}"
+        f"?date={slot.local_date.isoformat()}",
+    }
+    return render(request, "shop/tickets.html", context, status=status)
