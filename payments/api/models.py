@@ -21,10 +21,11 @@ def _now():
     return clock.now()
 
 
-# Store and terminal ids travel to Alipay inside extend_info (JSON): keep them plain.
+# Store and terminal ids travel to Alipay inside extend_info (JSON): keep them plain, and within
+# the 32 characters the lifecycle accepts for them (payments.lifecycle.create_barcode_payment).
 id_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z",
-    _("Use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit."),
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z",
+    _("Use 1 to 32 letters, digits, '-', '_' or '.', starting with a letter or digit."),
 )
 
 
@@ -32,7 +33,7 @@ class Store(models.Model):
     """A shop, ticket office or counter; its ids go into Alipay's extend_info."""
 
     store_id = models.CharField(
-        _("store id"), max_length=64, unique=True, validators=[id_validator]
+        _("store id"), max_length=32, unique=True, validators=[id_validator]
     )
     name = models.CharField(_("name"), max_length=128)
     # Alipay's secondary merchant fields; blank means the site-wide defaults (settings.ALIPAY).
@@ -60,7 +61,7 @@ class Terminal(models.Model):
     store = models.ForeignKey(
         Store, on_delete=models.PROTECT, related_name="terminals", verbose_name=_("store")
     )
-    terminal_id = models.CharField(_("terminal id"), max_length=64, validators=[id_validator])
+    terminal_id = models.CharField(_("terminal id"), max_length=32, validators=[id_validator])
     name = models.CharField(_("name"), max_length=128, blank=True)
     active = models.BooleanField(
         _("active"), default=True, help_text=_("An inactive terminal's token is refused.")

@@ -1,3 +1,28 @@
-"""URL patterns; filled in as the features land."""
+"""Partner API routes, mounted at /api/v1/. Ids are matched as plain strings and parsed in the
+views, so a malformed id is a JSON 404 like any unknown one."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from payments.api import views
+
+app_name = "partner_api"
+
+urlpatterns = [
+    path("payments/", views.PaymentCreateView.as_view(), name="payments"),
+    path("payments/<str:payment_id>/", views.PaymentDetailView.as_view(), name="payment"),
+    path(
+        "payments/<str:payment_id>/cancel/",
+        views.PaymentCancelView.as_view(),
+        name="payment-cancel",
+    ),
+    path(
+        "payments/<str:payment_id>/refunds/",
+        views.RefundCollectionView.as_view(),
+        name="payment-refunds",
+    ),
+    path(
+        "payments/<str:payment_id>/refunds/<str:refund_id>/",
+        views.RefundDetailView.as_view(),
+        name="payment-refund",
+    ),
+]
