@@ -1,0 +1,333 @@
+"""The partner API over real HTTP (live_server + requests) against the sandbox gateway: what a
+cash register sees for each buyer, and what it may do next."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+import requests
+
+from payments import poller, tasks
+from payments.models import Payment, Refund
+from payments.sandbox.models import SandboxRefund, SandboxTrade
+
+PAID_BUYER = "280000000000000001"
+BROKE_BUYER = "280000000000000002"
+PIN_NEVER_BUYER = "280000000000000004"
+
+
+def pin_buyer(seconds: int) -> str:
+    """A buyer who confirms with the PIN `seconds` after the pay (README: test buyer codes)."""
+    return f"2800000000000003{seconds:02d}"
+
+
+class Register:
+    """A cash register: the API over HTTP with its terminal token."""
+
+    def __init__(self, base: str, token: str):
+        self.base = base + "/api/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def post(self, path: str, body: dict | None = None, *, key: str | None = "new"):
+        headers = {}
+        if key is not None:
+            headers["Idempotency-Key"] = str(uuid.uuid4()) if key == "new" else key
+        return self.session.post(self.base + path, json=body, headers=headers, timeout=60)
+
+    def get(self, path: str, **params):
+        return self.session.get(self.base + path, params=params, timeout=60)
+
+    def pay(self, buyer: str, amount: str = "100.00", currency: str = "HKD", key="new", **extra):
+        body = {
+            "amount": amount,
+            "currency": currency,
+            "description": "Tickets",
+            "buyer_code": buyer,
+        }
+        return self.post("/payments/", {**body, **extra}, key=key)
+
+
+@pytest.fixture
+def register(alipay_gateway, live_server, terminal_token, clock) -> Register:
+    return Register(live_server.url, terminal_token[1])
+
+
+@pytest.fixture
+def other_register(alipay_gateway, live_server, other_store_token) -> Register:
+    return Register(live_server.url, other_store_token[1])
+
+
+def test_instant_payment_is_paid(register):
+    response = register.pay(PAID_BUYER, amount="12.50", reference="ORDER-1")
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["state"] == "paid"
+    assert payment["amount"] == "12.50" and payment["currency"] == "HKD"
+    assert payment["reference"] == "ORDER-1"
+    assert (payment["store_id"], payment["terminal_id"]) == ("S1", "R1")
+    assert payment["alipay_trans_id"]
+    assert PAID_BUYER not in response.text  # only the masked code comes back
+    trade = SandboxTrade.objects.get(partner_trans_id=payment["partner_trans_id"])
+    assert trade.amount == Decimal("12.50") and trade.state == "TRADE_SUCCESS"
+
+    again = register.get(f"/payments/{payment['id']}/")
+    assert again.status_code == 200
+    assert again.json()["state"] == "paid"
+    assert again.json()["id"] == payment["id"]
+
+
+def test_insufficient_balance_is_failed_with_a_reason(register):
+    response = register.pay(BROKE_BUYER)
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["state"] == "failed"
+    assert payment["failure_code"] == "BUYER_BALANCE_NOT_ENOUGH"
+    assert payment["failure_message"]
+
+
+def test_zero_decimal_currency(register):
+    response = register.pay(PAID_BUYER, amount="1200", currency="JPY")
+    assert response.status_code == 201, response.text
+    assert response.json()["amount"] == "1200"
+    assert response.json()["state"] == "paid"
+
+
+@pytest.fixture
+def poller_busy_elsewhere(db):
+    """Another process holds the poller's lease, so nothing polls inline during the request
+    (tests run django-q2 in sync mode); `.release()` hands the work back to us."""
+
+    class Busy:
+        holder = "another-process"
+
+        def release(self):
+            poller.release_lease(self.holder)
+
+    assert poller.acquire_lease(Busy.holder)
+    busy = Busy()
+    yield busy
+    busy.release()
+
+
+def test_pending_payment_then_wait_returns_paid(register, poller_busy_elsewhere):
+    response = register.pay(pin_buyer(5))
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["state"] == "pending"
+    assert register.get(f"/payments/{payment['id']}/", wait=0).json()["state"] == "pending"
+
+    answers = {}
+
+    def long_poll():
+        started = time.monotonic()
+        answers["response"] = register.get(f"/payments/{payment['id']}/", wait=20)
+        answers["seconds"] = time.monotonic() - started
+
+    pos = threading.Thread(target=long_poll)
+    pos.start()
+    # The worker comes back, polls the sandbox (the frozen clock runs through the buyer's PIN
+    # delay) and the held request answers as soon as the state changes, well before 20 s.
+    poller_busy_elsewhere.release()
+    tasks.run_poller()
+    pos.join(timeout=30)
+    assert answers["response"].status_code == 200
+    assert answers["response"].json()["state"] == "paid"
+    assert answers["seconds"] < 15
+    row = Payment.objects.get(uuid=payment["id"])
+    assert row.state == Payment.State.PAID and row.query_count >= 1
+
+
+def test_wait_on_a_settled_payment_holds_at_most_n_seconds(register):
+    payment = register.pay(PAID_BUYER).json()
+    started = time.monotonic()
+    response = register.get(f"/payments/{payment['id']}/", wait=1)
+    assert response.json()["state"] == "paid"
+    assert 0.9 <= time.monotonic() - started < 5
+
+
+def test_cancel_a_pending_payment(register, poller_busy_elsewhere):
+    payment = register.pay(PIN_NEVER_BUYER).json()
+    assert payment["state"] == "pending"
+    response = register.post(f"/payments/{payment['id']}/cancel/")
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "cancelled"
+    trade = SandboxTrade.objects.get(partner_trans_id=payment["partner_trans_id"])
+    assert trade.state == "TRADE_CLOSED"
+    # Nothing left to cancel.
+    again = register.post(f"/payments/{payment['id']}/cancel/")
+    assert again.status_code == 409
+    assert again.json()["code"] == "not_cancellable"
+
+
+def test_cancel_a_paid_payment_gives_the_money_back(register):
+    payment = register.pay(PAID_BUYER).json()
+    response = register.post(f"/payments/{payment['id']}/cancel/")
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] in ("cancelled", "refunded")
+    assert SandboxTrade.objects.get(partner_trans_id=payment["partner_trans_id"]).state == (
+        "TRADE_CLOSED"
+    )
+
+
+def test_failed_payment_cannot_be_cancelled_or_refunded(register):
+    payment = register.pay(BROKE_BUYER).json()
+    cancel = register.post(f"/payments/{payment['id']}/cancel/")
+    assert (cancel.status_code, cancel.json()["code"]) == (409, "not_cancellable")
+    refund = register.post(f"/payments/{payment['id']}/refunds/", {"amount": "1.00"})
+    assert (refund.status_code, refund.json()["code"]) == (409, "not_refundable")
+    assert not Refund.objects.exists()
+
+
+def test_partial_refunds_up_to_the_total(register):
+    payment = register.pay(PAID_BUYER, amount="100.00").json()
+    url = f"/payments/{payment['id']}/refunds/"
+    first = register.post(url, {"amount": "30.00", "reason": "one ticket unused"})
+    assert first.status_code == 201, first.text
+    refund = first.json()
+    assert refund["state"] == "succeeded"
+    assert (refund["amount"], refund["currency"], refund["payment"]) == (
+        "30.00",
+        "HKD",
+        payment["id"],
+    )
+
+    too_large = register.post(url, {"amount": "70.01"})
+    assert too_large.status_code == 422
+    assert too_large.json()["code"] == "refund_too_large"
+    assert too_large.json()["message"]
+
+    rest = register.post(url, {"amount": "70.00"})
+    assert rest.status_code == 201 and rest.json()["state"] == "succeeded"
+    assert register.get(f"/payments/{payment['id']}/").json()["state"] == "refunded"
+
+    listed = register.get(url).json()
+    assert sorted(r["amount"] for r in listed) == ["30.00", "70.00"]
+    detail = register.get(f"{url}{refund['id']}/")
+    assert detail.status_code == 200 and detail.json() == {**refund, **detail.json()}
+    assert detail.json()["id"] == refund["id"]
+    assert SandboxRefund.objects.count() == 2
+
+    more = register.post(url, {"amount": "0.01"})
+    assert (more.status_code, more.json()["code"]) == (409, "not_refundable")
+
+
+def test_refund_amount_is_validated_against_the_payments_currency(register):
+    payment = register.pay(PAID_BUYER, amount="1000", currency="JPY").json()
+    url = f"/payments/{payment['id']}/refunds/"
+    for amount in ["1.5", "", "-1", "1e2", "0"]:
+        response = register.post(url, {"amount": amount})
+        assert (response.status_code, response.json()["code"]) == (400, "invalid_amount"), amount
+    assert register.post(url, {"amount": "500"}).status_code == 201
+    assert not SandboxRefund.objects.filter(amount__lt=500).exists()
+
+
+def test_same_key_and_body_gives_the_same_payment_and_one_trade(register):
+    first = register.pay(PAID_BUYER, key="till-7-sale-1")
+    again = register.pay(PAID_BUYER, key="till-7-sale-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert Payment.objects.count() == 1
+    assert SandboxTrade.objects.count() == 1
+
+    other = register.pay(PAID_BUYER, amount="99.00", key="till-7-sale-1")
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert Payment.objects.count() == 1 and SandboxTrade.objects.count() == 1
+
+
+def test_a_refund_retried_with_its_key_is_not_executed_twice(register):
+    payment = register.pay(PAID_BUYER).json()
+    url = f"/payments/{payment['id']}/refunds/"
+    first = register.post(url, {"amount": "10.00"}, key="refund-1")
+    again = register.post(url, {"amount": "10.00"}, key="refund-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert Refund.objects.count() == 1 and SandboxRefund.objects.count() == 1
+    # The same key on another payment is another request: refused, not replayed.
+    second_payment = register.pay(PAID_BUYER).json()
+    reused = register.post(
+        f"/payments/{second_payment['id']}/refunds/", {"amount": "10.00"}, key="refund-1"
+    )
+    assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_key_reused")
+
+
+def test_a_stored_refusal_is_replayed(register):
+    payment = register.pay(PAID_BUYER, amount="10.00").json()
+    url = f"/payments/{payment['id']}/refunds/"
+    first = register.post(url, {"amount": "20.00"}, key="k-too-much")
+    again = register.post(url, {"amount": "20.00"}, key="k-too-much")
+    assert first.status_code == again.status_code == 422
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_missing_key_moves_no_money(register):
+    response = register.post(
+        "/payments/",
+        {"amount": "1.00", "currency": "HKD", "description": "x", "buyer_code": PAID_BUYER},
+        key=None,
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "idempotency_key_required")
+    assert not SandboxTrade.objects.exists()
+
+
+def test_other_stores_payments_are_not_found(register, other_register):
+    payment = register.pay(PAID_BUYER).json()
+    pid = payment["id"]
+    for response in [
+        other_register.get(f"/payments/{pid}/"),
+        other_register.get(f"/payments/{pid}/refunds/"),
+        other_register.post(f"/payments/{pid}/cancel/"),
+        other_register.post(f"/payments/{pid}/refunds/", {"amount": "1.00"}),
+    ]:
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+    assert Payment.objects.get(uuid=pid).state == Payment.State.PAID
+    assert not Refund.objects.exists()
+    refund = register.post(f"/payments/{pid}/refunds/", {"amount": "1.00"}).json()
+    assert other_register.get(f"/payments/{pid}/refunds/{refund['id']}/").status_code == 404
+
+
+def test_no_or_wrong_token_is_401(register, live_server):
+    payment = register.pay(PAID_BUYER).json()
+    url = f"{live_server.url}/api/v1/payments/{payment['id']}/"
+    for headers in [{}, {"Authorization": "Token nope"}, {"Authorization": "Bearer x"}]:
+        response = requests.get(url, headers=headers, timeout=10)
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_authenticated"
+
+
+def test_bad_input_over_http_is_json_4xx(register, live_server):
+    url = f"{live_server.url}/api/v1/payments/"
+    headers = {"Authorization": register.session.headers["Authorization"], "Idempotency-Key": "k"}
+    cases = [
+        (
+            requests.post(
+                url,
+                data="{bad",
+                headers={**headers, "Content-Type": "application/json"},
+                timeout=10,
+            ),
+            400,
+            "malformed_json",
+        ),
+        (
+            requests.post(url, data={"amount": "1"}, headers=headers, timeout=10),
+            415,
+            "unsupported_media_type",
+        ),
+        (register.pay(PAID_BUYER, amount="1e2"), 400, "invalid_amount"),
+        (register.pay(PAID_BUYER, currency="XYZ"), 400, "unsupported_currency"),
+        (register.pay("123"), 400, "invalid_buyer_code"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.json()["code"] == code
+    assert not SandboxTrade.objects.exists()
