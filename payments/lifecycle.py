@@ -461,7 +461,9 @@ def cancel_window_open(payment: Payment, now: datetime | None = None) -> bool:
     return now.astimezone(BEIJING).date() == payment.created_at.astimezone(BEIJING).date()
 
 
-def begin_cancel(payment: Payment, *, actor: str, note: str, generation: int | None) -> int | None:
+def begin_cancel(
+    payment: Payment, *, actor: str, note: str, generation: int | None, kick: bool = True
+) -> int | None:
     """pending/created/paid -> cancelling, fixing the cancel's timestamp for every retry."""
     stamp = payment.cancel_timestamp_ms or int(clock.now().timestamp() * 1000)
     return transition_payment(
@@ -471,6 +473,7 @@ def begin_cancel(payment: Payment, *, actor: str, note: str, generation: int | N
         actor=actor,
         note=note,
         generation=generation,
+        kick=kick,
         fields={
             "cancel_timestamp_ms": stamp,
             "buyer_code_sealed": "",
@@ -482,6 +485,10 @@ def begin_cancel(payment: Payment, *, actor: str, note: str, generation: int | N
 
 def send_cancel(payment: Payment, *, generation: int, actor: str) -> None:
     """One cancel with the stored timestamp; retried by the poller while Alipay asks for it."""
+    if not Payment.objects.filter(
+        pk=payment.pk, state=State.CANCELLING, chain_generation=generation
+    ).exists():
+        return  # another worker took this step over meanwhile
     sent_at = clock.now()
     attempt = payment.cancel_attempts + 1
     result = gateway.cancel(payment)
@@ -510,6 +517,9 @@ def send_cancel(payment: Payment, *, generation: int, actor: str) -> None:
             next_action_at=later(conf("CANCEL_RETRY_INTERVAL"), start=sent_at),
             cancel_attempts=attempt,
         )
+        from payments import tasks
+
+        transaction.on_commit(tasks.kick_poller)  # a no-op when the poller is the caller
         return
     reason = (
         f"cancel failed {attempt} times, last: {result.code}"
@@ -543,7 +553,9 @@ def request_cancel(payment: Payment, *, actor: str) -> Payment:
     if payment.state in (State.CREATED, State.PENDING) or (
         payment.state == State.PAID and cancel_window_open(payment) and not payment.refunds.exists()
     ):
-        generation = begin_cancel(payment, actor=actor, note="cancel requested", generation=None)
+        generation = begin_cancel(
+            payment, actor=actor, note="cancel requested", generation=None, kick=False
+        )
         if generation is None:
             # Someone moved it meanwhile (paid, failed, cancelling): decide again on fresh state.
             return request_cancel(payment, actor=actor)

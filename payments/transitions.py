@@ -103,11 +103,13 @@ def transition_payment(
     generation: int | None = None,
     fields: dict | None = None,
     refund: Refund | None = None,
+    kick: bool = True,
 ) -> int | None:
     """Move a payment from one of `from_states` to `to`; the new chain generation, or None.
 
     With `generation`, the move happens only if nobody else moved the payment since that
-    generation was claimed. `fields` are written in the same UPDATE.
+    generation was claimed. `fields` are written in the same UPDATE. `kick=False` when the
+    caller makes the next gateway call itself (the poller takes over only if that one fails).
     """
     now = clock.now()
     with transaction.atomic():
@@ -137,7 +139,7 @@ def transition_payment(
         signal = _PAYMENT_SIGNALS.get(to)
         if signal is not None:
             transaction.on_commit(lambda: _send(signal, payment=Payment.objects.get(pk=payment_id)))
-        if to in Payment.ACTIVE_STATES:
+        if kick and to in Payment.ACTIVE_STATES:
             _kick_on_commit()
     logger.info("payment %s: %s -> %s by %s", payment_id, current, to, actor)
     return new_generation

@@ -74,3 +74,14 @@ def sandbox_trade(payment: Payment):
     from payments.sandbox.models import SandboxTrade
 
     return SandboxTrade.objects.get(partner_trans_id=payment.partner_trans_id)
+
+
+@pytest.fixture
+def no_cluster(monkeypatch):
+    """No worker runs: queued tasks stay in the broker until the test drives the poller itself.
+
+    django-q2's sync flag is read at import (STACK.md), so the test flips the loaded value.
+    """
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)

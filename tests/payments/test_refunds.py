@@ -1,0 +1,147 @@
+"""Refunds and cancels of paid payments, against the sandbox: never more than paid, never twice."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from payments import lifecycle, signals
+from payments.alipay.services import CANCEL, REFUND
+from payments.exceptions import NotCancellable, NotRefundable, RefundTooLarge
+from payments.models import Payment, Refund
+
+from .conftest import (
+    INSUFFICIENT,
+    REFUND_SYSTEM_ERROR,
+    SLOW_REFUND,
+    SUCCESS,
+    exchanges,
+    pay,
+    sandbox_trade,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _sandbox_refunds(payment):
+    return list(sandbox_trade(payment).refunds.all())
+
+
+def test_partial_refunds_sum_to_the_total_and_one_more_is_refused(gateway):
+    announced = []
+
+    def receiver(sender, payment, refund, **kwargs):
+        announced.append((payment.state, refund.amount))
+
+    signals.payment_refunded.connect(receiver)
+    try:
+        payment = pay(SUCCESS, amount="30.00")
+        first = lifecycle.request_refund(payment, amount=Decimal("10.00"), reason="one", actor="t")
+        payment.refresh_from_db()
+        assert first.state == Refund.State.SUCCEEDED
+        assert payment.state == Payment.State.PARTIALLY_REFUNDED
+        second = lifecycle.request_refund(payment, amount=Decimal("20.00"), reason="two", actor="t")
+        payment.refresh_from_db()
+        assert second.state == Refund.State.SUCCEEDED
+        assert payment.state == Payment.State.REFUNDED
+        with pytest.raises(NotRefundable):
+            lifecycle.request_refund(payment, amount=Decimal("0.01"), reason="three", actor="t")
+    finally:
+        signals.payment_refunded.disconnect(receiver)
+    assert announced == [
+        ("partially_refunded", Decimal("10.00")),
+        ("refunded", Decimal("20.00")),
+    ]
+    assert sorted(r.amount for r in _sandbox_refunds(payment)) == [
+        Decimal("10.00"),
+        Decimal("20.00"),
+    ]
+    assert first.partner_refund_id != second.partner_refund_id
+
+
+def test_a_refund_larger_than_what_is_left_is_refused_before_sending(gateway):
+    payment = pay(SUCCESS, amount="30.00")
+    lifecycle.request_refund(payment, amount=Decimal("25.00"), reason="", actor="t")
+    with pytest.raises(RefundTooLarge) as refused:
+        lifecycle.request_refund(payment, amount=Decimal("5.01"), reason="", actor="t")
+    assert refused.value.code == "refund_too_large"
+    assert "5.00" in refused.value.fields["amount"]
+    assert len(exchanges(payment, REFUND)) == 1
+
+
+def test_concurrent_refunds_never_exceed_the_amount_paid(gateway):
+    payment = pay(SUCCESS, amount="30.00")
+    barrier = threading.Barrier(3)
+    outcomes = []
+
+    def refund_20():
+        try:
+            barrier.wait()
+            lifecycle.request_refund(payment, amount=Decimal("20.00"), reason="", actor="t")
+            outcomes.append("ok")
+        except RefundTooLarge:
+            outcomes.append("too large")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund_20) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["ok", "too large", "too large"]
+    assert sum(r.amount for r in _sandbox_refunds(payment)) == Decimal("20.00")
+
+
+def test_a_refund_retried_after_a_timeout_is_executed_once(gateway):
+    payment = pay(SLOW_REFUND)
+    refund = lifecycle.request_refund(payment, amount=payment.amount, reason="", actor="t")
+    assert refund.state == Refund.State.SUCCEEDED
+    calls = exchanges(payment, REFUND)
+    assert [c.transport for c in calls] == ["timeout", "ok"]
+    assert calls[0].request_params == calls[1].request_params
+    assert (calls[1].created_at - calls[0].created_at).total_seconds() >= 5
+    assert len(_sandbox_refunds(payment)) == 1
+    assert Payment.objects.get(pk=payment.pk).state == Payment.State.REFUNDED
+
+
+def test_a_refund_answered_system_error_is_retried_and_succeeds(gateway):
+    payment = pay(REFUND_SYSTEM_ERROR)
+    refund = lifecycle.request_refund(payment, amount=Decimal("5.00"), reason="", actor="t")
+    assert refund.state == Refund.State.SUCCEEDED
+    assert [c.code for c in exchanges(payment, REFUND)] == ["SYSTEM_ERROR", "SUCCESS"]
+    assert len(_sandbox_refunds(payment)) == 1
+
+
+def test_only_paid_payments_are_refundable(gateway):
+    payment = pay(INSUFFICIENT)
+    with pytest.raises(NotRefundable):
+        lifecycle.request_refund(payment, amount=Decimal("1.00"), reason="", actor="t")
+
+
+def test_cancel_of_a_paid_payment_on_its_day_is_a_reversal(gateway):
+    payment = pay(SUCCESS)
+    payment = lifecycle.request_cancel(payment, actor="staff")
+    assert payment.state == Payment.State.CANCELLED
+    assert payment.cancel_action == "refund"
+    assert len(exchanges(payment, CANCEL)) == 1
+    assert sandbox_trade(payment).state == "TRADE_CLOSED"
+
+
+def test_cancel_of_a_paid_payment_after_its_beijing_day_refunds_it(gateway):
+    payment = pay(SUCCESS)
+    gateway.advance(timedelta(days=1).total_seconds())
+    payment = lifecycle.request_cancel(payment, actor="staff")
+    assert payment.state == Payment.State.REFUNDED
+    assert not exchanges(payment, CANCEL)
+    assert len(_sandbox_refunds(payment)) == 1
+
+
+def test_final_payments_cannot_be_cancelled(gateway):
+    payment = pay(INSUFFICIENT)
+    with pytest.raises(NotCancellable):
+        lifecycle.request_cancel(payment, actor="staff")
