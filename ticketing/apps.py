@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class TicketingConfig(AppConfig):
     name = "ticketing"
     verbose_name = _("Ticketing")
+
+    def ready(self) -> None:
+        # Orders learn of their payments' outcomes through payments' signals (DESIGN.md).
+        from . import receivers
+
+        receivers.connect()

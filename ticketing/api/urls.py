@@ -1,3 +1,29 @@
-"""URL patterns; filled in as the features land."""
+"""The public booking API, mounted at /api/v1/ by ticketing.urls."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "booking-api"
+
+urlpatterns = [
+    path("attractions/", views.AttractionListView.as_view(), name="attractions"),
+    path("attractions/<str:slug>/", views.AttractionDetailView.as_view(), name="attraction"),
+    path(
+        "attractions/<str:slug>/ticket-types/",
+        views.TicketTypeListView.as_view(),
+        name="ticket-types",
+    ),
+    path(
+        "attractions/<str:slug>/availability/",
+        views.AvailabilityView.as_view(),
+        name="availability",
+    ),
+    path("attractions/<str:slug>/slots/", views.SlotListView.as_view(), name="slots"),
+    path("orders/", views.OrderCreateView.as_view(), name="orders"),
+    path("orders/<str:code>/", views.OrderStatusView.as_view(), name="order"),
+    path("orders/<str:code>/payment/", views.OrderPaymentView.as_view(), name="order-payment"),
+    path(
+        "orders/<str:code>/tickets.pdf", views.OrderTicketsPdfView.as_view(), name="order-tickets"
+    ),
+]

@@ -28,4 +28,10 @@ class Command(BaseCommand):
         if not user_model.objects.filter(username=username).exists():
             user_model.objects.create_superuser(username, "admin@entrada.example", password)
             self.stdout.write(f"Created demo superuser {username} / {password}")
+        from ticketing.demo import load_demo_catalogue
+        from ticketing.tasks import ensure_schedules as ensure_ticketing_schedules
+
+        slots = load_demo_catalogue()
+        ensure_ticketing_schedules()
+        self.stdout.write(f"Demo catalogue: {slots.created} new time slots.")
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))

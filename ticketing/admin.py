@@ -1,0 +1,196 @@
+"""Admin for the catalogue, slots and orders.
+
+Staff never edit counters or order states here: slots show `held`/`sold` read-only, the capacity
+override goes through inventory.set_capacity_override, and order actions call ticketing.orders,
+whose domain errors appear as admin messages.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import inventory, orders
+from .exceptions import TicketingError
+from .models import (
+    Attraction,
+    ClosedDay,
+    OpeningRule,
+    Order,
+    OrderEvent,
+    OrderLine,
+    SpecialOpening,
+    Ticket,
+    TicketType,
+    TimeSlot,
+)
+from .slots import generate_slots
+
+
+class TicketTypeInline(admin.TabularInline):
+    model = TicketType
+    extra = 0
+    fields = ("code", "name", "name_zh", "price", "admissions", "active", "sort_order")
+
+
+class OpeningRuleInline(admin.TabularInline):
+    model = OpeningRule
+    extra = 0
+    fields = ("weekday", "opens", "closes", "slot_minutes", "capacity", "valid_from", "valid_until")
+
+
+class SpecialOpeningInline(admin.TabularInline):
+    model = SpecialOpening
+    extra = 0
+
+
+class ClosedDayInline(admin.TabularInline):
+    model = ClosedDay
+    extra = 0
+
+
+@admin.register(Attraction)
+class AttractionAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "timezone", "currency", "active", "sort_order")
+    list_filter = ("active",)
+    search_fields = ("name", "name_zh", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [TicketTypeInline, OpeningRuleInline, SpecialOpeningInline, ClosedDayInline]
+    actions = ["generate_90_days"]
+
+    @admin.action(description=_("Generate time slots for the next 90 days"))
+    def generate_90_days(self, request, queryset):
+        result = generate_slots(90, attractions=list(queryset))
+        self.message_user(
+            request,
+            _("%(created)s slots created, %(closed)s closed, %(reopened)s reopened.")
+            % {"created": result.created, "closed": result.closed, "reopened": result.reopened},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(TimeSlot)
+class TimeSlotAdmin(admin.ModelAdmin):
+    list_display = (
+        "attraction",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "capacity_override",
+        "held",
+        "sold",
+        "is_open",
+    )
+    list_filter = ("attraction", "is_open", "local_date")
+    date_hierarchy = "starts_at"
+    list_select_related = ("attraction",)
+    readonly_fields = (
+        "attraction",
+        "starts_at",
+        "ends_at",
+        "local_date",
+        "capacity",
+        "held",
+        "sold",
+        "is_open",
+        "rule",
+    )
+    fields = (*readonly_fields[:5], "capacity_override", *readonly_fields[5:])
+
+    def has_add_permission(self, request):
+        return False  # slots come from opening rules (generate_slots)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # orders point at slots; close the day instead
+
+    def save_model(self, request, obj, form, change):
+        # The one writable field goes through inventory: never below what is held and sold.
+        try:
+            inventory.set_capacity_override(obj.pk, obj.capacity_override)
+        except TicketingError as exc:
+            self.message_user(request, str(exc.message), messages.ERROR)
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("ticket_type", "quantity", "unit_price", "admissions_each")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TicketInline(admin.TabularInline):
+    model = Ticket
+    extra = 0
+    can_delete = False
+    readonly_fields = (
+        "number",
+        "ticket_type",
+        "part",
+        "parts",
+        "price",
+        "state",
+        "uuid",
+        "used_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "kind", "from_state", "to_state", "actor", "detail")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "attraction",
+        "slot",
+        "buyer_name",
+        "email",
+        "state",
+        "total",
+        "currency",
+        "created_at",
+    )
+    list_filter = ("state", "attraction")
+    search_fields = ("code", "email", "buyer_name")
+    list_select_related = ("attraction", "slot", "slot__attraction")
+    readonly_fields = [f.name for f in Order._meta.fields if f.name != "token"]
+    exclude = ("token",)
+    inlines = [OrderLineInline, TicketInline, OrderEventInline]
+    actions = ["cancel_orders"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Cancel (refund paid orders, revoke their tickets)"))
+    def cancel_orders(self, request, queryset):
+        done = 0
+        for order in queryset:
+            try:
+                orders.cancel_order(order, actor=f"admin:{request.user.get_username()}")
+                done += 1
+            except TicketingError as exc:
+                self.message_user(request, f"{order.code}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(
+                request,
+                ngettext("%(n)d order cancelled.", "%(n)d orders cancelled.", done) % {"n": done},
+                messages.SUCCESS,
+            )
