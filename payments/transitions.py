@@ -10,6 +10,7 @@ are queued with transaction.on_commit, so they fire once and only for what was c
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -19,9 +20,14 @@ from django.db.models import F
 
 from payments import clock, signals
 from payments.alipay.results import GatewayResult
+from payments.alipay.services import mask
 from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
 
 logger = logging.getLogger(__name__)
+
+# Alipay echoes the request in its reply (<request><param name="buyer_identity_code">): a live
+# buyer code must not be stored whole anywhere, so the audit copy masks it like the request.
+_ECHOED_CODE = re.compile(r'(buyer_identity_code"?\s*>\s*)(\d{8,32})')
 
 DEFAULTS = {
     "FIRST_QUERY_DELAY": 3.0,
@@ -65,7 +71,7 @@ def record_exchange(
         refund=refund,
         service=result.service,
         request_params=dict(result.request_params),
-        raw_reply=result.raw[:20000],
+        raw_reply=_ECHOED_CODE.sub(lambda m: m.group(1) + mask(m.group(2)), result.raw[:20000]),
         signature=str(result.signature),
         transport=str(result.transport),
         outcome=str(result.outcome),

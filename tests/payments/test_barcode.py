@@ -34,6 +34,7 @@ def test_instant_success_is_paid_after_the_first_call(gateway):
     assert payment.buyer_code_sealed == ""
     [sent] = exchanges(payment, SPOT_PAY)
     assert sent.believed and sent.signature == "valid"
+    assert SUCCESS not in sent.raw_reply and SUCCESS not in str(sent.request_params)
     assert sent.request_params["buyer_identity_code"] == "2800**********0001"
     extend = sent.request_params["extend_info"]
     assert '"secondary_merchant_id"' in extend and '"store_id":"STORE-1"' in extend

@@ -1,0 +1,174 @@
+"""Staff's view of payments: every gateway exchange and transition next to its payment.
+
+Everything is read-only here: the actions call the lifecycle (cancel, full refund, retry a
+payment or refund that needs attention) and show its domain errors as messages.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from payments import lifecycle, refunds
+from payments.exceptions import PaymentError
+from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class GatewayExchangeInline(ReadOnlyInline):
+    model = GatewayExchange
+    fk_name = "payment"
+    fields = (
+        "created_at",
+        "service",
+        "actor",
+        "attempt",
+        "outcome",
+        "code",
+        "transport",
+        "signature",
+        "believed",
+        "latency_ms",
+        "request_params",
+        "raw_reply",
+    )
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+
+
+class PaymentEventInline(ReadOnlyInline):
+    model = PaymentEvent
+    fields = ("at", "from_state", "to_state", "actor", "note", "refund")
+    readonly_fields = fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("partner_refund_id", "amount", "state", "attempts", "failure_code", "created_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+def _run(modeladmin, request, queryset, call, done_message) -> None:
+    done = 0
+    for obj in queryset:
+        try:
+            call(obj, actor=f"admin:{request.user.get_username()}")
+            done += 1
+        except PaymentError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, done_message(done), messages.SUCCESS)
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = (
+        "partner_trans_id",
+        "created_at",
+        "state",
+        "channel",
+        "amount",
+        "currency",
+        "reference",
+        "store_id",
+        "terminal_id",
+    )
+    list_filter = ("state", "channel", "currency", "created_at")
+    search_fields = ("partner_trans_id", "alipay_trans_id", "reference", "=uuid")
+    date_hierarchy = "created_at"
+    inlines = (RefundInline, PaymentEventInline, GatewayExchangeInline)
+    actions = ("cancel_payments", "refund_in_full", "retry_attention")
+    exclude = ("buyer_code_sealed",)
+    list_select_related = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "buyer_code_sealed"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Cancel (reverse today, refund later)"))
+    def cancel_payments(self, request, queryset: QuerySet[Payment]) -> None:
+        _run(
+            self,
+            request,
+            queryset,
+            lifecycle.request_cancel,
+            lambda n: ngettext("%d payment cancelled.", "%d payments cancelled.", n) % n,
+        )
+
+    @admin.action(description=_("Refund what is left in full"))
+    def refund_in_full(self, request, queryset: QuerySet[Payment]) -> None:
+        def refund(payment: Payment, *, actor: str):
+            return lifecycle.request_refund(
+                payment, amount=payment.refundable_amount, reason="refund by staff", actor=actor
+            )
+
+        _run(
+            self,
+            request,
+            queryset,
+            refund,
+            lambda n: ngettext("%d refund requested.", "%d refunds requested.", n) % n,
+        )
+
+    @admin.action(description=_("Retry the cancel of payments needing attention"))
+    def retry_attention(self, request, queryset: QuerySet[Payment]) -> None:
+        _run(
+            self,
+            request,
+            queryset.filter(state=Payment.State.NEEDS_ATTENTION),
+            lifecycle.retry_needs_attention,
+            lambda n: ngettext("%d payment retried.", "%d payments retried.", n) % n,
+        )
+
+
+class RefundExchangeInline(GatewayExchangeInline):
+    fk_name = "refund"
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = ("partner_refund_id", "payment", "amount", "state", "attempts", "created_at")
+    list_filter = ("state", "created_at")
+    search_fields = ("partner_refund_id", "payment__partner_trans_id", "=uuid")
+    list_select_related = ("payment",)
+    inlines = (RefundExchangeInline,)
+    actions = ("retry_refunds",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Retry refunds needing attention"))
+    def retry_refunds(self, request, queryset: QuerySet[Refund]) -> None:
+        _run(
+            self,
+            request,
+            queryset.filter(state=Refund.State.NEEDS_ATTENTION),
+            refunds.retry_refund,
+            lambda n: ngettext("%d refund retried.", "%d refunds retried.", n) % n,
+        )
