@@ -44,6 +44,7 @@ BACKOFF = (
 CLAIM_LEASE = timedelta(minutes=1)
 TIMEOUT = (3.0, 10.0)
 TASK = "payments.sandbox.notify.deliver_due_notifications"
+SCHEDULE_NAME = "sandbox: deliver due notifications"
 
 
 def queue_trade_notification(
@@ -157,6 +158,16 @@ def deliver(notification: SandboxNotification) -> bool:
         "delivered" if ok else "not accepted",
     )
     return ok
+
+
+def ensure_schedule() -> None:
+    """The every-minute Schedule (also created by migration 0002; load_demo re-asserts it)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=SCHEDULE_NAME,
+        defaults={"func": TASK, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+    )
 
 
 def was_issued(partner_id: str, notify_id: str) -> bool:
