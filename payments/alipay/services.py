@@ -91,7 +91,7 @@ def format_time(value: datetime | str, name: str) -> str:
             datetime.strptime(value, "%Y%m%d%H%M%S")
         except ValueError:
             raise InvalidRequest(name, "expected yyyyMMddHHmmss") from None
-        if len(value) != 14:
+        if len(value) != 14 or not value.isdigit():
             raise InvalidRequest(name, "expected yyyyMMddHHmmss")
         return value
     if not isinstance(value, datetime) or value.tzinfo is None:

@@ -1,6 +1,8 @@
 """Replies: every shape read, the declared encoding honoured, nothing believed unsigned."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from payments.alipay import services
 from payments.alipay.replies import read_reply
@@ -151,3 +153,22 @@ def test_html_and_garbage_are_transport_failures(make_config, body, transport):
 def test_signed_reply_without_result_code_is_unknown(make_config, make_reply):
     result = read(make_reply({"partner_trans_id": "E-1"}, "MD5"), make_config("MD5"))
     assert result.outcome is Outcome.RETRYABLE and result.transport is Transport.MALFORMED
+
+
+XML_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn"), blacklist_characters='"'),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s.strip() == s)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.dictionaries(st.from_regex(r"[a-z_]{1,20}", fullmatch=True), XML_TEXT, max_size=8))
+def test_any_signed_text_round_trips_and_any_change_is_caught(make_config, make_reply, values):
+    fields = {"result_code": "SUCCESS", **values}
+    config = make_config("MD5")
+    result = read(make_reply(fields, "MD5"), config)
+    assert result.signature is SignatureVerdict.VALID and result.fields == fields
+    changed = {k: v + "x" for k, v in fields.items()}
+    tampered = read(make_reply(fields, "MD5", tamper=changed), config)
+    assert tampered.transport is Transport.BAD_SIGNATURE and tampered.fields == {}
