@@ -54,7 +54,13 @@ def decode(body: bytes) -> str:
     if body.startswith(codecs.BOM_UTF8):
         body = body[len(codecs.BOM_UTF8) :]
     head = body[:512].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<head" in head:
+    looks_xml = head.startswith((b"<?xml", b"<alipay"))
+    # An XHTML error page starts like XML: its <html> element gives it away.
+    if (
+        head.startswith(b"<!doctype html")
+        or b"<html" in head
+        or (not looks_xml and b"<body" in head)
+    ):
         raise ReplyError(Transport.HTML, "an HTML page instead of XML")
     encoding = "utf-8"
     prolog = _PROLOG.match(body)

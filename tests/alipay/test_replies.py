@@ -124,6 +124,12 @@ def test_reply_signed_with_another_key_is_not_believed(make_config, make_reply):
     [
         (b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", Transport.HTML),
         (b"\n  <html><head><title>Alipay</title></head></html>", Transport.HTML),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "x.dtd">'
+            b'<html xmlns="http://www.w3.org/1999/xhtml"><body>Busy</body></html>',
+            Transport.HTML,
+        ),
+        (b"<body>Service Unavailable</body>", Transport.HTML),
         (b"", Transport.MALFORMED),
         (b"garbage \x00\xff", Transport.MALFORMED),
         (b"<alipay><is_success>T</is_success>", Transport.MALFORMED),  # truncated
