@@ -138,7 +138,7 @@ def settlement_file(merchant: SandboxMerchant, day: date) -> str:
         writer.writerow(
             [m.partner_id, m.transaction_id, _text(amount), _text((amount * m.rate).quantize(cent)),
              _text(fee), _text(settlement), _text((settlement * m.rate).quantize(cent)),
-             m.currency, _text(m.rate), stamp(m.at), settled_at,
+             m.currency, _text(m.rate.normalize()), stamp(m.at), settled_at,
              "P" if sign == 1 else "R", "L", m.remark]
         )  # fmt: skip
     return out.getvalue()
