@@ -301,7 +301,7 @@ class RefundSerializer(serializers.ModelSerializer):
         return None if refund.amount_cny is None else f"{refund.amount_cny:.2f}"
 
 
-class ErrorSerializer(serializers.Serializer):
+class ApiErrorSerializer(serializers.Serializer):
     """The body of every error answer."""
 
     code = serializers.CharField(help_text=_("Stable machine-readable code, e.g. invalid_amount."))
@@ -315,7 +315,7 @@ class ErrorSerializer(serializers.Serializer):
 __all__ = [
     "AMOUNT_PATTERN",
     "BUYER_CODE_PATTERN",
-    "ErrorSerializer",
+    "ApiErrorSerializer",
     "PaymentCreateSerializer",
     "PaymentSerializer",
     "RefundCreateSerializer",

@@ -25,7 +25,7 @@ from payments.api.auth import IsTerminal, TerminalTokenAuthentication
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent
 from payments.api.serializers import (
-    ErrorSerializer,
+    ApiErrorSerializer,
     PaymentCreateSerializer,
     PaymentSerializer,
     RefundCreateSerializer,
@@ -53,7 +53,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
+    return OpenApiResponse(ApiErrorSerializer, description=description)
 
 
 COMMON_ERRORS = {
