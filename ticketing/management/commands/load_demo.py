@@ -28,6 +28,7 @@ class Command(BaseCommand):
         if not user_model.objects.filter(username=username).exists():
             user_model.objects.create_superuser(username, "admin@entrada.example", password)
             self.stdout.write(f"Created demo superuser {username} / {password}")
+        self._sandbox_merchant()
         from ticketing.demo import load_demo_catalogue
         from ticketing.tasks import ensure_schedules as ensure_ticketing_schedules
 
@@ -35,3 +36,22 @@ class Command(BaseCommand):
         ensure_ticketing_schedules()
         self.stdout.write(f"Demo catalogue: {slots.created} new time slots.")
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
+
+    def _sandbox_merchant(self) -> None:
+        """The sandbox's demo merchant with the demo keys, and its notification Schedule."""
+        from payments.demo_keys import demo_key_paths
+        from payments.sandbox.demo import ensure_demo_merchant
+        from payments.sandbox.notify import ensure_schedule
+
+        key_dir = settings.ALIPAY_KEY_DIR
+        _merchant_private, merchant_public = demo_key_paths(key_dir, "demo-merchant")
+        alipay_private, _alipay_public = demo_key_paths(key_dir, "demo-alipay")
+        ensure_demo_merchant(
+            partner_id=settings.ALIPAY_DEMO_PARTNER_ID,
+            md5_key=settings.ALIPAY_DEMO_MD5_KEY,
+            merchant_public_key_pem=merchant_public.read_text(encoding="ascii"),
+            sandbox_private_key_pem=alipay_private.read_text(encoding="ascii"),
+            sign_type=settings.ALIPAY["SIGN_TYPE"],
+        )
+        ensure_schedule()
+        self.stdout.write(f"Sandbox demo merchant {settings.ALIPAY_DEMO_PARTNER_ID} is in place.")
