@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 State = Order.State
 REFERENCE_PREFIX = "order:"
+PAYMENT_GRACE_SECONDS = 120
 
 
 def hold_minutes() -> int:
@@ -356,9 +357,9 @@ def start_payment(order: Order):
         ):
             raise OrderStateConflict()
         _event(current, "payment_started", State.HELD, State.AWAITING_PAYMENT, "buyer")
-    # The QR lives as long as the hold (at least the gateway's minimum); the hold in turn is kept
-    # for as long as the payment is in flight.
-    remaining = int((current.hold_expires_at - now).total_seconds())
+    # The QR lives as long as the hold plus a grace for a buyer who scanned at the last moment
+    # and is still confirming; the hold in turn is kept for as long as the payment is in flight.
+    remaining = int((current.hold_expires_at - now).total_seconds()) + PAYMENT_GRACE_SECONDS
     try:
         payment = lifecycle.create_qr_payment(
             amount=current.total,

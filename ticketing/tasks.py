@@ -117,7 +117,7 @@ def deliver_tickets(order_id: int) -> None:
 
 
 def sweep() -> dict:
-    """Every minute: return expired holds; re-queue refunds that were never requested."""
+    """Every minute: return expired holds; resume refunds never requested, e-mails never sent."""
     expired = release_expired_holds()
     stale = clock.now() - dt.timedelta(minutes=1)
     refunds = 0
@@ -126,9 +126,20 @@ def sweep() -> dict:
     ).values_list("id", flat=True)[:100]:
         refund_order(order_id)
         refunds += 1
-    if expired or refunds:
-        logger.info("ticketing sweep: %s holds expired, %s refunds resumed", expired, refunds)
-    return {"expired": expired, "refunds": refunds}
+    deliveries = 0
+    for order_id in Order.objects.filter(
+        state=Order.State.PAID, tickets_sent_at__isnull=True, paid_at__lte=stale
+    ).values_list("id", flat=True)[:100]:
+        deliver_tickets(order_id)
+        deliveries += 1
+    if expired or refunds or deliveries:
+        logger.info(
+            "ticketing sweep: %s holds expired, %s refunds resumed, %s deliveries resumed",
+            expired,
+            refunds,
+            deliveries,
+        )
+    return {"expired": expired, "refunds": refunds, "deliveries": deliveries}
 
 
 SWEEPER_NAME = "ticketing-sweep"

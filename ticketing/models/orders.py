@@ -75,6 +75,8 @@ class Order(models.Model):
     )
     payment_started_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    # Claimed by ticketing.etickets.delivery when the ticket e-mail goes out (sent once).
+    tickets_sent_at = models.DateTimeField(null=True, blank=True)
     # Set once a refund has been asked of the payment lifecycle (refund_pending orders).
     refund_requested_at = models.DateTimeField(null=True, blank=True)
     # Why the order ended as it did, for the buyer and staff ("late_payment_sold_out", ...).
