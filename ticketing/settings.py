@@ -281,6 +281,18 @@ TICKET_DEMO_SIGNING_KEY_FILE = VAR_DIR / "keys" / "demo-ticket-signing.pem"
 # Public halves (PEM or base64) of retired signing keys that gates still accept.
 TICKET_PREVIOUS_PUBLIC_KEYS = env_list("TICKET_PREVIOUS_PUBLIC_KEYS", "")
 
+# --- Booking ----------------------------------------------------------------------------------
+# How long chosen tickets hold their places, and the most visitors one order may admit.
+TICKETING_HOLD_MINUTES = int(os.environ.get("TICKETING_HOLD_MINUTES", "15"))
+TICKETING_MAX_ADMISSIONS_PER_ORDER = int(os.environ.get("TICKETING_MAX_ADMISSIONS", "20"))
+# Public booking API rates per client address (ticketing/api/throttles.py); an empty value turns
+# one off (benchmarks). The look-up rate is what stands between a guesser and order codes.
+TICKETING_API_RATES = {
+    "public_read": os.environ.get("TICKETING_API_READ_RATE", "600/min"),
+    "public_order": os.environ.get("TICKETING_API_ORDER_RATE", "60/min"),
+    "public_lookup": os.environ.get("TICKETING_API_LOOKUP_RATE", "30/min"),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
