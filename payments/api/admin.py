@@ -25,7 +25,7 @@ class TerminalInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("store_id", "name", "secondary_merchant_id", "created_at")
+    list_display = ("store_id", "name", "created_at")
     search_fields = ("store_id", "name")
     readonly_fields = ("created_at",)
     inlines = [TerminalInline]

@@ -38,6 +38,9 @@ PAYMENT_ERROR_STATUS = {
     "gateway_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
+# Domain errors whose `fields` describe our own setup rather than the caller's input.
+INTERNAL_DETAIL_CODES = {"gateway_unavailable"}
+
 # Validation codes raised by our serializers that deserve their own top-level code.
 DOMAIN_VALIDATION_CODES = {
     "invalid_amount",
@@ -131,8 +134,13 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     set_rollback()
     if isinstance(exc, PaymentError):
         code = exc.code
+        fields = _flatten_fields(exc.fields) if exc.fields else {}
+        if code in INTERNAL_DETAIL_CODES:
+            # The details describe our configuration (key files, URLs): for staff, not callers.
+            logger.error("%s: %s", code, fields)
+            fields = {}
         return Response(
-            error_body(code, exc.message, _flatten_fields(exc.fields) if exc.fields else {}),
+            error_body(code, exc.message, fields),
             status=PAYMENT_ERROR_STATUS.get(code, status.HTTP_400_BAD_REQUEST),
         )
     if isinstance(exc, IdempotencyError):

@@ -30,21 +30,14 @@ id_validator = RegexValidator(
 
 
 class Store(models.Model):
-    """A shop, ticket office or counter; its ids go into Alipay's extend_info."""
+    """A shop, ticket office or counter; its store_id goes into Alipay's extend_info (the
+    secondary merchant fields there are the site's, settings.ALIPAY)."""
 
     store_id = models.CharField(
         _("store id"), max_length=32, unique=True, validators=[id_validator]
     )
     name = models.CharField(_("name"), max_length=128)
-    # Alipay's secondary merchant fields; blank means the site-wide defaults (settings.ALIPAY).
-    secondary_merchant_id = models.CharField(_("secondary merchant id"), max_length=64, blank=True)
-    secondary_merchant_name = models.CharField(
-        _("secondary merchant name"), max_length=128, blank=True
-    )
-    secondary_merchant_industry = models.CharField(
-        _("secondary merchant industry (MCC)"), max_length=8, blank=True
-    )
-    created_at = models.DateTimeField(_("created"), default=_now)
+    created_at = models.DateTimeField(_("created"), default=_now, editable=False)
 
     class Meta:
         ordering = ["store_id"]
@@ -66,7 +59,7 @@ class Terminal(models.Model):
     active = models.BooleanField(
         _("active"), default=True, help_text=_("An inactive terminal's token is refused.")
     )
-    created_at = models.DateTimeField(_("created"), default=_now)
+    created_at = models.DateTimeField(_("created"), default=_now, editable=False)
 
     class Meta:
         ordering = ["store__store_id", "terminal_id"]

@@ -148,6 +148,7 @@ class PaymentCreateView(PartnerView):
             reference=data["reference"],
             store_id=terminal.store.store_id,
             terminal_id=terminal.terminal_id,
+            actor=actor_of(request),
         )
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 

@@ -88,8 +88,7 @@ def test_admin_shows_a_new_terminals_token_once(admin_client):
     store = Store.objects.create(store_id="S1", name="Shop")
     response = admin_client.post(
         "/admin/partner_api/terminal/add/",
-        {"store": store.pk, "terminal_id": "R1", "name": "Front desk", "active": "on",
-         "created_at_0": "2026-01-01", "created_at_1": "10:00:00"},
+        {"store": store.pk, "terminal_id": "R1", "name": "Front desk", "active": "on"},
         follow=True,
     )  # fmt: skip
     assert response.status_code == 200

@@ -214,3 +214,20 @@ def test_throttling_per_terminal(api, other_store_token):
     finally:
         TerminalRateThrottle.THROTTLE_RATES = original
         cache.clear()
+
+
+@pytest.mark.django_db
+def test_a_misconfigured_gateway_is_503_without_details_and_releases_the_key(api, settings):
+    settings.ALIPAY = {
+        **settings.ALIPAY,
+        "SIGN_TYPE": "RSA2",
+        "PRIVATE_KEY": "",
+        "PRIVATE_KEY_FILE": "/nonexistent/merchant-private.pem",
+    }
+    response = create(api, GOOD, key="sale-1")
+    body = assert_error(response, 503, "gateway_unavailable")
+    assert body["fields"] == {}
+    assert "nonexistent" not in response.content.decode()
+    assert not Payment.objects.exists()
+    # Nothing was sent, so the key is free for the retry once the gateway is fixed.
+    assert not IdempotencyRecord.objects.filter(key="sale-1").exists()
