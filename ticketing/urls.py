@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("ticketing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("tickets/", include("ticketing.etickets.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:
