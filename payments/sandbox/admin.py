@@ -1,0 +1,39 @@
+"""The sandbox's tables in the admin, read-only: state changes go through the gateway and wallet."""
+
+from django.contrib import admin
+
+from .models import SandboxMerchant, SandboxNotification, SandboxRefund, SandboxTrade
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SandboxMerchant)
+class SandboxMerchantAdmin(ReadOnly):
+    list_display = ("partner_id", "name", "sign_type", "is_demo")
+    exclude = ("md5_key", "sandbox_private_key_pem")
+
+
+@admin.register(SandboxTrade)
+class SandboxTradeAdmin(ReadOnly):
+    list_display = ("partner_trans_id", "state", "amount", "currency", "channel", "created_at")
+    list_filter = ("state", "channel", "merchant")
+    search_fields = ("partner_trans_id", "alipay_trans_id")
+    list_select_related = ("merchant",)
+
+
+@admin.register(SandboxRefund)
+class SandboxRefundAdmin(ReadOnly):
+    list_display = ("partner_refund_id", "amount", "currency", "state", "created_at")
+    search_fields = ("partner_refund_id",)
+
+
+@admin.register(SandboxNotification)
+class SandboxNotificationAdmin(ReadOnly):
+    list_display = ("notify_id", "trade", "attempts", "delivered_at", "next_attempt_at")
+    list_select_related = ("trade",)
