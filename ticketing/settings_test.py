@@ -18,6 +18,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SANDBOX_ENABLED = True
+# One test database per test process, so that two suites running at once (two developers' shells,
+# xdist workers) never share one. Subprocesses read the name from connection.settings_dict.
+_run = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 if IS_SQLITE:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{worker}.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_run}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_entrada_{_run}"}
