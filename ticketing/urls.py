@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("tickets/", include("ticketing.etickets.urls")),
+    path("", include("ticketing.shop_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

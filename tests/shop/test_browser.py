@@ -1,0 +1,188 @@
+"""A buyer books and pays end to end in headless Chromium, against the sandbox on a live server.
+
+Pick a day and a slot, choose quantities, give name and e-mail, review, see the Alipay QR; the
+buyer's "phone" (a second page) opens the QR's URL in the sandbox wallet and taps Pay; the shop
+page notices by itself and moves on to the confirmation; the PDF downloads and is read back.
+Once in English on a phone-sized screen, once in Simplified Chinese on a desktop screen.
+Screenshots of every step go to test-artifacts/shop/<language>/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from ticketing.models import Order
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "shop"
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python package) not installed"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} missing: install Debian's chromium (make system-deps)",
+    ),
+    pytest.mark.usefixtures("shop_gateway"),
+]
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def browser_context(tmp_path, monkeypatch, request):
+    """A fresh Chromium profile; the test drives live_server from this thread's event loop."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    screen = request.param
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+            accept_downloads=True,
+            **screen,
+        )
+        context.set_default_timeout(15_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+class Shots:
+    """Numbered full-page screenshots of each step."""
+
+    def __init__(self, language: str):
+        self.folder = ARTIFACTS / language
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def __call__(self, page, step: str) -> None:
+        self.count += 1
+        page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
+
+
+def buy_tickets(context, live_server, attraction, ticket_types, slot, language, texts):
+    shots = Shots(language)
+    page = context.new_page()
+    page.goto(live_server.url + "/")
+    if language != "en":
+        # The switcher on every page; the choice sticks for the rest of the visit.
+        page.locator(f'form.lang-switch button[value="{language}"]').click()
+        page.wait_for_load_state()
+    expect(page.locator("h1")).to_have_text(texts["home_heading"])
+    shots(page, "home")
+
+    page.locator(".attraction-card h2 a").first.click()
+    expect(page.locator("h1")).to_have_text(texts["attraction_name"])
+    shots(page, "attraction")
+
+    # The date strip: choose the slot's day, then its first time.
+    page.locator(f'a.day[href*="date={slot.local_date.isoformat()}"]').click()
+    expect(page.locator('a.day[aria-current="date"]')).to_be_visible()
+    shots(page, "day")
+    page.locator(f'a.slot[href$="/slots/{slot.pk}/"]').click()
+
+    page.get_by_label(ticket_types["adult"].display_name(language)).fill("2")
+    page.get_by_label(ticket_types["child"].display_name(language)).fill("1")
+    page.locator("#id_buyer_name").fill("Zhang Wei")
+    page.locator("#id_email").fill("wei@example.com")
+    shots(page, "tickets")
+    page.locator("main form button[type=submit]").click()
+
+    expect(page.locator('[data-testid="total"]')).to_have_text(texts["total"])
+    expect(page.locator("[data-hold-left]")).to_contain_text(":")
+    shots(page, "review")
+    page.locator("button.alipay").click()
+
+    qr = page.locator("[data-qr-url]")
+    expect(qr.locator("svg")).to_be_visible()
+    qr_url = qr.get_attribute("data-qr-url")
+    assert "/sandbox/qr/" in qr_url
+    phone_button = page.locator('[data-testid="open-alipay"]')
+    if texts["phone"]:
+        expect(phone_button).to_be_visible()
+        assert phone_button.get_attribute("href") == qr_url
+    else:
+        expect(phone_button).to_be_hidden()
+    shots(page, "qr")
+
+    # The buyer's phone: the QR opens the wallet, where they tap Pay.
+    wallet = context.new_page()
+    wallet.goto(qr_url)
+    shots(wallet, "wallet")
+    wallet.locator('button[name="action"][value="pay"]').click()
+    expect(wallet.locator('[data-testid="qr-state"]')).to_be_visible()
+    shots(wallet, "wallet-paid")
+    wallet.close()
+
+    # No click here: the shop's page polls and moves on by itself.
+    order = Order.objects.get()
+    page.wait_for_url(f"**/orders/{order.code}/", timeout=30_000)
+    expect(page.locator('[data-testid="order-code"]')).to_have_text(order.code)
+    expect(page.locator(".notice.success")).to_contain_text(texts["thanks"])
+    shots(page, "confirmation")
+
+    with page.expect_download() as download_info:
+        page.locator('[data-testid="download-tickets"]').click()
+    download = download_info.value
+    assert download.suggested_filename == f"entrada-{order.code}.pdf"
+    data = Path(download.path()).read_bytes()
+    assert data.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 3
+    assert order.code in reader.pages[0].extract_text()
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID
+    assert order.language == language
+    return order
+
+
+@pytest.mark.parametrize("browser_context", [PHONE], indirect=True)
+def test_a_buyer_books_and_pays_on_a_phone_in_english(
+    browser_context, live_server, attraction, ticket_types, tomorrow_slot
+):
+    texts = {
+        "home_heading": "Book timed-entry tickets",
+        "attraction_name": "Tokyo Garden",
+        "thanks": "Thank you! Your payment is complete.",
+        "total": "JPY 5,000",
+        "phone": True,
+    }
+    buy_tickets(browser_context, live_server, attraction, ticket_types, tomorrow_slot, "en", texts)
+
+
+@pytest.mark.parametrize("browser_context", [DESKTOP], indirect=True)
+def test_a_buyer_books_and_pays_on_a_desktop_in_chinese(
+    browser_context, live_server, attraction, ticket_types, tomorrow_slot
+):
+    texts = {
+        "home_heading": "预订分时入场门票",
+        "attraction_name": "东京庭园",
+        "thanks": "谢谢！付款已完成。",
+        "total": "JPY 5000",  # Django's zh_Hans number format: no thousands separator
+        "phone": False,
+    }
+    buy_tickets(
+        browser_context, live_server, attraction, ticket_types, tomorrow_slot, "zh-hans", texts
+    )
