@@ -103,3 +103,10 @@ def test_production_without_a_key_refuses(no_key):
     assert not no_key.TICKET_DEMO_SIGNING_KEY_FILE.exists()
     no_key.TICKET_SIGNING_KEY = _seed_b64(Ed25519PrivateKey.generate())
     assert check_ticket_signing_key(None) == []
+
+
+@pytest.mark.parametrize("bad", ["-----BEGIN PUBLIC KEY-----\nxx\n", "AAAA", "not base64!"])
+def test_an_unreadable_retired_key_is_refused_with_a_clear_error(no_key, bad):
+    no_key.TICKET_PREVIOUS_PUBLIC_KEYS = [bad]
+    with pytest.raises(ImproperlyConfigured, match="previous ticket public key"):
+        keys.key_ring()

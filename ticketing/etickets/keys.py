@@ -74,7 +74,10 @@ def parse_public_key(data: str | bytes) -> Ed25519PublicKey:
     raw = data.encode("ascii", "replace") if isinstance(data, str) else data
     raw = raw.strip()
     if raw.startswith(b"-----BEGIN"):
-        key = serialization.load_pem_public_key(raw)
+        try:
+            key = serialization.load_pem_public_key(raw)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured("A previous ticket public key PEM cannot be read.") from None
         if not isinstance(key, Ed25519PublicKey):
             raise ImproperlyConfigured("A ticket public key must be an Ed25519 key.")
         return key
