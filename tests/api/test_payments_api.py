@@ -18,6 +18,7 @@ from payments.sandbox.models import SandboxRefund, SandboxTrade
 PAID_BUYER = "280000000000000001"
 BROKE_BUYER = "280000000000000002"
 PIN_NEVER_BUYER = "280000000000000004"
+SLOW_REPLY_BUYER = "280000000000000007"  # the sandbox answers the pay after the client gave up
 
 
 def pin_buyer(seconds: int) -> str:
@@ -115,7 +116,7 @@ def poller_busy_elsewhere(db):
 
 
 def test_pending_payment_then_wait_returns_paid(register, poller_busy_elsewhere):
-    response = register.pay(pin_buyer(5))
+    response = register.pay(pin_buyer(12))
     assert response.status_code == 201, response.text
     payment = response.json()
     assert payment["state"] == "pending"
@@ -331,3 +332,28 @@ def test_bad_input_over_http_is_json_4xx(register, live_server):
         assert response.headers["Content-Type"] == "application/json"
         assert response.json()["code"] == code
     assert not SandboxTrade.objects.exists()
+
+
+def test_a_duplicate_sent_while_the_first_runs_is_told_to_wait(register, poller_busy_elsewhere):
+    """A register that times out and resends at once: the resend must not start a second sale."""
+    from payments.api.models import IdempotencyRecord
+
+    answers = {}
+    first = threading.Thread(
+        target=lambda: answers.update(first=register.pay(SLOW_REPLY_BUYER, key="sale-42"))
+    )
+    first.start()
+    started = threading.Event()
+    for _ in range(500):  # the first request has taken the key (it then waits on the gateway)
+        if IdempotencyRecord.objects.filter(key="sale-42").exists():
+            break
+        started.wait(0.01)
+    duplicate = register.pay(SLOW_REPLY_BUYER, key="sale-42")
+    first.join(timeout=30)
+    assert duplicate.status_code == 409
+    assert duplicate.json()["code"] == "idempotency_in_progress"
+    assert answers["first"].status_code == 201
+    assert answers["first"].json()["state"] == "pending"  # the pay reply was lost: query next
+    replay = register.pay(SLOW_REPLY_BUYER, key="sale-42")
+    assert replay.json()["id"] == answers["first"].json()["id"]
+    assert Payment.objects.count() == 1 and SandboxTrade.objects.count() == 1
