@@ -219,7 +219,9 @@ def test_the_revocation_list_is_incremental_and_cacheable(booking, client, clock
         str(t.uuid) for t in first.tickets.all()
     }
     assert str(kept.tickets.get().uuid) not in listed.content.decode()
+    assert listed["ETag"].startswith('W/"')
     assert client.get(url, HTTP_IF_NONE_MATCH=listed["ETag"]).status_code == 304
+    assert client.get(url, HTTP_IF_NONE_MATCH=empty["ETag"]).status_code == 200
 
     clock.advance(60)
     later = client.get(url, {"since": (revoked_at + dt.timedelta(seconds=1)).isoformat()})

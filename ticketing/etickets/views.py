@@ -28,13 +28,18 @@ REVOCATION_HORIZON = timedelta(days=1)
 REVOCATION_PAGE = 5000
 
 
-def _etag(content: str) -> str:
-    return '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'
+def _etag(content: str, *, weak: bool = False) -> str:
+    tag = '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'
+    return "W/" + tag if weak else tag
 
 
 def _etag_matches(request: HttpRequest, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/ prefixes are ignored."""
     header = request.headers.get("If-None-Match", "")
-    return etag in {tag.strip() for tag in header.split(",")} or header.strip() == "*"
+    if header.strip() == "*":
+        return True
+    sent = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag.removeprefix("W/") in sent
 
 
 def _with_etag(request: HttpRequest, etag: str, build) -> HttpResponse:
@@ -118,7 +123,8 @@ def revoked(request: HttpRequest) -> HttpResponse:
     summary = rows.aggregate(count=Count("id"), latest=Max("revoked_at"))
     latest = summary["latest"]
     fingerprint = f"{since}|{summary['count']}|{latest.isoformat() if latest else ''}"
-    etag = _etag(fingerprint)
+    # Weak: the same list may come with a different `generated_at`.
+    etag = _etag(fingerprint, weak=True)
 
     def build() -> JsonResponse:
         page = list(
