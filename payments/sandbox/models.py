@@ -114,6 +114,14 @@ class SandboxTrade(models.Model):
     def __str__(self) -> str:
         return f"{self.partner_trans_id} {self.state}"
 
+    @property
+    def amount_text(self) -> str:
+        """The amount in the currency's minor units (1200 JPY, 12.50 HKD) for pages."""
+        if self.amount is None:
+            return ""
+        places = 0 if self.currency in {"JPY", "KRW"} else 2
+        return f"{self.amount:.{places}f}"
+
 
 class SandboxRefund(models.Model):
     class State(models.TextChoices):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl, urlsplit
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
 from .scenarios import is_well_formed
@@ -47,7 +48,10 @@ def read_params(request: HttpRequest) -> tuple[str, dict[str, str]]:
     query = request.META.get("QUERY_STRING", "")
     body = ""
     if request.method == "POST" and not request.content_type.startswith("multipart/"):
-        body = request.body.decode("latin-1")
+        try:
+            body = request.body.decode("latin-1")
+        except RequestDataTooBig as exc:
+            raise Rejected("ILLEGAL_ARGUMENT", "the request is too large") from exc
     pairs = [
         (key.encode("latin-1"), value.encode("latin-1"))
         for text in (query, body)
