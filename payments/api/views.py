@@ -160,7 +160,8 @@ class PaymentDetailView(PartnerView):
         summary="Read a payment",
         description=(
             "With `wait=N` the request is held up to N seconds until the payment's state changes "
-            "(then answers at once), so a POS needs no tight polling loop."
+            "(then answers at once), so a POS needs no tight polling loop. A final payment "
+            "(failed, cancelled, refunded) is answered at once."
         ),
         parameters=[
             OpenApiParameter("payment_id", location=OpenApiParameter.PATH, type=uuid.UUID),
@@ -182,7 +183,8 @@ class PaymentDetailView(PartnerView):
         query.is_valid(raise_exception=True)
         payment = self.get_payment(payment_id)
         wait = query.validated_data["wait"]
-        if wait:
+        # A final payment will not change: answer at once rather than hold a worker for nothing.
+        if wait and not payment.is_final:
             payment = lifecycle.wait_for_change(payment, timeout=wait)
         return Response(PaymentSerializer(payment).data)
 

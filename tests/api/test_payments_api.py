@@ -147,8 +147,16 @@ def test_wait_on_a_settled_payment_holds_at_most_n_seconds(register):
     payment = register.pay(PAID_BUYER).json()
     started = time.monotonic()
     response = register.get(f"/payments/{payment['id']}/", wait=1)
-    assert response.json()["state"] == "paid"
+    assert response.json()["state"] == "paid"  # paid may still change (a refund): it waits
     assert 0.9 <= time.monotonic() - started < 5
+
+
+def test_wait_on_a_final_payment_answers_at_once(register):
+    payment = register.pay(BROKE_BUYER).json()
+    started = time.monotonic()
+    response = register.get(f"/payments/{payment['id']}/", wait=30)
+    assert response.json()["state"] == "failed"
+    assert time.monotonic() - started < 5
 
 
 def test_cancel_a_pending_payment(register, poller_busy_elsewhere):
