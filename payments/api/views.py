@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -42,12 +41,11 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     required=True,
     type=str,
-    description=str(
-        _(
-            "A unique key per operation (e.g. a UUID), 1-255 printable ASCII characters. Resend "
-            "the same key with the same body to retry safely: the first answer comes back with "
-            "'Idempotent-Replayed: true'. The same key with another body answers 409."
-        )
+    # Schema text is developer documentation (English), not user-facing: plain strings.
+    description=(
+        "A unique key per operation (e.g. a UUID), 1-255 printable ASCII characters. Resend "
+        "the same key with the same body to retry safely: the first answer comes back with "
+        "'Idempotent-Replayed: true'. The same key with another body answers 409."
     ),
 )
 
@@ -169,7 +167,7 @@ class PaymentDetailView(PartnerView):
                 "wait",
                 type=int,
                 required=False,
-                description=str(_("Seconds to hold until the state changes, 0 to 30.")),
+                description="Seconds to hold until the state changes, 0 to 30.",
             ),
         ],
         responses={
