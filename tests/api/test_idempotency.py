@@ -159,3 +159,21 @@ def test_record_expiry_is_a_day(api, clock):
     record = IdempotencyRecord.objects.get()
     assert record.expires_at - record.created_at == timedelta(hours=24)
     assert record.state == IdempotencyRecord.State.DONE
+
+
+def test_the_daily_schedule_purges_expired_keys(api, clock):
+    from django_q.models import Schedule
+
+    from payments.api.tasks import PURGE_SCHEDULE_NAME, ensure_schedules, purge_expired_keys
+
+    ensure_schedules()
+    ensure_schedules()
+    schedule = Schedule.objects.get(name=PURGE_SCHEDULE_NAME)
+    assert (schedule.func, schedule.schedule_type) == (
+        "payments.api.tasks.purge_expired_keys",
+        Schedule.DAILY,
+    )
+    post(api, {"name": "a"})
+    assert purge_expired_keys() == 0  # not expired yet
+    clock.advance(IDEMPOTENCY_TTL.total_seconds())
+    assert purge_expired_keys() == 1

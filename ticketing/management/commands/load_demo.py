@@ -34,6 +34,9 @@ class Command(BaseCommand):
 
         slots = load_demo_catalogue()
         ensure_ticketing_schedules()
+        from payments.api.tasks import ensure_schedules as ensure_partner_api_schedules
+
+        ensure_partner_api_schedules()
         self.stdout.write(f"Demo catalogue: {slots.created} new time slots.")
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
 
