@@ -82,6 +82,17 @@ class Shots:
         page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
 
 
+def unlabelled_controls(page) -> list[str]:
+    """Form controls a screen reader could not name (WCAG 1.3.1 / 4.1.2)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, button')]
+            .filter(el => el.type !== 'hidden')
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                          && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+            .map(el => el.outerHTML)"""
+    )
+
+
 def buy_tickets(context, live_server, attraction, ticket_types, slot, language, texts):
     shots = Shots(language)
     page = context.new_page()
@@ -103,6 +114,7 @@ def buy_tickets(context, live_server, attraction, ticket_types, slot, language, 
     shots(page, "day")
     page.locator(f'a.slot[href$="/slots/{slot.pk}/"]').click()
 
+    assert unlabelled_controls(page) == []
     page.get_by_label(ticket_types["adult"].display_name(language)).fill("2")
     page.get_by_label(ticket_types["child"].display_name(language)).fill("1")
     page.locator("#id_buyer_name").fill("Zhang Wei")
@@ -112,6 +124,10 @@ def buy_tickets(context, live_server, attraction, ticket_types, slot, language, 
 
     expect(page.locator('[data-testid="total"]')).to_have_text(texts["total"])
     expect(page.locator("[data-hold-left]")).to_contain_text(":")
+    # Keyboard users: the skip link is the first stop and shows itself when focused.
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    expect(page.locator(".skip-link")).to_be_in_viewport()
     shots(page, "review")
     page.locator("button.alipay").click()
 

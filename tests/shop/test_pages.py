@@ -228,3 +228,35 @@ def test_methods_other_than_get_and_post_are_refused(client, attraction):
 def test_page_titles_name_the_page(client, attraction, ticket_types):
     body = client.get(reverse("shop:attraction", args=[attraction.slug])).content.decode()
     assert re.search(r"<title>Tokyo Garden · Entrada</title>", body)
+
+
+def test_the_500_page_renders_without_a_request_context():
+    from django.template.loader import render_to_string
+
+    body = render_to_string("500.html")
+    assert "Something went wrong on our side" in body
+    assert "shop.css" in body
+
+
+def test_free_ticket_types_say_free_and_do_not_set_the_from_price(client, attraction, ticket_types):
+    from decimal import Decimal
+
+    from ticketing.models import TicketType
+
+    TicketType.objects.create(
+        attraction=attraction, code="infant", name="Infant", price=Decimal("0"), admissions=0
+    )
+    assert "From JPY 1,000" in client.get("/").content.decode()
+    body = client.get(reverse("shop:attraction", args=[attraction.slug])).content.decode()
+    assert "Free" in body
+    assert "JPY 0" not in body
+
+
+def test_the_shop_speaks_chinese_when_asked(client, attraction, ticket_types):
+    response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    assert response.status_code == 302
+    body = client.get("/").content.decode()
+    assert '<html lang="zh-hans">' in body
+    assert "预订分时入场门票" in body
+    assert "东京庭园" in body  # the attraction's own Chinese name
+    assert "JPY 1000 起" in body

@@ -37,15 +37,20 @@ def _language() -> str:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     language = _language()
+    on_sale = Q(ticket_types__active=True)
+    # "From" is the cheapest ticket that costs something: a free infant ticket is no offer.
     attractions = Attraction.objects.filter(active=True).annotate(
-        from_price=Min("ticket_types__price", filter=Q(ticket_types__active=True))
+        paid_from=Min("ticket_types__price", filter=on_sale & Q(ticket_types__price__gt=0)),
+        any_from=Min("ticket_types__price", filter=on_sale),
     )
     cards = [
         {
             "attraction": attraction,
             "name": attraction.display_name(language),
             "description": attraction.display_description(language),
-            "from_price": attraction.from_price,
+            "from_price": attraction.any_from
+            if attraction.paid_from is None
+            else attraction.paid_from,
         }
         for attraction in attractions
     ]
