@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import socket
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -65,6 +66,19 @@ def paid_order(booking: Booking, *, language: str = "en", **counts) -> Order:
         orders._issue_tickets(order)
     order.refresh_from_db()
     return order
+
+
+@contextmanager
+def queued_only():
+    """django-q2 out of sync mode: start_payment's poller is queued, not chased inline."""
+    from django_q.conf import Conf
+
+    saved = Conf.SYNC
+    Conf.SYNC = False
+    try:
+        yield
+    finally:
+        Conf.SYNC = saved
 
 
 def local_slot_text(order: Order) -> str:
@@ -299,8 +313,6 @@ def test_paid_through_the_sandbox_the_mailed_pdf_scans_and_a_refund_revokes_it(
     from payments.sandbox.models import SandboxTrade
     from payments.sandbox.notify import deliver_due_notifications
     from payments.sandbox.trades import buyer_confirms
-
-    from .test_order_payments import queued_only
 
     order = booking.order(booking.slot(), adult=1, family=1)
     with queued_only():
