@@ -29,7 +29,7 @@ from payments.transitions import conf, later, transition_payment
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "payments-poller"
-LEASE_SECONDS = 30.0
+LEASE_SECONDS = 15.0
 WINDOW_SECONDS = 50.0  # well under the django-q2 task timeout (90 s)
 MAX_NAP = 0.25
 BATCH = 200
@@ -86,6 +86,15 @@ def _active_refunds():
 
 def has_work() -> bool:
     return _active_payments().exists() or _active_refunds().exists()
+
+
+def overdue(grace_seconds: float) -> bool:
+    """Is any step late by more than `grace_seconds` (a sign that no poller is running)?"""
+    limit = clock.now() - timedelta(seconds=grace_seconds)
+    return (
+        _active_payments().filter(next_action_at__lt=limit).exists()
+        or _active_refunds().filter(next_action_at__lt=limit).exists()
+    )
 
 
 def next_due():
@@ -222,15 +231,19 @@ def run_round(pool: ThreadPoolExecutor | None) -> int:
     return sum(pool.map(lambda job: _in_thread(*job), jobs))
 
 
-def run(window: float = WINDOW_SECONDS) -> int:
+def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
     """Poll while there is work, up to `window` seconds of clock time, holding the lease.
 
-    Returns the number of steps run (0 when another poller holds the lease).
+    Returns the number of steps run (0 when another poller holds the lease). The sweeper waits
+    up to `wait_for_lease` for a lease that a killed poller left behind to expire.
     """
     holder = _holder()
     close_old_connections()
-    if not acquire_lease(holder):
-        return 0
+    give_up = later(wait_for_lease)
+    while not acquire_lease(holder):
+        if clock.now() >= give_up:
+            return 0
+        clock.sleep(0.5)
     steps = 0
     threads = int(conf("POLLER_THREADS"))
     pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None

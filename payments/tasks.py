@@ -12,6 +12,7 @@ import logging
 from django_q.tasks import async_task
 
 from payments import poller
+from payments.transitions import conf
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,10 @@ def sweep() -> int:
     """Every minute: resume whatever is overdue (a killed worker, a lost task, a lost reply)."""
     if not poller.has_work():
         return 0
-    return poller.run()
+    # Work is overdue only if no live poller took it: a lease still held is then most likely
+    # a killed poller's, so wait for it to expire rather than for the next sweep.
+    overdue = poller.overdue(conf("SWEEP_GRACE_SECONDS"))
+    return poller.run(wait_for_lease=poller.LEASE_SECONDS + 1 if overdue else 0)
 
 
 def ensure_schedules() -> None:
