@@ -3,7 +3,8 @@
 Pick a day and a slot, choose quantities, give name and e-mail, review, see the Alipay QR; the
 buyer's "phone" (a second page) opens the QR's URL in the sandbox wallet and taps Pay; the shop
 page notices by itself and moves on to the confirmation; the PDF downloads and is read back.
-Once in English on a phone-sized screen, once in Simplified Chinese on a desktop screen.
+Once in English on a phone-sized screen, once in Simplified Chinese on a desktop screen, and once
+with a declined first payment that the buyer retries.
 Screenshots of every step go to test-artifacts/shop/<language>/ for a person to look at.
 """
 
@@ -202,3 +203,44 @@ def test_a_buyer_books_and_pays_on_a_desktop_in_chinese(
     buy_tickets(
         browser_context, live_server, attraction, ticket_types, tomorrow_slot, "zh-hans", texts
     )
+
+
+@pytest.mark.parametrize("browser_context", [DESKTOP], indirect=True)
+def test_a_declined_payment_is_explained_and_a_retry_pays(
+    browser_context, live_server, attraction, ticket_types, tomorrow_slot
+):
+    shots = Shots("en-retry")
+    page = browser_context.new_page()
+    page.goto(f"{live_server.url}/attractions/{attraction.slug}/slots/{tomorrow_slot.pk}/")
+    page.get_by_label("Adult").fill("1")
+    page.locator("#id_buyer_name").fill("Chen Jie")
+    page.locator("#id_email").fill("jie@example.com")
+    page.locator("main form button[type=submit]").click()
+    page.locator("button.alipay").click()
+    first_qr = page.locator("[data-qr-url]").get_attribute("data-qr-url")
+
+    wallet = browser_context.new_page()
+    wallet.goto(first_qr)
+    wallet.locator('button[name="action"][value="decline"]').click()
+    expect(wallet.locator('[data-testid="qr-state"]')).to_be_visible()
+    wallet.close()
+
+    # The shop page notices by itself that the payment ended, and says what to do.
+    problem = page.locator('[data-testid="payment-problem"]')
+    expect(problem).to_contain_text("Your payment was not completed.", timeout=20_000)
+    expect(page.locator("[data-hold-left]")).to_contain_text(":")
+    shots(page, "declined")
+    page.get_by_role("button", name="Try again with Alipay").click()
+
+    second_qr = page.locator("[data-qr-url]").get_attribute("data-qr-url")
+    assert second_qr != first_qr
+    wallet = browser_context.new_page()
+    wallet.goto(second_qr)
+    wallet.locator('button[name="action"][value="pay"]').click()
+    expect(wallet.locator('[data-testid="qr-state"]')).to_be_visible()
+    wallet.close()
+
+    order = Order.objects.get()
+    page.wait_for_url(f"**/orders/{order.code}/", timeout=30_000)
+    expect(page.locator('[data-testid="download-tickets"]')).to_be_visible()
+    shots(page, "paid-on-retry")

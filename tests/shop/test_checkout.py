@@ -107,7 +107,7 @@ def test_a_declined_payment_explains_itself_and_can_be_tried_again(
     assert status["can_retry_payment"] is True
     page = client.get(reverse("shop:pay", args=[order.code]))
     body = page.content.decode()
-    assert "Your payment was not completed." in body
+    assert "Your payment was not completed. It was declined in Alipay, or its time ran out." in body
     assert "Try again with Alipay" in body
     assert "data-hold-seconds" in body
     assert "data-status-url" not in body

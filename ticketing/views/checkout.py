@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -25,6 +25,11 @@ from . import access
 
 # Payment states in which the buyer is still expected to scan or confirm.
 IN_FLIGHT = ("created", "pending")
+# The payments app words its reasons for staff ("the buyer did not..."); the buyer reads these.
+BUYER_REASONS = {
+    "TRADE_CLOSED": gettext_lazy("It was declined in Alipay, or its time ran out."),
+    "DEADLINE": gettext_lazy("It was not confirmed in Alipay in time."),
+}
 
 
 def _denied(request: HttpRequest) -> HttpResponse:
@@ -141,7 +146,10 @@ def _problem(order: Order, status) -> str:
     """Why the buyer is not looking at a QR: the payment's own reason when it has one."""
     payment = order.payment
     if status.can_retry_payment and payment is not None:
-        reason = message_for(payment.failure_code) if payment.failure_code else ""
+        code = payment.failure_code
+        reason = (
+            str(BUYER_REASONS[code]) if code in BUYER_REASONS else message_for(code) if code else ""
+        )
         lead = _("Your payment was not completed.")
         return f"{lead} {reason}".strip()
     if status.payment_state in IN_FLIGHT or status.payment_state in (
