@@ -260,3 +260,37 @@ def test_the_shop_speaks_chinese_when_asked(client, attraction, ticket_types):
     assert "预订分时入场门票" in body
     assert "东京庭园" in body  # the attraction's own Chinese name
     assert "JPY 1000 起" in body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/attractions/tokyo-garden/slots/99999999999999999999999999/",
+        "/attractions/tokyo-garden/slots/0/",
+        "/attractions/tokyo-garden/?date=%00",
+        "/attractions/tokyo-garden/?from=2026-02-30",
+        "/attractions/tokyo-garden/?date=9999-12-31",
+        "/orders/" + "A" * 300 + "/",
+        "/orders/%E4%B8%AD%E6%96%87/pay/",
+        "/orders/ABCDEFGH/review/?token=" + "x" * 5000,
+        "/orders/ABCDEFGH/status/?token=abc",
+        "/orders/ABCDEFGH/tickets.pdf?token=",
+    ],
+)
+def test_odd_urls_get_clear_4xx_answers_never_500(client, attraction, ticket_types, path):
+    response = client.get(path)
+    assert 200 <= response.status_code < 500
+    assert response.status_code in (200, 400, 403, 404)
+
+
+def test_huge_quantities_are_refused_next_to_the_field(
+    client, attraction, ticket_types, tomorrow_slot
+):
+    adult = ticket_types["adult"]
+    response = client.post(
+        reverse("shop:tickets", args=[attraction.slug, tomorrow_slot.pk]),
+        {f"qty_{adult.pk}": "9" * 40, "buyer_name": "A", "email": "a@example.com"},
+    )
+    assert response.status_code == 400
+    assert f'id="id_qty_{adult.pk}_errors"' in response.content.decode()
+    assert not Order.objects.exists()
