@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import socket
+import threading
 import uuid
 from contextlib import contextmanager
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -27,7 +28,7 @@ from ticketing.etickets import delivery, faces, gate, keys
 from ticketing.etickets.exceptions import NoTickets
 from ticketing.etickets.faces import format_price, order_faces, order_pdf
 from ticketing.etickets.tokens import TicketClaims, issue_token, verify_token
-from ticketing.models import Order, Ticket
+from ticketing.models import Order, OrderEvent, Ticket
 
 from .conftest import Booking, make_attraction
 from .test_etickets_pdf import decode_qr_codes, needs_poppler_and_zbar, pdf_text
@@ -194,6 +195,57 @@ def test_offline_check_uses_the_public_key_and_revocation_list_only(booking):
     assert gate.check_offline(token, public, revoked=set()).ok
     assert gate.check_offline(token, public, revoked={ticket_uuid}).code == "revoked"
     assert gate.check_offline(token[::-1], public, revoked=set()).code == "invalid_token"
+
+
+def test_admitting_marks_the_ticket_used_once_with_an_audit_record(booking):
+    order = paid_order(booking, adult=2)
+    first, second = tokens_of(order)
+    verdict = gate.admit(first, actor="gate-1")
+    assert verdict.ok and verdict.code == "admitted" and verdict.ticket.number == 1
+    again = gate.admit(first, actor="gate-2")
+    assert not again.ok and again.code == "used"
+    assert gate.check_ticket(first).code == "used"
+    assert gate.check_ticket(second).code == "valid"  # the other admission is untouched
+    events = list(OrderEvent.objects.filter(order=order, kind="ticket_used"))
+    assert len(events) == 1 and events[0].actor == "gate-1"
+    assert events[0].detail == {"ticket": 1, "uuid": str(verdict.ticket.uuid)}
+
+
+def test_a_revoked_or_forged_ticket_is_not_admitted(booking):
+    order = paid_order(booking, adult=1)
+    token = tokens_of(order)[0]
+    orders.cancel_order(order, actor="test")
+    assert gate.admit(token, actor="gate").code == "revoked"
+    assert gate.admit(token[:-2] + "AA", actor="gate").code == "invalid_token"
+    assert order.tickets.get().state == Ticket.State.REVOKED
+    assert not OrderEvent.objects.filter(kind="ticket_used").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_gates_scanning_the_same_code_at_once_admit_one_visitor(booking):
+    order = paid_order(booking, adult=1)
+    token = tokens_of(order)[0]
+    gates = 6
+    barrier = threading.Barrier(gates)
+    verdicts, errors = [], []
+
+    def scan(number: int) -> None:
+        try:
+            barrier.wait()
+            verdicts.append(gate.admit(token, actor=f"gate-{number}").code)
+        except Exception as exc:  # collected: a thread's exception would otherwise vanish
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=scan, args=(n,)) for n in range(gates)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(verdicts) == ["admitted"] + ["used"] * (gates - 1)
+    assert OrderEvent.objects.filter(order=order, kind="ticket_used").count() == 1
 
 
 # --- Public key and revocation list over HTTP ---------------------------------------------------
