@@ -43,7 +43,7 @@ def build_message(order: Order, pdf: bytes) -> EmailMessage:
             pgettext("eticket", "Dear %(name)s,") % {"name": order.buyer_name},
             pgettext(
                 "eticket",
-                "thank you for your order %(code)s. Your e-tickets are attached as a PDF, "
+                "Thank you for your order %(code)s. Your e-tickets are attached as a PDF, "
                 "one page and one QR code for each person.",
             )
             % {"code": order.code},
