@@ -35,6 +35,7 @@
   // --- Payment status polling (pay page only, while the QR is shown).
   if (!box) return;
   var statusUrl = box.getAttribute("data-status-url");
+  var shownState = box.getAttribute("data-shown-state");
   var statusLine = box.querySelector("[data-pay-status]");
   var failures = 0;
 
@@ -54,8 +55,9 @@
           window.location.assign(data.next);
           return;
         }
-        if (!data.waiting) {
-          // The payment ended another way (failed, expired, cancelled): the page explains it.
+        if (data.payment_state !== shownState) {
+          // Something changed (a QR appeared, or the payment failed, expired or was cancelled):
+          // the server renders what it means and what the buyer can do now.
           window.location.assign(data.next);
           return;
         }

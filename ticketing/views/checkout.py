@@ -25,6 +25,8 @@ from . import access
 
 # Payment states in which the buyer is still expected to scan or confirm.
 IN_FLIGHT = ("created", "pending")
+# Payment states whose outcome is still to come: the pay page keeps polling through these.
+UNDECIDED = (*IN_FLIGHT, "cancelling")
 # The payments app words its reasons for staff ("the buyer did not..."); the buyer reads these.
 BUYER_REASONS = {
     "TRADE_CLOSED": gettext_lazy("It was declined in Alipay, or its time ran out."),
@@ -79,8 +81,8 @@ def _page_for(order: Order, status) -> str:
 
 
 def _summary(order: Order) -> dict:
-    language = order.language if order.language else (get_language() or "en")
-    shown = get_language() or language
+    # The page's language (the switcher may have changed it since booking), not the order's.
+    shown = get_language() or order.language
     return {
         "order": order,
         "attraction": order.attraction,
@@ -134,10 +136,9 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         "status": status,
         "waiting": waiting,
         # Poll whenever an outcome is still to come, QR or not (a precreate with no answer yet).
-        "polling": status.payment_state in IN_FLIGHT,
+        "polling": status.payment_state in UNDECIDED,
         "problem": "" if waiting else _problem(order, status),
         "status_url": reverse("shop:status", args=[order.code]),
-        "done_url": reverse("shop:confirmation", args=[order.code]),
     }
     return render(request, "shop/pay.html", context)
 
