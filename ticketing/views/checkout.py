@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from payments.messages import message_for
 from ticketing import orders
 from ticketing.etickets.faces import order_pdf
 from ticketing.exceptions import TicketingError
@@ -32,6 +31,7 @@ BUYER_REASONS = {
     "TRADE_CLOSED": gettext_lazy("It was declined in Alipay, or its time ran out."),
     "DEADLINE": gettext_lazy("It was not confirmed in Alipay in time."),
 }
+GENERIC_REASON = gettext_lazy("Alipay did not accept it.")
 
 
 def _denied(request: HttpRequest) -> HttpResponse:
@@ -147,12 +147,10 @@ def _problem(order: Order, status) -> str:
     """Why the buyer is not looking at a QR: the payment's own reason when it has one."""
     payment = order.payment
     if status.can_retry_payment and payment is not None:
-        code = payment.failure_code
-        reason = (
-            str(BUYER_REASONS[code]) if code in BUYER_REASONS else message_for(code) if code else ""
-        )
-        lead = _("Your payment was not completed.")
-        return f"{lead} {reason}".strip()
+        # Other codes are worded for cashiers and staff and may name configuration details:
+        # the buyer gets a plain sentence, staff see the code in the admin.
+        reason = BUYER_REASONS.get(payment.failure_code, GENERIC_REASON)
+        return f"{_('Your payment was not completed.')} {reason}"
     if status.payment_state in IN_FLIGHT or status.payment_state in (
         "cancelling",
         "needs_attention",
