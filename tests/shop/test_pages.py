@@ -294,3 +294,24 @@ def test_huge_quantities_are_refused_next_to_the_field(
     assert response.status_code == 400
     assert f'id="id_qty_{adult.pk}_errors"' in response.content.decode()
     assert not Order.objects.exists()
+
+
+def test_pages_take_a_fixed_number_of_queries_however_much_is_shown(
+    client, attraction, ticket_types, tomorrow_slot, django_assert_max_num_queries
+):
+    # 14 days of 8 slots, 3 ticket types: no query per day, slot or ticket type.
+    with django_assert_max_num_queries(8):
+        client.get(reverse("shop:attraction", args=[attraction.slug]))
+    with django_assert_max_num_queries(4):
+        client.get("/")
+    book(
+        client,
+        attraction,
+        tomorrow_slot,
+        lines={ticket_types["adult"]: 1, ticket_types["child"]: 1, ticket_types["family"]: 1},
+    )
+    order = Order.objects.get()
+    with django_assert_max_num_queries(10):
+        client.get(reverse("shop:review", args=[order.code]))
+    with django_assert_max_num_queries(8):
+        client.get(reverse("shop:status", args=[order.code]))
