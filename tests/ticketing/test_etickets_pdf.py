@@ -194,3 +194,23 @@ def test_fonts_are_registered_on_first_chinese_text_not_at_import():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False", "True"]
+
+
+def test_mixed_text_draws_latin_runs_in_helvetica_and_chinese_in_the_cid_font():
+    from ticketing.etickets import fonts
+
+    assert [(part, font.name) for part, font in fonts.runs("2026年12月 K7Q2")] == [
+        ("2026", "Helvetica"),
+        ("年", "STSong-Light"),
+        ("12", "Helvetica"),
+        ("月", "STSong-Light"),
+        (" K7Q2", "Helvetica"),
+    ]
+    bold = fonts.runs("成人 Adult", bold=True)
+    assert [(font.name, font.fake_bold) for _, font in bold] == [
+        ("STSong-Light", True),
+        ("Helvetica-Bold", False),
+    ]
+    assert fonts.text_width("2026年", 10) == pytest.approx(
+        fonts.text_width("2026", 10) + fonts.text_width("年", 10)
+    )

@@ -128,43 +128,43 @@ def _draw_text(
     color: tuple[float, float, float] = INK,
     anchor: str = "left",
 ) -> None:
-    font = fonts.font_for(text, bold=bold)
+    parts = fonts.runs(text, bold=bold)
     if anchor != "left":
-        width = fonts.string_width(text, font, size)
+        width = sum(fonts.string_width(part, font, size) for part, font in parts)
         x -= width if anchor == "right" else width / 2
     canvas.setFillColorRGB(*color)
-    if font.fake_bold:
-        # No bold CJK face: fill and stroke the glyphs (text render mode 2) to thicken them.
-        # saveState/restoreState keep the render mode and stroke from leaking to later text.
-        canvas.saveState()
-        text_object = canvas.beginText(x, y)
-        text_object.setFont(font.name, size)
-        text_object.setTextRenderMode(2)
-        canvas.setStrokeColorRGB(*color)
-        canvas.setLineWidth(size * 0.035)
-        text_object.textOut(text)
-        canvas.drawText(text_object)
-        canvas.restoreState()
-    else:
-        canvas.setFont(font.name, size)
+    if len(parts) == 1 and not parts[0][1].fake_bold:
+        canvas.setFont(parts[0][1].name, size)
         canvas.drawString(x, y, text)
+        return
+    # Several fonts on one line, or fake bold: one text object, switching font per run.
+    # No bold CJK face: its runs are filled and stroked (text render mode 2) to thicken them.
+    # saveState/restoreState keep the render mode and stroke from leaking to later text.
+    canvas.saveState()
+    canvas.setStrokeColorRGB(*color)
+    canvas.setLineWidth(size * 0.035)
+    text_object = canvas.beginText(x, y)
+    for part, font in parts:
+        text_object.setFont(font.name, size)
+        text_object.setTextRenderMode(2 if font.fake_bold else 0)
+        text_object.textOut(part)
+    canvas.drawText(text_object)
+    canvas.restoreState()
 
 
 def _fit(text: str, size: float, width: float, *, bold: bool = False) -> str:
     """`text` cut with an ellipsis so that it fits in `width` points on one line."""
-    font = fonts.font_for(text, bold=bold)
-    if fonts.string_width(text, font, size) <= width:
+    if fonts.text_width(text, size, bold=bold) <= width:
         return text
-    ellipsis = "…" if fonts.latin_encodable(text) else "..."
-    while text and fonts.string_width(text + ellipsis, font, size) > width:
+    ellipsis = "…"  # in Windows-1252, so Helvetica draws it whatever the script
+    while text and fonts.text_width(text + ellipsis, size, bold=bold) > width:
         text = text[:-1]
     return text.rstrip() + ellipsis
 
 
 def _wrap(text: str, size: float, width: float, max_lines: int, *, bold: bool = False) -> list:
     """Lines of `text` that fit `width`: by words, or by characters for scripts without spaces."""
-    font = fonts.font_for(text, bold=bold)
-    if fonts.string_width(text, font, size) <= width:
+    if fonts.text_width(text, size, bold=bold) <= width:
         return [text]
     words = text.split(" ") if " " in text else list(text)
     joiner = " " if " " in text else ""
@@ -172,7 +172,7 @@ def _wrap(text: str, size: float, width: float, max_lines: int, *, bold: bool = 
     current = ""
     for word in words:
         candidate = f"{current}{joiner}{word}" if current else word
-        if fonts.string_width(candidate, font, size) <= width or not current:
+        if fonts.text_width(candidate, size, bold=bold) <= width or not current:
             current = candidate
             continue
         lines.append(current)
