@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from ticketing.etickets.pdf import TicketFace, render_tickets_pdf
@@ -214,3 +217,13 @@ def test_mixed_text_draws_latin_runs_in_helvetica_and_chinese_in_the_cid_font():
     assert fonts.text_width("2026年", 10) == pytest.approx(
         fonts.text_width("2026", 10) + fonts.text_width("年", 10)
     )
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=120), language=st.sampled_from(["en", "zh-hans"]))
+def test_any_buyer_or_attraction_text_renders_a_one_page_ticket(text, language):
+    # Emoji, control characters, right-to-left marks, scripts neither font has: never an error.
+    pdf = render_tickets_pdf(
+        [face(0, buyer_name=text, attraction_name=text or "x", language=language)]
+    )
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
