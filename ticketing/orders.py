@@ -176,42 +176,45 @@ def create_order(
     chosen = _clean_quantities(attraction, quantities)
     admissions = sum(tt.admissions * q for tt, q in chosen)
     total = sum((tt.price * q for tt, q in chosen), Decimal("0"))
+    args = (attraction, slot, chosen, admissions, total, name, address, lang)
     try:
-        return _book(attraction, slot, chosen, admissions, total, name, address, lang)
+        return _book(*args)
     except SoldOut:
         if not release_expired_holds(slot_id=slot.id):
             raise
-    return _book(attraction, slot, chosen, admissions, total, name, address, lang)
+    return _book(*args)
 
 
 def _book(attraction, slot, chosen, admissions, total, name, address, lang) -> Order:
+    # A duplicate order code (31^8 of them) rolls the whole booking back, hold included, and
+    # it is tried again with a new code: cheaper than a savepoint around every insert.
+    for _attempt in range(5):
+        try:
+            return _book_once(attraction, slot, chosen, admissions, total, name, address, lang)
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate an order code")  # pragma: no cover
+
+
+def _book_once(attraction, slot, chosen, admissions, total, name, address, lang) -> Order:
     now = clock.now()
     with transaction.atomic():
         inventory.take_hold(slot.id, admissions)
-        for _attempt in range(5):
-            try:
-                # A savepoint, so that the rare duplicate code is retried within the hold.
-                with transaction.atomic():
-                    order = Order.objects.create(
-                        attraction=attraction,
-                        slot=slot,
-                        buyer_name=name,
-                        email=address,
-                        language=lang,
-                        state=State.HELD,
-                        total=total,
-                        currency=attraction.currency,
-                        admissions=admissions,
-                        hold_expires_at=now + dt.timedelta(minutes=hold_minutes()),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                break
-            except IntegrityError:
-                continue
-        else:  # pragma: no cover - 31^8 codes; five collisions in a row do not happen
-            raise RuntimeError("could not allocate an order code")
-        OrderLine.objects.bulk_create(
+        order = Order.objects.create(
+            attraction=attraction,
+            slot=slot,
+            buyer_name=name,
+            email=address,
+            language=lang,
+            state=State.HELD,
+            total=total,
+            currency=attraction.currency,
+            admissions=admissions,
+            hold_expires_at=now + dt.timedelta(minutes=hold_minutes()),
+            created_at=now,
+            updated_at=now,
+        )
+        lines = OrderLine.objects.bulk_create(
             [
                 OrderLine(
                     order=order,
@@ -224,6 +227,8 @@ def _book(attraction, slot, chosen, admissions, total, name, address, lang) -> O
             ]
         )
         _event(order, "created", "", State.HELD, "buyer", admissions=admissions, slot=slot.id)
+    # The caller usually shows the lines at once: spare it a query (ticket types included).
+    order.created_lines = lines
     return order
 
 

@@ -218,3 +218,19 @@ def test_availability_defaults_to_the_next_month(api, booking, clock):
     days = api.get(f"/api/v1/attractions/{booking.attraction.slug}/availability/").json()
     assert len(days) == 1
     assert dt.date.fromisoformat(days[0]["date"]) >= clock.now().date()
+
+
+def test_the_fast_booking_answer_matches_the_documented_serializer(api, booking):
+    from ticketing.api.serializers import OrderCreatedSerializer
+
+    body = book(
+        api,
+        booking,
+        booking.slot(),
+        quantities=[
+            {"ticket_type": booking.types["family"].id, "quantity": 1},
+            {"ticket_type": booking.types["adult"].id, "quantity": 1},
+        ],
+    ).json()
+    order = Order.objects.get(code=body["code"])
+    assert body == OrderCreatedSerializer(order).data
