@@ -74,6 +74,8 @@ def test_unknown_partner_service_and_sign_type_are_refused(raw_gateway, alipay_g
         ({"partner_trans_id": ""}, "ILLEGAL_ARGUMENT"),
         ({"partner_trans_id": "T1", "extend_info": "{not json"}, "INVALID_PARAMETER"),
         ({"partner_trans_id": "T1", "notify_url": "ftp://x"}, "INVALID_PARAMETER"),
+        ({"trans_name": 'Say "hi"'}, "INVALID_PARAMETER"),
+        ({"identity_code_type": "nfc"}, "INVALID_PARAMETER"),
         ({"partner_trans_id": "T1", "alipay_seller_id": "2088000000000002"}, "INVALID_PARAMETER"),
     ],
 )
@@ -167,3 +169,9 @@ def test_replies_are_signed_over_the_response_children_only(
     assert doc["sign_type"] == "RSA2"
     assert verifier.verify(fields, doc["sign"])
     assert not verifier.verify({**fields, "error": "OTHER"}, doc["sign"])
+
+
+def test_a_parameter_given_twice_with_different_values_is_refused(alipay_gateway):
+    url = alipay_gateway["GATEWAY_URL"] + "?partner_trans_id=A"
+    response = requests.post(url, data={"service": QUERY, "partner_trans_id": "B"}, timeout=5)
+    assert error_of(response) == "ILLEGAL_ARGUMENT"
