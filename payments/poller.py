@@ -16,10 +16,17 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.db.models import Min
 
 from payments import clock
@@ -107,13 +114,11 @@ def next_due():
     return min(dues) if dues else None
 
 
-def due_work(limit: int = BATCH) -> tuple[list[int], list[int]]:
+def due_work(limit: int = BATCH) -> tuple[list[Payment], list[int]]:
+    """Due payments as full rows (one SELECT for the whole batch) and due refund ids."""
     now = clock.now()
     payments = list(
-        _active_payments()
-        .filter(next_action_at__lte=now)
-        .order_by("next_action_at")
-        .values_list("pk", flat=True)[:limit]
+        _active_payments().filter(next_action_at__lte=now).order_by("next_action_at")[:limit]
     )
     refunds = list(
         _active_refunds()
@@ -124,38 +129,33 @@ def due_work(limit: int = BATCH) -> tuple[list[int], list[int]]:
     return payments, refunds
 
 
-def claim_payment(payment_id: int) -> int | None:
-    """Own a due payment's next step: its new chain generation, or None if not due / taken."""
+def claim_payment(payment: Payment) -> int | None:
+    """Own a due payment's next step with one compare-and-set on the row as it was read.
+
+    Returns the new chain generation, or None when someone moved or claimed it meanwhile.
+    """
     now = clock.now()
-    row = (
-        Payment.objects.filter(
-            pk=payment_id, state__in=Payment.ACTIVE_STATES, next_action_at__lte=now
-        )
-        .values("state", "chain_generation", "next_action_at")
-        .first()
-    )
-    if row is None:
-        return None
+    generation = payment.chain_generation + 1
     claimed = Payment.objects.filter(
-        pk=payment_id,
-        state=row["state"],
-        chain_generation=row["chain_generation"],
-        next_action_at=row["next_action_at"],
+        pk=payment.pk,
+        state=payment.state,
+        chain_generation=payment.chain_generation,
+        next_action_at=payment.next_action_at,
     ).update(
-        chain_generation=row["chain_generation"] + 1,
+        chain_generation=generation,
         next_action_at=now + timedelta(seconds=conf("CLAIM_SECONDS")),
     )
-    return row["chain_generation"] + 1 if claimed == 1 else None
+    if claimed != 1:
+        return None
+    payment.chain_generation = generation
+    return generation
 
 
 # --- one step ---------------------------------------------------------------------------------
-def advance_payment(payment_id: int, generation: int) -> None:
+def advance_payment(payment: Payment, generation: int) -> None:
     """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry."""
     from payments import lifecycle
 
-    payment = Payment.objects.get(pk=payment_id)
-    if payment.chain_generation != generation:
-        return
     State = Payment.State
     if payment.state == State.CREATED:
         # The process that sent the first pay died before recording its answer: query it.
@@ -186,11 +186,11 @@ def advance_payment(payment_id: int, generation: int) -> None:
         lifecycle.send_cancel(payment, generation=generation, actor="system:poller")
 
 
-def step_payment(payment_id: int) -> bool:
-    generation = claim_payment(payment_id)
+def step_payment(payment: Payment) -> bool:
+    generation = claim_payment(payment)
     if generation is None:
         return False
-    advance_payment(payment_id, generation)
+    advance_payment(payment, generation)
     return True
 
 
@@ -204,20 +204,40 @@ def step_refund(refund_id: int) -> bool:
     return True
 
 
-def _in_thread(func, item_id: int) -> bool:
+def _in_thread(func, item) -> bool:
     try:
-        return func(item_id)
-    except Exception:
-        logger.exception("poller step %s(%s) failed", func.__name__, item_id)
+        return func(item)
+    except Exception:  # one bad row must not stop the others: it is simply due again
+        logger.exception("poller step %s(%s) failed", func.__name__, item)
         return False
-    finally:
-        connection.close()
+
+
+class _Pool(ThreadPoolExecutor):
+    """Threads keep their database connection for the whole run (reconnecting per step costs
+    more than the step on PostgreSQL) and the connections are closed when the run ends."""
+
+    def __init__(self, workers: int):
+        self._connections: list = []
+        self._guard = threading.Lock()
+        super().__init__(max_workers=workers, initializer=self._register)
+
+    def _register(self) -> None:
+        conn = connections[DEFAULT_DB_ALIAS]
+        conn.inc_thread_sharing()  # so that shutdown() may close it from the poller's thread
+        with self._guard:
+            self._connections.append(conn)
+
+    def shutdown(self, wait: bool = True, **kwargs) -> None:
+        super().shutdown(wait=wait, **kwargs)
+        for conn in self._connections:
+            conn.close()
+            conn.dec_thread_sharing()
 
 
 def run_round(pool: ThreadPoolExecutor | None) -> int:
     """Claim and run every due step once; returns how many steps ran."""
     payments, refunds = due_work()
-    jobs = [(step_payment, pk) for pk in payments] + [(step_refund, pk) for pk in refunds]
+    jobs = [(step_payment, p) for p in payments] + [(step_refund, pk) for pk in refunds]
     if not jobs:
         return 0
     if pool is None or len(jobs) == 1:
@@ -246,7 +266,7 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
         clock.sleep(0.5)
     steps = 0
     threads = int(conf("POLLER_THREADS"))
-    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    pool = _Pool(threads) if threads > 1 else None
     ends = later(window)
     try:
         while clock.now() < ends:

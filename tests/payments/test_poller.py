@@ -1,0 +1,50 @@
+"""The poller: one lease holder at a time, each due step claimed once, many payments at once."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from payments import poller
+from payments.alipay.services import QUERY
+from payments.models import GatewayExchange, Payment
+
+from .conftest import pay, pin_confirm
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_many_pending_payments_are_polled_together_each_step_once(gateway, no_cluster):
+    payments = [pay(pin_confirm(7)) for _ in range(12)]
+    assert {p.state for p in payments} == {Payment.State.PENDING}
+    assert poller.run() >= 36
+    for payment in payments:
+        payment.refresh_from_db()
+        assert payment.state == Payment.State.PAID
+        times = Counter(
+            GatewayExchange.objects.filter(
+                payment=payment, service=QUERY, actor="system:poller"
+            ).values_list("created_at", flat=True)
+        )
+        assert len(times) == 3 and max(times.values()) == 1  # at +3, +6 and +9 s, once each
+
+
+def test_a_poller_yields_while_another_holds_the_lease(gateway, no_cluster):
+    payment = pay(pin_confirm(4))
+    assert poller.acquire_lease("someone-else")
+    gateway.advance(10)
+    assert poller.run() == 0
+    assert not GatewayExchange.objects.filter(payment=payment, service=QUERY).exists()
+    poller.release_lease("someone-else")
+    assert poller.run() >= 1
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.PAID
+
+
+def test_a_stale_claim_is_refused(gateway, no_cluster):
+    payment = pay(pin_confirm(4))
+    gateway.advance(4)
+    stale = Payment.objects.get(pk=payment.pk)
+    assert poller.claim_payment(Payment.objects.get(pk=payment.pk)) is not None
+    assert poller.claim_payment(stale) is None
