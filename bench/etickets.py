@@ -9,8 +9,9 @@ in English and Chinese, against baselines drawn in the same run on the same canv
   - segno choosing the best of 8 masks (its default) against the fixed mask Entrada uses.
 The first render of a process registers the CJK font and warms imports; it is timed and reported
 separately and excluded from the rates. Times are CPU time of this process (the machine may be
-shared; wall time would count other processes' turns), tickets/s = 1000 / ms. Reference figures from the issue: pretix renders one
-ticket in about 72 ms on this kind of machine; Entrada's target is at most 7 ms.
+shared; wall time would count other processes' turns), tickets/s = 1000 / ms. Reference figures
+from the issue: pretix renders one ticket in about 72 ms on this kind of machine; Entrada's target
+is at most 7 ms.
 """
 
 from __future__ import annotations
