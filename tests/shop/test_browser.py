@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from pypdf import PdfReader
 
 from ticketing.models import Order
@@ -66,6 +67,9 @@ def browser_context(tmp_path, monkeypatch, request):
         try:
             yield context
         finally:
+            # ORM calls made while Playwright's loop is set run in a context of their own:
+            # close that connection here, or PostgreSQL refuses to drop the test database.
+            connections.close_all()
             context.close()
 
 
