@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from payments import clock
 
+from . import orders
 from .models import Order
 from .orders import release_expired_holds
 
@@ -126,20 +127,43 @@ def sweep() -> dict:
     ).values_list("id", flat=True)[:100]:
         refund_order(order_id)
         refunds += 1
+    resumed = resume_payment_outcomes(stale)
     deliveries = 0
     for order_id in Order.objects.filter(
         state=Order.State.PAID, tickets_sent_at__isnull=True, paid_at__lte=stale
     ).values_list("id", flat=True)[:100]:
         deliver_tickets(order_id)
         deliveries += 1
-    if expired or refunds or deliveries:
+    if expired or refunds or deliveries or resumed:
         logger.info(
-            "ticketing sweep: %s holds expired, %s refunds resumed, %s deliveries resumed",
+            "ticketing sweep: %s holds expired, %s refunds, %s deliveries, %s payments resumed",
             expired,
             refunds,
             deliveries,
+            resumed,
         )
-    return {"expired": expired, "refunds": refunds, "deliveries": deliveries}
+    return {"expired": expired, "refunds": refunds, "deliveries": deliveries, "payments": resumed}
+
+
+def resume_payment_outcomes(stale) -> int:
+    """Orders still awaiting a payment that has already ended: apply the outcome a receiver
+    missed (a crash between payments' commit and its signal), or end an attempt that never got
+    its payment (a crash inside start_payment)."""
+    from payments.models import Payment
+
+    resumed = 0
+    waiting = Order.objects.filter(
+        state=Order.State.AWAITING_PAYMENT, payment_started_at__lte=stale
+    ).select_related("payment")[:100]
+    for order in waiting:
+        payment = order.payment
+        if payment is None:
+            resumed += orders.payment_ended(order.pk, None)
+        elif payment.state in (Payment.State.PAID, *Payment.REFUNDABLE_STATES):
+            resumed += orders.payment_paid(payment) in ("paid", "paid_late")
+        elif payment.state in Payment.FINAL_STATES:
+            resumed += orders.payment_ended(order.pk, payment)
+    return resumed
 
 
 SWEEPER_NAME = "ticketing-sweep"

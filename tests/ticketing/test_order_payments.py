@@ -41,7 +41,10 @@ def queued_only():
 
 
 @pytest.fixture
-def world(alipay_gateway, clock, booking):
+def world(alipay_gateway, settings, clock, booking):
+    # None of these tests wants a "no reply in time": on a busy machine the shared fixture's 1 s
+    # read timeout turns a slow sandbox reply into an unknown outcome nobody polls for.
+    settings.ALIPAY = {**alipay_gateway, "READ_TIMEOUT": 15.0}
     return booking
 
 
@@ -279,3 +282,61 @@ def test_the_api_books_pays_and_serves_the_pdf(world):
     assert pdf.content.startswith(b"%PDF")
     again = api.post(f"/api/v1/orders/{code}/payment/", {"token": token}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "order_state_conflict"
+
+
+@contextmanager
+def receivers_down():
+    """The process dies between payments' commit and its signal: ticketing hears nothing."""
+    from payments import signals
+    from ticketing import receivers
+
+    pairs = [
+        (signals.payment_paid, receivers.on_payment_paid, "ticketing.paid"),
+        (signals.payment_failed, receivers.on_payment_ended, "ticketing.failed"),
+        (signals.payment_cancelled, receivers.on_payment_ended, "ticketing.cancelled"),
+    ]
+    for signal, _receiver, uid in pairs:
+        signal.disconnect(dispatch_uid=uid)
+    try:
+        yield
+    finally:
+        for signal, receiver, uid in pairs:
+            signal.connect(receiver, dispatch_uid=uid)
+
+
+def test_the_sweeper_applies_a_paid_outcome_the_order_never_heard_of(world, clock):
+    slot = world.slot(capacity=2)
+    order = world.order(slot, adult=2)
+    payment = start(order)
+    with receivers_down():
+        wallet_pays(payment)
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.PAID and state(order) == Order.State.AWAITING_PAYMENT
+    clock.advance(120)
+    assert tasks.sweep()["payments"] == 1
+    assert state(order) == Order.State.PAID
+    assert counters(slot) == (0, 2) and order.tickets.count() == 2
+
+
+def test_the_sweeper_ends_an_attempt_whose_payment_failed_unheard(world, clock):
+    slot = world.slot(capacity=2)
+    order = world.order(slot, adult=1)
+    payment = start(order)
+    with receivers_down():
+        wallet_declines(payment)
+    clock.advance(120)
+    assert tasks.sweep()["payments"] == 1
+    assert state(order) == Order.State.HELD
+
+
+def test_the_sweeper_ends_an_attempt_that_never_got_its_payment(world, clock):
+    slot = world.slot(capacity=2)
+    order = world.order(slot, adult=1)
+    # What a crash between the order's compare-and-set and the gateway call leaves behind.
+    Order.objects.filter(pk=order.pk).update(
+        state=Order.State.AWAITING_PAYMENT, payment_started_at=clock.now()
+    )
+    clock.advance(16 * 60)
+    assert tasks.sweep()["payments"] == 1
+    assert state(order) == Order.State.EXPIRED
+    assert counters(slot) == (0, 0)
