@@ -315,3 +315,18 @@ def test_pages_take_a_fixed_number_of_queries_however_much_is_shown(
         client.get(reverse("shop:review", args=[order.code]))
     with django_assert_max_num_queries(8):
         client.get(reverse("shop:status", args=[order.code]))
+
+
+def test_an_expired_form_gets_a_friendly_page_and_changes_nothing(
+    attraction, ticket_types, tomorrow_slot
+):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        reverse("shop:tickets", args=[attraction.slug, tomorrow_slot.pk]),
+        {f"qty_{ticket_types['adult'].pk}": 1, "buyer_name": "A", "email": "a@example.com"},
+    )
+    assert response.status_code == 403
+    assert "This page has expired" in response.content.decode()
+    assert not Order.objects.exists()
