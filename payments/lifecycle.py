@@ -429,6 +429,7 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
             result.code == "TRADE_NOT_EXIST"
             and payment.channel == Payment.Channel.BARCODE
             and payment.pay_attempts <= conf("PAY_RESEND_MAX")
+            and sent_at < payment.deadline_at
         ):
             resend_code = gateway.unseal_buyer_code(payment.buyer_code_sealed)
         if resend_code and reschedule_payment(

@@ -173,6 +173,14 @@ def advance_payment(payment: Payment, generation: int) -> None:
         payment.refresh_from_db()
     if payment.state == State.PENDING:
         if clock.now() >= payment.deadline_at:
+            # One last query first: a buyer who confirmed since the previous one (or while the
+            # poller was behind) is then paid, not cancelled-and-refunded.
+            payment = lifecycle.refresh_from_gateway(
+                payment, generation=generation, actor="system:deadline"
+            )
+            payment.refresh_from_db()
+            if payment.state != State.PENDING or payment.chain_generation != generation:
+                return
             generation = lifecycle.begin_cancel(
                 payment, actor="system:deadline", note="deadline passed", generation=generation
             )

@@ -40,7 +40,7 @@ DEFAULTS = {
     "REFUND_MAX_ATTEMPTS": 6,
     "REFUND_RETRY_INTERVAL": 5.0,
     "SWEEP_GRACE_SECONDS": 10.0,
-    "POLLER_THREADS": 8,
+    "POLLER_THREADS": 16,
     # How long a poller round owns a row it claimed; past it the row is due again (a crash).
     "CLAIM_SECONDS": 30.0,
 }

@@ -264,7 +264,7 @@ PAYMENTS = {
     "REFUND_MAX_ATTEMPTS": int(os.environ.get("PAYMENTS_REFUND_MAX_ATTEMPTS", "6")),
     "REFUND_RETRY_INTERVAL": float(os.environ.get("PAYMENTS_REFUND_RETRY_INTERVAL", "5.0")),
     "SWEEP_GRACE_SECONDS": float(os.environ.get("PAYMENTS_SWEEP_GRACE_SECONDS", "10")),
-    "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "8")),
+    "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "16")),
 }
 
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.
