@@ -6,7 +6,7 @@ Capacity and prices are decided by the services; a form only checks that the inp
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.db.models import Min, Q
 from django.http import HttpRequest, HttpResponse
@@ -20,14 +20,9 @@ from payments import clock
 from ticketing import inventory, orders
 from ticketing.exceptions import TicketingError
 from ticketing.forms import TicketsForm
-from ticketing.inventory import DayAvailability
 from ticketing.models import Attraction, ClosedDay, TicketType, TimeSlot
 
-from . import access
-
-# Days shown at once in the date strip, and how far ahead a buyer may look.
-STRIP_DAYS = 14
-HORIZON_DAYS = 366
+from . import access, calendar
 
 
 def _language() -> str:
@@ -61,26 +56,14 @@ def _local_today(attraction: Attraction) -> date:
     return clock.now().astimezone(attraction.tz).date()
 
 
-def _parse_day(value: str | None) -> date | None:
-    """A YYYY-MM-DD query value, or None when absent; ValueError when present but not a date."""
-    if value is None or value == "":
-        return None
-    if len(value) != 10:
-        raise ValueError(value)
-    return date.fromisoformat(value)
-
-
 @require_GET
 def attraction(request: HttpRequest, slug: str) -> HttpResponse:
     """The date strip (places left per day) and the chosen day's slots with places left."""
     attraction = get_object_or_404(Attraction, slug=slug, active=True)
     language = _language()
-    today = _local_today(attraction)
-    last_day = today + timedelta(days=HORIZON_DAYS - 1)
-    notice = ""
     try:
-        chosen = _parse_day(request.GET.get("date"))
-        start = _parse_day(request.GET.get("from"))
+        chosen = calendar.parse_day(request.GET.get("date"))
+        start = calendar.parse_day(request.GET.get("from"))
     except ValueError:
         return render(
             request,
@@ -88,39 +71,23 @@ def attraction(request: HttpRequest, slug: str) -> HttpResponse:
             {"message": _("That date is not valid. Please pick a day from the calendar.")},
             status=400,
         )
-    if chosen is not None and not today <= chosen <= last_day:
-        notice = _("Tickets can be booked from today up to a year ahead; showing today instead.")
-        chosen = None
-    if start is None or not today <= start <= last_day:
-        start = today
-    if chosen is not None and not start <= chosen < start + timedelta(days=STRIP_DAYS):
-        start = chosen
-    end = min(start + timedelta(days=STRIP_DAYS - 1), last_day)
-
-    found = {day.date: day for day in inventory.availability(attraction, start, end)}
-    # The inventory lists days that have slots; the strip shows every day, closed ones too.
-    days = [
-        found.get(start + timedelta(days=n)) or DayAvailability(date=start + timedelta(days=n))
-        for n in range((end - start).days + 1)
-    ]
-    if chosen is None:
-        # Open on the first day that still has places, so the buyer sees times straight away.
-        chosen = next((d.date for d in days if d.places_left > 0), start)
-    chosen_day = found.get(chosen)
-
-    base = reverse("shop:attraction", args=[attraction.slug])
-    now = clock.now()
+    window = calendar.Window.around(_local_today(attraction), chosen, start)
+    found = {day.date: day for day in inventory.availability(attraction, window.start, window.end)}
+    days = window.every_day(found)
+    chosen = window.chosen or calendar.first_day_with_places(days, window.start)
     closed_dates = set(
-        ClosedDay.objects.filter(attraction=attraction, date__range=(start, end)).values_list(
-            "date", flat=True
-        )
+        ClosedDay.objects.filter(
+            attraction=attraction, date__range=(window.start, window.end)
+        ).values_list("date", flat=True)
     )
+    now = clock.now()
+    base = reverse("shop:attraction", args=[attraction.slug])
     strip = [
         {
             "date": day.date,
             "places_left": day.places_left,
-            "state": _day_state(day, now, closed_dates),
-            "url": f"{base}?date={day.date.isoformat()}&from={start.isoformat()}",
+            "state": calendar.day_state(day, now, closed_dates),
+            "url": f"{base}?date={day.date.isoformat()}&from={window.start.isoformat()}",
             "current": day.date == chosen,
         }
         for day in days
@@ -129,18 +96,10 @@ def attraction(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "slot": slot,
             "url": reverse("shop:tickets", args=[attraction.slug, slot.id]),
-            "state": "open"
-            if slot.bookable
-            else "past"
-            if slot.starts_at <= now
-            else "closed"
-            if chosen in closed_dates
-            else "full",
+            "state": calendar.slot_state(slot, now, chosen in closed_dates),
         }
-        for slot in (chosen_day.slots if chosen_day else [])
+        for slot in (found[chosen].slots if chosen in found else [])
     ]
-    earlier = start - timedelta(days=STRIP_DAYS)
-    later = start + timedelta(days=STRIP_DAYS)
     context = {
         "attraction": attraction,
         "name": attraction.display_name(language),
@@ -151,21 +110,15 @@ def attraction(request: HttpRequest, slug: str) -> HttpResponse:
         "strip": strip,
         "chosen": chosen,
         "slots": slots,
-        "notice": notice,
-        "earlier_url": f"{base}?from={max(earlier, today).isoformat()}" if start > today else "",
-        "later_url": f"{base}?from={later.isoformat()}" if later <= last_day else "",
-        "today": today,
-        "last_day": last_day,
+        "notice": _("Tickets can be booked from today up to a year ahead; showing today instead.")
+        if window.out_of_range
+        else "",
+        "earlier_url": f"{base}?from={window.earlier.isoformat()}" if window.earlier else "",
+        "later_url": f"{base}?from={window.later.isoformat()}" if window.later else "",
+        "today": window.today,
+        "last_day": window.last_day,
     }
     return render(request, "shop/attraction.html", context)
-
-
-def _day_state(day: DayAvailability, now, closed_dates: set[date]) -> str:
-    if day.places_left:
-        return "open"
-    if day.date not in closed_dates and any(slot.starts_at > now for slot in day.slots):
-        return "full"
-    return "closed"  # a closed day, no slots at all, or every slot has started
 
 
 def _bookable_slot(attraction: Attraction, slot_id: int):
