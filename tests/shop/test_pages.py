@@ -330,3 +330,14 @@ def test_an_expired_form_gets_a_friendly_page_and_changes_nothing(
     assert response.status_code == 403
     assert "This page has expired" in response.content.decode()
     assert not Order.objects.exists()
+
+
+def test_the_site_pages_render_where_the_shop_is_not_mounted(settings):
+    """The stand-alone sandbox shares these templates (its CSRF failures render 403_csrf.html)."""
+    from django.test import Client
+
+    settings.ROOT_URLCONF = "payments.sandbox.site_urls"
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post("/sandbox/wallet/trades/1/", {"action": "confirm"})
+    assert response.status_code == 403
+    assert "This page has expired" in response.content.decode()
