@@ -48,3 +48,40 @@ def test_a_stale_claim_is_refused(gateway, no_cluster):
     stale = Payment.objects.get(pk=payment.pk)
     assert poller.claim_payment(Payment.objects.get(pk=payment.pk)) is not None
     assert poller.claim_payment(stale) is None
+
+
+def test_wait_for_change_returns_when_the_poller_settles_the_payment(gateway, no_cluster):
+    import threading
+    import time
+
+    from django.db import connection
+
+    from payments import lifecycle
+
+    payment = pay(pin_confirm(4))
+
+    def run_poller():
+        try:
+            poller.run()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run_poller)
+    started = time.monotonic()
+    worker.start()
+    fresh = lifecycle.wait_for_change(payment, timeout=20)
+    worker.join()
+    assert fresh.state == Payment.State.PAID
+    assert time.monotonic() - started < 20
+
+
+def test_wait_for_change_gives_up_at_the_timeout(gateway, no_cluster):
+    import time
+
+    from payments import lifecycle
+
+    payment = pay(pin_confirm(30))
+    started = time.monotonic()
+    fresh = lifecycle.wait_for_change(payment, timeout=0.6)
+    assert fresh.state == Payment.State.PENDING
+    assert 0.5 <= time.monotonic() - started < 3
