@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -48,8 +49,18 @@ def client_config() -> ClientConfig:
         raise GatewayUnavailable(fields={"gateway": str(exc)}) from exc
 
 
+_local = threading.local()
+
+
 def client() -> AlipayClient:
-    return AlipayClient(client_config())
+    """A client for the current settings, reused per thread: its HTTP session keeps the
+    connection to the gateway alive between the poller's queries."""
+    key = tuple(sorted((k, str(v)) for k, v in settings.ALIPAY.items()))
+    cached = getattr(_local, "client", None)
+    if cached is None or cached[0] != key:
+        cached = (key, AlipayClient(client_config()))
+        _local.client = cached
+    return cached[1]
 
 
 def notify_url() -> str:
