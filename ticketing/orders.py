@@ -360,7 +360,11 @@ def start_payment(order: Order):
         ).update(
             state=State.AWAITING_PAYMENT, payment=None, payment_started_at=now, updated_at=now
         ):
-            raise OrderStateConflict()
+            # Someone else moved it first: a second click starting the same payment, or expiry.
+            moved_to = Order.objects.filter(pk=current.pk).values_list("state", flat=True).first()
+            if moved_to == State.AWAITING_PAYMENT:
+                raise PaymentInProgress()
+            raise HoldExpired() if moved_to in (State.HELD, State.EXPIRED) else OrderStateConflict()
         _event(current, "payment_started", State.HELD, State.AWAITING_PAYMENT, "buyer")
     # The QR lives as long as the hold plus a grace for a buyer who scanned at the last moment
     # and is still confirming; the hold in turn is kept for as long as the payment is in flight.
