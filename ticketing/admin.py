@@ -7,6 +7,7 @@ whose domain errors appear as admin messages.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -70,8 +71,26 @@ class AttractionAdmin(admin.ModelAdmin):
         )
 
 
+class TimeSlotForm(forms.ModelForm):
+    class Meta:
+        model = TimeSlot
+        fields = ["capacity_override"]
+
+    def clean_capacity_override(self):
+        # Tells staff next to the field; inventory.set_capacity_override enforces it race-free.
+        value = self.cleaned_data["capacity_override"]
+        taken = self.instance.held + self.instance.sold
+        if value is not None and value < taken:
+            raise forms.ValidationError(
+                _("%(taken)s places are already held or sold: the capacity cannot be lower.")
+                % {"taken": taken}
+            )
+        return value
+
+
 @admin.register(TimeSlot)
 class TimeSlotAdmin(admin.ModelAdmin):
+    form = TimeSlotForm
     list_display = (
         "attraction",
         "starts_at",

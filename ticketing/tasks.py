@@ -167,10 +167,24 @@ def resume_payment_outcomes(stale) -> int:
 
 
 SWEEPER_NAME = "ticketing-sweep"
+DAILY_NAME = "ticketing-daily"
+
+
+def daily() -> dict:
+    """Once a day: keep 90 days of slots ahead, and check the capacity counters (alerting)."""
+    from .inventory import check_capacity
+    from .slots import generate_slots
+
+    created = generate_slots(90).created
+    problems = check_capacity()
+    for problem in problems:
+        # ERROR reaches ADMINS by e-mail in production (Django's mail_admins handler).
+        logger.error("capacity counters disagree with orders: %s", problem)
+    return {"slots_created": created, "capacity_problems": len(problems)}
 
 
 def ensure_schedules() -> None:
-    """Create the ticketing sweeper schedule once (idempotent; load_demo and deploys call it)."""
+    """Create the ticketing schedules once (idempotent; load_demo and deploys call it)."""
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
@@ -181,4 +195,8 @@ def ensure_schedules() -> None:
             "minutes": 1,
             "repeats": -1,
         },
+    )
+    Schedule.objects.update_or_create(
+        name=DAILY_NAME,
+        defaults={"func": "ticketing.tasks.daily", "schedule_type": Schedule.DAILY, "repeats": -1},
     )

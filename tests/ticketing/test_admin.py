@@ -77,3 +77,13 @@ def test_the_cancel_action_cancels_holds(staff, booking):
     slot.refresh_from_db()
     assert order.state == Order.State.CANCELLED and slot.held == 0
     assert order.events.last().actor == "admin:admin"
+
+
+def test_the_override_form_explains_the_limit_next_to_the_field(staff, booking):
+    slot = booking.slot(capacity=10)
+    booking.order(slot, adult=4)
+    response = staff.post(
+        f"/admin/ticketing/timeslot/{slot.pk}/change/", {"capacity_override": "3"}
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert "4 places are already held or sold" in response.content.decode()

@@ -255,3 +255,33 @@ def test_capacity_changes_refuse_to_run_outside_a_transaction(booking):
     slot = booking.slot()
     with pytest.raises(RuntimeError):
         inventory.take_hold(slot.pk, 1)
+
+
+def test_the_daily_task_keeps_slots_ahead_and_reports_counter_problems(booking, caplog):
+    from ticketing import tasks
+    from ticketing.models import OpeningRule
+
+    OpeningRule.objects.create(
+        attraction=booking.attraction,
+        weekday=0,
+        opens=dt.time(9),
+        closes=dt.time(10),
+        capacity=5,
+    )
+    slot = booking.slot(capacity=3)
+    from payments import clock
+
+    today = clock.now().astimezone(booking.attraction.tz).date()
+    mondays = sum((today + dt.timedelta(days=i)).weekday() == 0 for i in range(90))
+    assert tasks.daily() == {"slots_created": mondays, "capacity_problems": 0}
+    TimeSlot.objects.filter(pk=slot.pk).update(sold=1)
+    assert tasks.daily() == {"slots_created": 0, "capacity_problems": 1}
+    assert "disagree" in caplog.text
+    tasks.ensure_schedules()
+    tasks.ensure_schedules()
+    from django_q.models import Schedule
+
+    assert set(Schedule.objects.values_list("name", flat=True)) >= {
+        "ticketing-sweep",
+        "ticketing-daily",
+    }
