@@ -234,3 +234,17 @@ def test_the_fast_booking_answer_matches_the_documented_serializer(api, booking)
     ).json()
     order = Order.objects.get(code=body["code"])
     assert body == OrderCreatedSerializer(order).data
+
+
+def test_polling_with_the_token_is_not_held_to_the_lookup_rate(api, booking, settings):
+    settings.TICKETING_API_RATES = {"public_lookup": "2/min", "public_read": "100/min"}
+    from django.core.cache import cache
+
+    cache.clear()
+    created = book(api, booking, booking.slot()).json()
+    for _ in range(5):
+        response = api.get(f"/api/v1/orders/{created['code']}/?token={created['token']}")
+        assert response.status_code == 200
+    for _ in range(2):
+        api.get(f"/api/v1/orders/{created['code']}/?email=eve@example.com")
+    assert api.get(f"/api/v1/orders/{created['code']}/?email=ada@example.com").status_code == 429

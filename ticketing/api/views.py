@@ -274,9 +274,16 @@ def _order_for(request, code: str, source) -> Order:
     return order
 
 
-class OrderStatusView(PublicView):
-    throttle_classes = [PublicLookupThrottle]
+class GuardedOrderView(PublicView):
+    """Reads of one order. With the token (192 random bits) a wrong guess learns nothing, so the
+    ordinary read rate applies and clients may poll; by e-mail, the strict look-up rate does."""
 
+    def get_throttles(self):
+        has_token = "token" in self.request.query_params or "X-Order-Token" in self.request.headers
+        return [PublicReadThrottle() if has_token else PublicLookupThrottle()]
+
+
+class OrderStatusView(GuardedOrderView):
     @extend_schema(
         operation_id="orders_status",
         parameters=_access_parameters(),
@@ -324,9 +331,7 @@ class OrderPaymentView(PublicView):
         return Response(PaymentStartedSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
-class OrderTicketsPdfView(PublicView):
-    throttle_classes = [PublicLookupThrottle]
-
+class OrderTicketsPdfView(GuardedOrderView):
     @extend_schema(
         operation_id="orders_tickets_pdf",
         parameters=_access_parameters(),
