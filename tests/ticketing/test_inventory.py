@@ -285,3 +285,30 @@ def test_the_daily_task_keeps_slots_ahead_and_reports_counter_problems(booking, 
         "ticketing-sweep",
         "ticketing-daily",
     }
+
+
+def test_a_free_order_is_paid_at_once_without_a_payment(
+    booking, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from ticketing.models import TicketType
+
+    free = TicketType.objects.create(
+        attraction=booking.attraction, code="open-day", name="Open day", price=Decimal("0")
+    )
+    slot = booking.slot(capacity=3)
+    order = orders.create_order(
+        attraction=booking.attraction,
+        slot=slot,
+        quantities={free.id: 2},
+        buyer_name="A",
+        email="a@example.com",
+        language="en",
+    )
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert orders.start_payment(order) is None
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID and order.payment is None
+    assert order.tickets.count() == 2 and len(queued) == 1  # the ticket e-mail
+    assert counters(slot) == (0, 2)
