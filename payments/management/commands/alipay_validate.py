@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
@@ -149,9 +150,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--case", action="append", help="run only these cases (repeatable)")
         parser.add_argument("--store-id", default="VALIDATE")
+        parser.add_argument(
+            "--drive",
+            choices=("auto", "always", "never"),
+            default="auto",
+            help="run the poller here: auto = only when no cluster takes an overdue step",
+        )
 
-    def handle(self, *args, deadline=None, case=None, store_id="VALIDATE", **options):
+    def handle(self, *args, deadline=None, case=None, store_id="VALIDATE", drive="auto", **options):
         from payments.transitions import conf
+
+        self.drive = drive
+        self.warned = False
 
         deadline = deadline or int(conf("DEADLINE_SECONDS"))
         chosen = [c for c in CASES if not case or c.name in case]
@@ -195,12 +205,28 @@ class Command(BaseCommand):
 
         slack = conf("CANCEL_MAX_ATTEMPTS") * conf("CANCEL_RETRY_INTERVAL") + 90
         limit = payment.deadline_at.timestamp() + slack
+        grace = timedelta(seconds=5)
         while clock.now().timestamp() < limit:
             payment.refresh_from_db()
             if payment.state not in Payment.ACTIVE_STATES:
                 return payment
-            if poller.run(window=5.0) == 0:
-                clock.sleep(0.25)  # a running cluster holds the lease: let it poll
+            # Against a running site the cluster polls and this only watches; the command
+            # polls itself only when a step is overdue and no poller holds the lease.
+            stalled = (
+                payment.next_action_at is not None
+                and clock.now() > payment.next_action_at + grace
+                and not poller.lease_is_held()
+            )
+            if self.drive == "always" or (self.drive == "auto" and stalled):
+                if self.drive == "auto" and not self.warned:
+                    self.warned = True
+                    self.stderr.write(
+                        f"{payment.reference}: no task cluster took the overdue step "
+                        f"({payment.state}); the command polls itself."
+                    )
+                if poller.run(window=5.0):
+                    continue
+            clock.sleep(0.25)
         payment.refresh_from_db()
         return payment
 
