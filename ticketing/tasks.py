@@ -66,7 +66,11 @@ def refund_order(order_id: int, reason: str = "") -> None:
         Order.objects.filter(pk=order_id, refund_requested_at__isnull=True).update(
             refund_requested_at=clock.now()
         )
-        if order.outcome_reason in ("late_payment_sold_out", "paid_after_cancel"):
+        if order.outcome_reason in (
+            "late_payment_sold_out",
+            "paid_after_cancel",
+            "cancelled_refund",
+        ):
             notify_refund(order_id)
 
 
@@ -89,6 +93,8 @@ def notify_refund(order_id: int) -> None:
                 "Your payment arrived after your reservation had ended, and in the meantime the "
                 "time slot sold out."
             )
+        elif order.outcome_reason == "cancelled_refund":
+            why = _("Your order has been cancelled; its e-tickets are no longer valid.")
         else:
             why = _("The order had been cancelled before the payment arrived.")
         body = "\n\n".join(

@@ -215,6 +215,8 @@ def test_cancelling_a_paid_order_revokes_tickets_and_refunds(world):
     assert state(order) == Order.State.REFUNDED
     assert counters(slot) == (0, 0)
     assert set(order.tickets.values_list("state", flat=True)) == {Ticket.State.REVOKED}
+    told = [m for m in mail.outbox if "refunded" in m.subject and order.code in m.subject]
+    assert told and "no longer valid" in told[0].body
 
 
 def test_an_order_with_a_payment_in_flight_cannot_be_cancelled(world):
