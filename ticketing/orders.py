@@ -243,7 +243,7 @@ def find_order(code: str, *, email: str | None = None, token: str | None = None)
     )
     if order is None:
         return None
-    if token and hmac.compare_digest(str(token), order.token):
+    if token and hmac.compare_digest(str(token).encode(), order.token.encode()):
         return order
     if email and isinstance(email, str) and email.strip().lower() == order.email.lower():
         return order

@@ -75,11 +75,23 @@ def test_catalogue_reads(api, booking):
 
 @pytest.mark.parametrize(
     "query",
-    ["from=yesterday", "from=2026-01-10&to=2026-01-01", "from=2026-01-01&to=2026-12-31"],
+    [
+        "from=yesterday",
+        "from=2026-01-10&to=2026-01-01",
+        "from=2026-01-01&to=2026-12-31",
+        "from=0001-01-01&to=9999-12-31",
+    ],
 )
 def test_bad_availability_ranges_are_400(api, booking, query):
     response = api.get(f"/api/v1/attractions/{booking.attraction.slug}/availability/?{query}")
     assert_error(response, 400, "invalid_request")
+
+
+def test_the_last_representable_day_is_an_empty_answer_not_an_error(api, booking):
+    response = api.get(
+        f"/api/v1/attractions/{booking.attraction.slug}/availability/?from=9999-12-31"
+    )
+    assert (response.status_code, response.json()) == (200, [])
 
 
 def test_unknown_attractions_are_json_404(api, db):
@@ -131,6 +143,8 @@ def test_a_sold_out_slot_is_a_clean_409(api, booking):
         ({"quantities": [{"ticket_type": 1, "quantity": "many"}]}, "invalid_request", None),
         ({"language": "fr"}, "invalid_request", "language"),
         ({"slot": 999999}, "invalid_request", "slot"),
+        ({"slot": 10**30}, "invalid_request", "slot"),
+        ({"quantities": [{"ticket_type": 10**30, "quantity": 1}]}, "invalid_request", None),
         ({"quantities": [{"ticket_type": 999999, "quantity": 1}]}, "invalid_quantity", None),
         ({"buyer_name": "   "}, "invalid_request", "buyer_name"),
     ],
@@ -172,6 +186,7 @@ def test_reading_an_order_needs_its_token_or_email(api, booking):
         f"/api/v1/orders/{code}/?token=wrong",
         f"/api/v1/orders/{code}/?email=eve@example.com",
         f"/api/v1/orders/ZZZZZZZZ/?token={token}",
+        f"/api/v1/orders/{code}/?token=票票",
     ):
         assert_error(api.get(url), 404, "not_found")
 

@@ -79,14 +79,18 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     date_to = serializers.DateField(required=False)
 
 
+# Ids are 64-bit: a larger number is refused here rather than overflowing the database driver.
+MAX_ID = 2**63 - 1
+
+
 class QuantitySerializer(serializers.Serializer):
-    ticket_type = serializers.IntegerField(min_value=1)
+    ticket_type = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=0, max_value=100)
 
 
 class OrderCreateSerializer(serializers.Serializer):
     attraction = serializers.SlugField(max_length=80)
-    slot = serializers.IntegerField(min_value=1)
+    slot = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantities = QuantitySerializer(many=True, allow_empty=False, max_length=50)
     buyer_name = serializers.CharField(max_length=120)
     email = serializers.EmailField(max_length=254)

@@ -134,9 +134,9 @@ class AvailabilityView(PublicView):
         attraction = _attraction(slug)
         today = clock.now().astimezone(attraction.tz).date()
         date_from = _parse_date(request.query_params.get("from"), "from") or today
-        date_to = _parse_date(request.query_params.get("to"), "to") or (
-            date_from + dt.timedelta(days=30)
-        )
+        date_to = _parse_date(request.query_params.get("to"), "to")
+        if date_to is None:
+            date_to = min(date_from, dt.date.max - dt.timedelta(days=30)) + dt.timedelta(days=30)
         if date_to < date_from or (date_to - date_from).days >= MAX_RANGE_DAYS:
             raise ValidationError({"to": [f"Choose 'to' within {MAX_RANGE_DAYS} days of 'from'."]})
         days = inventory.availability(attraction, date_from, date_to)
