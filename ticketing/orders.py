@@ -180,8 +180,9 @@ def create_order(
     try:
         return _book(*args)
     except SoldOut:
-        if not release_expired_holds(slot_id=slot.id):
-            raise
+        # Return overdue holds, then try once more: the places may have been freed by us or,
+        # concurrently, by another buyer's release (then ours found nothing left to expire).
+        release_expired_holds(slot_id=slot.id)
     return _book(*args)
 
 

@@ -113,3 +113,43 @@ def test_mixed_party_sizes_never_oversell(transactional_db):
     # Whoever lost, lost because their party no longer fitted.
     assert PLACES - held < 4
     assert check_capacity([slot.pk]) == []
+
+
+def test_buyers_racing_for_places_of_expired_holds_reclaim_each_exactly_once(transactional_db):
+    """The slot is full of abandoned holds: every buyer's sold-out path expires them at once,
+    concurrently. Each expires once, its places are taken once, and the slot ends exactly full."""
+    from datetime import timedelta
+
+    from payments import clock
+
+    booking = Booking(make_attraction("race-expired"))
+    slot = booking.slot(capacity=PLACES)
+    clock.freeze(clock.now() - timedelta(minutes=30))  # booked half an hour ago, then abandoned
+    try:
+        abandoned = [booking.order(slot, email=f"gone{i}@example.com").pk for i in range(PLACES)]
+    finally:
+        clock.reset()
+    adult = booking.types["adult"].id
+
+    def body(index: int) -> dict:
+        return {
+            "attraction": "race-expired",
+            "slot": slot.pk,
+            "quantities": [{"ticket_type": adult, "quantity": 1}],
+            "buyer_name": f"Buyer {index}",
+            "email": f"buyer{index}@example.com",
+            "language": "en",
+        }
+
+    with gunicorn() as base:
+        results = race(base, body, 120)
+    statuses = Counter(status for status, _body in results)
+    assert statuses == {201: PLACES, 409: 120 - PLACES}, statuses
+    assert set(Order.objects.filter(pk__in=abandoned).values_list("state", flat=True)) == {
+        Order.State.EXPIRED
+    }
+    expired_events = Order.objects.filter(pk__in=abandoned, events__kind="hold_expired").count()
+    assert expired_events == PLACES  # each hold expired exactly once
+    slot.refresh_from_db()
+    assert (slot.held, slot.sold) == (PLACES, 0)
+    assert check_capacity([slot.pk]) == []
