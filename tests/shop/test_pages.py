@@ -341,3 +341,25 @@ def test_the_site_pages_render_where_the_shop_is_not_mounted(settings):
     response = strict.post("/sandbox/wallet/trades/1/", {"action": "confirm"})
     assert response.status_code == 403
     assert "This page has expired" in response.content.decode()
+
+
+def test_a_free_order_is_confirmed_without_alipay(client, attraction, tomorrow_slot):
+    from decimal import Decimal
+
+    from ticketing.models import TicketType
+
+    member = TicketType.objects.create(
+        attraction=attraction, code="member", name="Member", price=Decimal("0")
+    )
+    book(client, attraction, tomorrow_slot, lines={member: 2})
+    order = Order.objects.get()
+    body = client.get(reverse("shop:review", args=[order.code])).content.decode()
+    assert "JPY 0" in body
+    assert "Confirm free tickets" in body
+    assert "Pay with Alipay" not in body
+    paying = client.post(reverse("shop:pay", args=[order.code]), follow=True)
+    assert paying.redirect_chain[-1][0] == reverse("shop:confirmation", args=[order.code])
+    assert "Download e-tickets (PDF)" in paying.content.decode()
+    pdf = client.get(reverse("shop:tickets_pdf", args=[order.code]))
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
