@@ -154,7 +154,8 @@ def post_order(session: requests.Session, base: str, body: dict) -> requests.Res
 
 def sequential(base: str, world: dict) -> dict:
     session = requests.Session()
-    for index in range(10):  # warm-up: both workers import, connect, fill caches
+    # Warm-up: every worker thread imports, opens its persistent database connection, fills caches.
+    for index in range(40):
         post_order(session, base, order_body(world, "warm", index, 1)).raise_for_status()
     latencies = []
     statuses: Counter = Counter()
