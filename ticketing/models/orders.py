@@ -159,6 +159,8 @@ class Ticket(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "number"], name="ticket_unique_number")
         ]
+        # The gates' incremental revocation list (ticketing.etickets.views) reads by these.
+        indexes = [models.Index(fields=["state", "revoked_at"], name="ticket_state_revoked")]
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
 
