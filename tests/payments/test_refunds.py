@@ -145,3 +145,25 @@ def test_final_payments_cannot_be_cancelled(gateway):
     payment = pay(INSUFFICIENT)
     with pytest.raises(NotCancellable):
         lifecycle.request_cancel(payment, actor="staff")
+
+
+def test_a_refund_unconfirmed_past_its_bound_waits_for_staff_then_retries(gateway, settings):
+    from django.core import mail
+
+    from payments.refunds import retry_refund
+
+    settings.PAYMENTS = {**settings.PAYMENTS, "REFUND_MAX_ATTEMPTS": 1}
+    payment = pay(REFUND_SYSTEM_ERROR)
+    refund = lifecycle.request_refund(payment, amount=Decimal("5.00"), reason="", actor="t")
+    assert refund.state == Refund.State.NEEDS_ATTENTION
+    assert refund.failure_code == "REFUND_UNCONFIRMED"
+    [alert] = mail.outbox
+    assert refund.partner_refund_id in alert.subject
+    # Still counted against the payment: it may have been executed.
+    with pytest.raises(RefundTooLarge):
+        lifecycle.request_refund(payment, amount=Decimal("20.01"), reason="", actor="t")
+    refund = retry_refund(refund, actor="staff")
+    assert refund.state == Refund.State.SUCCEEDED
+    calls = exchanges(payment, REFUND)
+    assert len(calls) == 2 and calls[0].request_params == calls[1].request_params
+    assert len(_sandbox_refunds(payment)) == 1
