@@ -7,7 +7,9 @@ renewed, expiring WorkerLease) wakes every fraction of a second, claims the rows
 `next_action_at` has come (compare-and-set on `chain_generation`, so a duplicate poller or a
 late task finds nothing to do) and runs their steps on a small thread pool: one query, one
 cancel or one refund each. The loop ends after WINDOW seconds and queues its successor;
-the sweeper (a django-q2 schedule every minute) restarts it after a crash.
+the sweeper (a django-q2 schedule every minute) restarts it after a crash. With POLLER_SHARDS
+= k, k pollers run at once (on any workers of any hosts), each owning the rows whose id modulo k
+is its shard, so polling scales past what one process's threads can send.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.db import (
     connections,
     transaction,
 )
-from django.db.models import Min
+from django.db.models import F, Min
 
 from payments import clock
 from payments.models import Payment, Refund, WorkerLease
@@ -43,56 +45,99 @@ BATCH = 200
 
 
 # --- the lease --------------------------------------------------------------------------------
+def shard_count() -> int:
+    """PAYMENTS["POLLER_SHARDS"]: how many pollers may run at once, each on its share of rows."""
+    return max(1, int(conf("POLLER_SHARDS")))
+
+
+def lease_name(shard: int) -> str:
+    return f"{LEASE_NAME}-{shard}"
+
+
 def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def acquire_lease(holder: str) -> bool:
+def acquire_lease(holder: str, shard: int = 0) -> bool:
+    name = lease_name(shard)
     now = clock.now()
     expires = now + timedelta(seconds=LEASE_SECONDS)
-    taken = WorkerLease.objects.filter(name=LEASE_NAME, expires_at__lte=now).update(
+    taken = WorkerLease.objects.filter(name=name, expires_at__lte=now).update(
         holder=holder, expires_at=expires
     )
     if taken:
         return True
-    if WorkerLease.objects.filter(name=LEASE_NAME).exists():
+    if WorkerLease.objects.filter(name=name).exists():
         return False
     try:
         with transaction.atomic():
-            WorkerLease.objects.create(name=LEASE_NAME, holder=holder, expires_at=expires)
+            WorkerLease.objects.create(name=name, holder=holder, expires_at=expires)
         return True
     except IntegrityError:
         return False
 
 
-def renew_lease(holder: str) -> bool:
+def acquire_any(holder: str) -> int | None:
+    """Take the lease of a free shard that has work; its number, or None.
+
+    Shards without work are never taken: a poller that took an empty shard first would leave
+    the busy one to the next task, which would take the empty one again, and so on.
+    """
+    for shard in range(shard_count()):
+        if has_work(shard) and acquire_lease(holder, shard):
+            return shard
+    return None
+
+
+def renew_lease(holder: str, shard: int = 0) -> bool:
     expires = later(LEASE_SECONDS)
-    return (
-        WorkerLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=expires) == 1
+    renewed = WorkerLease.objects.filter(name=lease_name(shard), holder=holder).update(
+        expires_at=expires
     )
+    return renewed == 1
 
 
-def release_lease(holder: str) -> None:
-    WorkerLease.objects.filter(name=LEASE_NAME, holder=holder).update(
+def release_lease(holder: str, shard: int = 0) -> None:
+    WorkerLease.objects.filter(name=lease_name(shard), holder=holder).update(
         holder="", expires_at=clock.now()
     )
 
 
-def lease_is_held() -> bool:
-    return WorkerLease.objects.filter(name=LEASE_NAME, expires_at__gt=clock.now()).exists()
+def lease_is_held(shard: int | None = None) -> bool:
+    """Is this shard's poller running (None: are all shards' pollers running)?"""
+    names = [lease_name(s) for s in range(shard_count())] if shard is None else [lease_name(shard)]
+    held = WorkerLease.objects.filter(name__in=names, expires_at__gt=clock.now()).count()
+    return held == len(names)
 
 
 # --- finding and claiming work ---------------------------------------------------------------
-def _active_payments():
-    return Payment.objects.filter(state__in=Payment.ACTIVE_STATES, next_action_at__isnull=False)
+def _share(queryset, shard: int | None):
+    """Rows of one shard (id modulo the shard count); all rows for shard None."""
+    count = shard_count()
+    if shard is None or count == 1:
+        return queryset
+    return queryset.annotate(poller_shard=F("pk") % count).filter(poller_shard=shard)
 
 
-def _active_refunds():
-    return Refund.objects.filter(state=Refund.State.REQUESTED, next_action_at__isnull=False)
+def shard_of(pk: int) -> int:
+    return pk % shard_count()
 
 
-def has_work() -> bool:
-    return _active_payments().exists() or _active_refunds().exists()
+def _active_payments(shard: int | None = None):
+    return _share(
+        Payment.objects.filter(state__in=Payment.ACTIVE_STATES, next_action_at__isnull=False),
+        shard,
+    )
+
+
+def _active_refunds(shard: int | None = None):
+    return _share(
+        Refund.objects.filter(state=Refund.State.REQUESTED, next_action_at__isnull=False), shard
+    )
+
+
+def has_work(shard: int | None = None) -> bool:
+    return _active_payments(shard).exists() or _active_refunds(shard).exists()
 
 
 def overdue(grace_seconds: float) -> bool:
@@ -104,24 +149,24 @@ def overdue(grace_seconds: float) -> bool:
     )
 
 
-def next_due():
-    """The earliest next_action_at of any active row, or None."""
+def next_due(shard: int | None = None):
+    """The earliest next_action_at of any active row (of the shard), or None."""
     dues = [
-        _active_payments().aggregate(m=Min("next_action_at"))["m"],
-        _active_refunds().aggregate(m=Min("next_action_at"))["m"],
+        _active_payments(shard).aggregate(m=Min("next_action_at"))["m"],
+        _active_refunds(shard).aggregate(m=Min("next_action_at"))["m"],
     ]
     dues = [d for d in dues if d is not None]
     return min(dues) if dues else None
 
 
-def due_work(limit: int = BATCH) -> tuple[list[Payment], list[int]]:
+def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment], list[int]]:
     """Due payments as full rows (one SELECT for the whole batch) and due refund ids."""
     now = clock.now()
     payments = list(
-        _active_payments().filter(next_action_at__lte=now).order_by("next_action_at")[:limit]
+        _active_payments(shard).filter(next_action_at__lte=now).order_by("next_action_at")[:limit]
     )
     refunds = list(
-        _active_refunds()
+        _active_refunds(shard)
         .filter(next_action_at__lte=now)
         .order_by("next_action_at")
         .values_list("pk", flat=True)[:limit]
@@ -242,47 +287,56 @@ class _Pool(ThreadPoolExecutor):
             conn.dec_thread_sharing()
 
 
-def run_round(pool: ThreadPoolExecutor | None) -> int:
-    """Claim and run every due step once; returns how many steps ran."""
-    payments, refunds = due_work()
+def run_round(pool: ThreadPoolExecutor | None, shard: int | None = None) -> int:
+    """Claim and run every due step (of the shard) once; returns how many steps ran."""
+    payments, refunds = due_work(shard=shard)
     jobs = [(step_payment, p) for p in payments] + [(step_refund, pk) for pk in refunds]
     if not jobs:
         return 0
     if pool is None or len(jobs) == 1:
         done = 0
-        for func, pk in jobs:
+        for func, item in jobs:
             try:
-                done += func(pk)
-            except Exception:
-                logger.exception("poller step %s(%s) failed", func.__name__, pk)
+                done += func(item)
+            except Exception:  # one bad row must not stop the others: it is simply due again
+                logger.exception("poller step %s(%s) failed", func.__name__, item)
         return done
     return sum(pool.map(lambda job: _in_thread(*job), jobs))
 
 
 def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
-    """Poll while there is work, up to `window` seconds of clock time, holding the lease.
+    """Poll one shard while it has work, up to `window` seconds of clock time, holding its lease.
 
-    Returns the number of steps run (0 when another poller holds the lease). The sweeper waits
-    up to `wait_for_lease` for a lease that a killed poller left behind to expire.
+    Returns the number of steps run (0 when every shard's lease is held). The sweeper waits up
+    to `wait_for_lease` for a lease that a killed poller left behind to expire.
     """
+    from payments import tasks
+
     holder = _holder()
     close_old_connections()
     give_up = later(wait_for_lease)
-    while not acquire_lease(holder):
-        if clock.now() >= give_up:
+    while (shard := acquire_any(holder)) is None:
+        if clock.now() >= give_up or not has_work():
             return 0
         clock.sleep(0.5)
+    scope = shard if shard_count() > 1 else None
+    if scope is not None and any(
+        has_work(other) and not lease_is_held(other)
+        for other in range(shard_count())
+        if other != shard
+    ):
+        tasks.kick_poller()  # another shard has work and nobody polling it
     steps = 0
     threads = int(conf("POLLER_THREADS"))
     pool = _Pool(threads) if threads > 1 else None
     ends = later(window)
     try:
         while clock.now() < ends:
-            if not renew_lease(holder):
-                logger.warning("poller lease lost; stopping this round")
+            if not renew_lease(holder, shard):
+                logger.warning("poller lease %s lost; stopping this round", shard)
                 break
-            steps += run_round(pool)
-            upcoming = next_due()
+            steps += run_round(pool, scope)
+            upcoming = next_due(scope)
             if upcoming is None:
                 break
             wait = (upcoming - clock.now()).total_seconds()
@@ -290,10 +344,8 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-        release_lease(holder)
+        release_lease(holder, shard)
     # A payment that became due while we were stopping would wait for the sweeper: hand over.
-    if has_work():
-        from payments import tasks
-
+    if has_work(scope):
         tasks.kick_poller()
     return steps

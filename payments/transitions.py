@@ -41,6 +41,7 @@ DEFAULTS = {
     "REFUND_RETRY_INTERVAL": 5.0,
     "SWEEP_GRACE_SECONDS": 10.0,
     "POLLER_THREADS": 16,
+    "POLLER_SHARDS": 1,
     # How long a poller round owns a row it claimed; past it the row is due again (a crash).
     "CLAIM_SECONDS": 30.0,
 }

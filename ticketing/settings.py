@@ -265,6 +265,8 @@ PAYMENTS = {
     "REFUND_RETRY_INTERVAL": float(os.environ.get("PAYMENTS_REFUND_RETRY_INTERVAL", "5.0")),
     "SWEEP_GRACE_SECONDS": float(os.environ.get("PAYMENTS_SWEEP_GRACE_SECONDS", "10")),
     "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "16")),
+    # Pollers that may run at once (each on payment id modulo this), across workers and hosts.
+    "POLLER_SHARDS": int(os.environ.get("PAYMENTS_POLLER_SHARDS", "2")),
 }
 
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.

@@ -8,9 +8,13 @@ same database file, which is why the SQLite test database is a file and not in m
 import os
 
 from .settings import *  # noqa: F403
-from .settings import DATABASES, IS_SQLITE, Q_CLUSTER, VAR_DIR
+from .settings import DATABASES, IS_SQLITE, PAYMENTS, Q_CLUSTER, VAR_DIR
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# Inline (sync) tasks run one poller to completion inside the call that queued it; a single
+# shard keeps that order simple. Sharded polling has its own test, and the crash tests run
+# real clusters on the default settings.
+PAYMENTS = {**PAYMENTS, "POLLER_SHARDS": 1}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {

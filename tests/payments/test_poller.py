@@ -85,3 +85,19 @@ def test_wait_for_change_gives_up_at_the_timeout(gateway, no_cluster):
     fresh = lifecycle.wait_for_change(payment, timeout=0.6)
     assert fresh.state == Payment.State.PENDING
     assert 0.5 <= time.monotonic() - started < 3
+
+
+def test_sharded_pollers_each_take_their_share(gateway, no_cluster, settings):
+    settings.PAYMENTS = {**settings.PAYMENTS, "POLLER_SHARDS": 2}
+    payments = [pay(pin_confirm(4)) for _ in range(6)]
+    assert poller.acquire_lease("other-poller", 0)  # shard 0 is busy elsewhere
+    assert poller.run() >= 1
+    for payment in payments:
+        payment.refresh_from_db()
+        expected = Payment.State.PAID if payment.pk % 2 == 1 else Payment.State.PENDING
+        assert payment.state == expected, payment.pk
+    assert not poller.lease_is_held(1)
+    assert poller.lease_is_held(0)
+    poller.release_lease("other-poller", 0)
+    assert poller.run() >= 1
+    assert set(Payment.objects.values_list("state", flat=True)) == {Payment.State.PAID}

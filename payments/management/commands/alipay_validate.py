@@ -215,7 +215,7 @@ class Command(BaseCommand):
             stalled = (
                 payment.next_action_at is not None
                 and clock.now() > payment.next_action_at + grace
-                and not poller.lease_is_held()
+                and not poller.lease_is_held(poller.shard_of(payment.pk))
             )
             if self.drive == "always" or (self.drive == "auto" and stalled):
                 if self.drive == "auto" and not self.warned:
