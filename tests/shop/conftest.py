@@ -87,10 +87,15 @@ def poller_elsewhere(transactional_db):
     from payments import poller
     from payments.models import WorkerLease
 
-    WorkerLease.objects.update_or_create(
-        name=poller.LEASE_NAME,
-        defaults={"holder": "qcluster (stand-in)", "expires_at": clock.now() + timedelta(hours=2)},
-    )
+    for shard in range(poller.shard_count()):
+        WorkerLease.objects.update_or_create(
+            name=poller.lease_name(shard),
+            defaults={
+                "holder": "qcluster (stand-in)",
+                "expires_at": clock.now() + timedelta(hours=2),
+            },
+        )
+    assert poller.lease_is_held()
 
 
 @pytest.fixture
