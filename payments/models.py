@@ -180,8 +180,9 @@ class PaymentEvent(models.Model):
     refund = models.ForeignKey(
         Refund, on_delete=models.CASCADE, related_name="events", null=True, blank=True
     )
-    from_state = models.CharField(max_length=20)
-    to_state = models.CharField(max_length=20)
+    # A payment state, or "refund:<state>" for a refund's transition.
+    from_state = models.CharField(max_length=32)
+    to_state = models.CharField(max_length=32)
     actor = models.CharField(max_length=150)
     note = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(default=_now)
