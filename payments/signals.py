@@ -1,4 +1,4 @@
-"""Payment outcomes, announced to whoever cares (ticketing connects to these; payments knows no tickets).
+"""Payment outcomes, announced to whoever cares: ticketing connects; payments knows no tickets.
 
 Each signal is sent once per transition, after the transaction that made it has committed, with
 `sender=Payment` and `payment=<the Payment row>`; `payment_refunded` also carries `refund=<Refund>`.

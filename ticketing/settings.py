@@ -38,7 +38,8 @@ if not DEBUG and (SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 32):
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 ADMINS = [
-    (addr.split("@")[0], addr) for addr in env_list("ADMINS", "ops@entrada.example" if DEBUG else "")
+    (addr.split("@")[0], addr)
+    for addr in env_list("ADMINS", "ops@entrada.example" if DEBUG else "")
 ]
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "entrada@localhost")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Entrada <tickets@localhost>")
@@ -244,8 +245,10 @@ if ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID and not (
     ALIPAY["MD5_KEY"] or ALIPAY["MD5_KEY_FILE"]
 ):
     ALIPAY["MD5_KEY"] = ALIPAY_DEMO_MD5_KEY
-if not DEBUG and ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID and not env_bool(
-    "ALIPAY_SANDBOX", False
+if (
+    not DEBUG
+    and ALIPAY["PARTNER_ID"] == ALIPAY_DEMO_PARTNER_ID
+    and not env_bool("ALIPAY_SANDBOX", False)
 ):
     raise ImproperlyConfigured(
         "Refusing to start with DEBUG off and the demo Alipay partner: set ALIPAY_PARTNER_ID, "

@@ -31,9 +31,7 @@ def test_refuses_debug_off_with_demo_partner():
 
 
 def test_production_settings_turn_the_sandbox_off():
-    result = _import_settings(
-        DEBUG="0", SECRET_KEY="x" * 40, ALIPAY_PARTNER_ID="2088123412341234"
-    )
+    result = _import_settings(DEBUG="0", SECRET_KEY="x" * 40, ALIPAY_PARTNER_ID="2088123412341234")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
 

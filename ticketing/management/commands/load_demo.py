@@ -19,7 +19,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.DEBUG and not settings.SANDBOX_ENABLED:
-            raise CommandError("Demo data is for development and demo sites (DEBUG or ALIPAY_SANDBOX).")
+            raise CommandError(
+                "Demo data is for development and demo sites (DEBUG or ALIPAY_SANDBOX)."
+            )
         written = ensure_demo_keys(settings.ALIPAY_KEY_DIR)
         if written:
             self.stdout.write(f"Generated demo RSA keys in {settings.ALIPAY_KEY_DIR}")

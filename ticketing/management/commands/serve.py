@@ -33,9 +33,10 @@ class Command(BaseCommand):
             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
             "--access-logfile", "-", "--graceful-timeout", "5",
         ]  # fmt: skip
+        # Both commands are fixed argument lists built from our own interpreter and settings.
         children = [
-            subprocess.Popen(manage + ["qcluster"], env=env),
-            subprocess.Popen(web_cmd, env=env, cwd=settings.BASE_DIR),
+            subprocess.Popen([*manage, "qcluster"], env=env),  # noqa: S603
+            subprocess.Popen(web_cmd, env=env, cwd=settings.BASE_DIR),  # noqa: S603
         ]
         self._print_urls(host, port)
         stopping = False
