@@ -117,6 +117,25 @@ def new_partner_trans_id() -> str:
 
 
 # --- creating payments -----------------------------------------------------------------------
+def _record_new_payment(*, now: datetime, deadline: int, actor: str, **fields) -> Payment:
+    """Insert a payment in `created` together with its first audit event (one transaction)."""
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            partner_trans_id=new_partner_trans_id(),
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + timedelta(seconds=deadline),
+            # If this process dies during the first call, the poller takes over from here.
+            next_action_at=later(conf("CLAIM_SECONDS"), start=now),
+            pay_attempts=1,
+            **fields,
+        )
+        PaymentEvent.objects.create(
+            payment=payment, from_state="", to_state=State.CREATED, actor=actor, at=now
+        )
+    return payment
+
+
 def create_barcode_payment(
     *,
     amount: Decimal,
@@ -145,7 +164,10 @@ def create_barcode_payment(
     gateway.client_config()  # a configuration error refuses the payment before it exists
     now = clock.now()
     deadline = deadline_seconds if deadline_seconds is not None else conf("DEADLINE_SECONDS")
-    payment = Payment.objects.create(
+    payment = _record_new_payment(
+        now=now,
+        deadline=deadline,
+        actor=actor,
         reference=reference,
         amount=value,
         currency=currency,
@@ -155,17 +177,7 @@ def create_barcode_payment(
         buyer_code_sealed=gateway.seal_buyer_code(code),
         store_id=store_id,
         terminal_id=terminal_id,
-        partner_trans_id=new_partner_trans_id(),
         trans_create_time=now.astimezone(BEIJING).strftime("%Y%m%d%H%M%S"),
-        created_at=now,
-        updated_at=now,
-        deadline_at=now + timedelta(seconds=deadline),
-        # If this process dies during the pay, the poller takes the payment over from here.
-        next_action_at=later(conf("CLAIM_SECONDS"), start=now),
-        pay_attempts=1,
-    )
-    PaymentEvent.objects.create(
-        payment=payment, from_state="", to_state=State.CREATED, actor=actor, at=now
     )
     _send_pay(payment, code, generation=payment.chain_generation, attempt=1)
     payment.refresh_from_db()
@@ -194,7 +206,10 @@ def create_qr_payment(
         raise InvalidPaymentRequest(fields={"deadline_seconds": "between 60 and 7200"})
     gateway.client_config()
     now = clock.now()
-    payment = Payment.objects.create(
+    payment = _record_new_payment(
+        now=now,
+        deadline=deadline,
+        actor=actor,
         reference=reference,
         amount=value,
         currency=currency,
@@ -202,15 +217,6 @@ def create_qr_payment(
         channel=Payment.Channel.QR,
         store_id=store_id,
         terminal_id=terminal_id,
-        partner_trans_id=new_partner_trans_id(),
-        created_at=now,
-        updated_at=now,
-        deadline_at=now + timedelta(seconds=deadline),
-        next_action_at=later(conf("CLAIM_SECONDS"), start=now),
-        pay_attempts=1,
-    )
-    PaymentEvent.objects.create(
-        payment=payment, from_state="", to_state=State.CREATED, actor=actor, at=now
     )
     sent_at = clock.now()
     try:
