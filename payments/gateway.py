@@ -63,6 +63,14 @@ def client() -> AlipayClient:
     return cached[1]
 
 
+def close_client() -> None:
+    """Close this thread's cached client and its kept-alive connection (tests, shutdown)."""
+    cached = getattr(_local, "client", None)
+    if cached is not None:
+        cached[1].session.close()
+        del _local.client
+
+
 def notify_url() -> str:
     return settings.ALIPAY["NOTIFY_BASE_URL"].rstrip("/") + NOTIFY_PATH
 

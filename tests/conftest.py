@@ -62,11 +62,13 @@ def sandbox_merchant(request, db, demo_rsa_keys):
 
 @pytest.fixture
 def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, demo_rsa_keys):
-    """settings.ALIPAY pointed at the sandbox on the live server; returns the merged dict.
+    """settings.ALIPAY pointed at the sandbox on the live server; yields the merged dict.
 
     The client's read timeout (1 s) is shorter than the sandbox's slow replies (2 s), so the
     "no reply in time" buyer codes really time out without slowing the suite much.
     """
+    from payments import gateway
+
     settings.ALIPAY = {
         **settings.ALIPAY,
         "GATEWAY_URL": live_server.url + "/sandbox/gateway.do",
@@ -83,4 +85,8 @@ def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, de
         "NOTIFY_BASE_URL": live_server.url,
     }
     settings.SANDBOX_SLOW_REPLY_SECONDS = 2
-    return settings.ALIPAY
+    yield settings.ALIPAY
+    # The client keeps its connection alive per thread; the live server's thread serving it
+    # would keep its database connection open, and PostgreSQL then refuses to drop the test
+    # database at the end of the run.
+    gateway.close_client()

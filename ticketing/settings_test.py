@@ -22,10 +22,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SANDBOX_ENABLED = True
-# One test database per test process, so that two suites running at once (two developers' shells,
-# xdist workers) never share one. Subprocesses read the name from connection.settings_dict.
+# Each test starts from an empty cache of its own process (rate limits, look-up counters).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# SQLite: one test database file per test process, so that two suites running at once (two
+# shells, xdist workers) never share one. Subprocesses read the name from connection.settings_dict.
 _run = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 if IS_SQLITE:
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_run}.sqlite3")}
 else:
-    DATABASES["default"]["TEST"] = {"NAME": f"test_entrada_{_run}"}
+    # A fixed name: Django replaces a database an interrupted run left behind.
+    DATABASES["default"]["TEST"] = {"NAME": "test_entrada"}

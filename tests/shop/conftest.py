@@ -101,13 +101,4 @@ def poller_elsewhere(transactional_db):
 @pytest.fixture
 def shop_gateway(alipay_gateway, poller_elsewhere):
     """settings.ALIPAY pointed at the sandbox on the live server, with the poller kept out."""
-    from payments import gateway
-
-    yield alipay_gateway
-    # The gateway client keeps its HTTP connection alive per thread; the live server's thread
-    # serving it would keep its database connection open too, and PostgreSQL then refuses to
-    # drop the test database. Close this thread's client.
-    cached = getattr(gateway._local, "client", None)
-    if cached is not None:
-        cached[1].session.close()
-        del gateway._local.client
+    return alipay_gateway
