@@ -10,19 +10,42 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 
-class PaymentError(Exception):
-    """Base of every error the payments services raise to their callers."""
+class DomainError(Exception):
+    """Base of every domain error in Entrada (payments and ticketing alike).
 
-    code: str = "payment_error"
-    default_message = _("The payment request could not be processed.")
+    It lives here because payments is the app every other app may import. The edges need nothing
+    but these attributes: the API answers `as_dict()` with `http_status`, pages show `message`.
+    """
+
+    code: str = "domain_error"
+    http_status: int = 400
+    default_message = _("The request could not be processed.")
+    # True when `fields` describe our own setup (key files, URLs): logged, never shown to callers.
+    internal_details: bool = False
 
     def __init__(self, message: str | None = None, *, fields: dict | None = None):
         self.message = message if message is not None else self.default_message
         self.fields: dict = fields or {}
         super().__init__(str(self.message))
 
+    def public_fields(self) -> dict[str, list[str]]:
+        """`fields` as {field: [messages]}, the API's shape; empty for internal details."""
+        if self.internal_details:
+            return {}
+        return {
+            str(name): [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+            for name, value in self.fields.items()
+        }
+
     def as_dict(self) -> dict:
-        return {"code": self.code, "message": str(self.message), "fields": self.fields}
+        return {"code": self.code, "message": str(self.message), "fields": self.public_fields()}
+
+
+class PaymentError(DomainError):
+    """Base of every error the payments services raise to their callers."""
+
+    code: str = "payment_error"
+    default_message = _("The payment request could not be processed.")
 
 
 class InvalidAmount(PaymentError):
@@ -49,16 +72,19 @@ class InvalidPaymentRequest(PaymentError):
 
 class NotCancellable(PaymentError):
     code = "not_cancellable"
+    http_status = 409
     default_message = _("This payment can no longer be cancelled.")
 
 
 class NotRefundable(PaymentError):
     code = "not_refundable"
+    http_status = 409
     default_message = _("This payment cannot be refunded.")
 
 
 class RefundTooLarge(PaymentError):
     code = "refund_too_large"
+    http_status = 422
     default_message = _("The refund is larger than what is left to refund on this payment.")
 
 
@@ -66,4 +92,7 @@ class GatewayUnavailable(PaymentError):
     """The gateway configuration is missing or broken: nothing was sent."""
 
     code = "gateway_unavailable"
+    # Nothing was sent: the caller may retry later with the same key (5xx is never stored).
+    http_status = 503
+    internal_details = True
     default_message = _("Payments are unavailable right now; please try again later.")

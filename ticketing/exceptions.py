@@ -8,25 +8,14 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from payments.exceptions import DomainError
 
-class TicketingError(Exception):
+
+class TicketingError(DomainError):
     """Base of every error the ticketing services raise to their callers."""
 
     code: str = "ticketing_error"
-    http_status: int = 400
     default_message = _("The booking request could not be processed.")
-
-    def __init__(self, message: str | None = None, *, fields: dict | None = None):
-        self.message = message if message is not None else self.default_message
-        self.fields: dict = fields or {}
-        super().__init__(str(self.message))
-
-    def as_dict(self) -> dict:
-        return {
-            "code": self.code,
-            "message": str(self.message),
-            "fields": {key: [str(v) for v in value] for key, value in self.fields.items()},
-        }
 
 
 class SoldOut(TicketingError):

@@ -3,7 +3,7 @@
 Set as REST_FRAMEWORK["EXCEPTION_HANDLER"], so the partner API and the public API answer every
 failure the same way: a stable machine `code` for programs, a plain translated `message` for
 people, and per-field messages for validation. Domain errors (payments.exceptions) are translated
-here, at the edge, and never leak a traceback.
+here, at the edge, each with its own `http_status`, and never leak a traceback.
 """
 
 from __future__ import annotations
@@ -20,26 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from payments.api.idempotency import IdempotencyError
-from payments.exceptions import PaymentError
+from payments.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
-
-# HTTP status per domain error code; anything not listed is a 400.
-PAYMENT_ERROR_STATUS = {
-    "invalid_amount": status.HTTP_400_BAD_REQUEST,
-    "unsupported_currency": status.HTTP_400_BAD_REQUEST,
-    "invalid_buyer_code": status.HTTP_400_BAD_REQUEST,
-    "invalid_request": status.HTTP_400_BAD_REQUEST,
-    "not_cancellable": status.HTTP_409_CONFLICT,
-    "not_refundable": status.HTTP_409_CONFLICT,
-    "refund_too_large": status.HTTP_422_UNPROCESSABLE_ENTITY,
-    # The gateway is misconfigured or unreachable and nothing was sent: the caller may retry
-    # later with the same key (a 5xx is not stored by the idempotency layer).
-    "gateway_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
-}
-
-# Domain errors whose `fields` describe our own setup rather than the caller's input.
-INTERNAL_DETAIL_CODES = {"gateway_unavailable"}
 
 # Validation codes raised by our serializers that deserve their own top-level code.
 DOMAIN_VALIDATION_CODES = {
@@ -132,17 +115,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """Every exception a view raises, as the error shape with a fitting status."""
     # As DRF's own handler does: an atomic request (ATOMIC_REQUESTS) must not commit half a change.
     set_rollback()
-    if isinstance(exc, PaymentError):
-        code = exc.code
-        fields = _flatten_fields(exc.fields) if exc.fields else {}
-        if code in INTERNAL_DETAIL_CODES:
-            # The details describe our configuration (key files, URLs): for staff, not callers.
-            logger.error("%s: %s", code, fields)
-            fields = {}
-        return Response(
-            error_body(code, exc.message, fields),
-            status=PAYMENT_ERROR_STATUS.get(code, status.HTTP_400_BAD_REQUEST),
-        )
+    if isinstance(exc, DomainError):
+        if exc.internal_details:
+            logger.error("%s: %s", exc.code, exc.fields)
+        return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, IdempotencyError):
         return Response(error_body(exc.code, exc.message), status=exc.status_code)
     if isinstance(exc, Http404):

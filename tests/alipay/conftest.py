@@ -15,8 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payments.alipay.config import ClientConfig
 from payments.alipay.signing import Signer, presign_string
@@ -25,42 +23,16 @@ PARTNER = "2088000000000001"
 MD5_KEY = "entrada-test-md5-key"
 
 
-def _pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode("ascii")
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode("ascii")
-    )
-    return private, public
-
-
 @pytest.fixture(scope="session")
-def rsa_keys() -> dict[str, str]:
-    """Our pair (merchant_*) and Alipay's pair (alipay_*), made once per run."""
-    merchant_private, merchant_public = _pair()
-    alipay_private, alipay_public = _pair()
-    return {
-        "merchant_private": merchant_private,
-        "merchant_public": merchant_public,
-        "alipay_private": alipay_private,
-        "alipay_public": alipay_public,
-    }
-
-
-@pytest.fixture(scope="session")
-def make_config(rsa_keys):
+def make_config(demo_rsa_keys):
     def make(sign_type: str = "RSA2", gateway_url: str = "http://127.0.0.1:9/gateway.do", **kw):
         return ClientConfig(
             gateway_url=gateway_url,
             partner=PARTNER,
             sign_type=sign_type,
             md5_key=MD5_KEY if sign_type == "MD5" else "",
-            private_key_pem=rsa_keys["merchant_private"] if sign_type != "MD5" else "",
-            alipay_public_key_pem=rsa_keys["alipay_public"] if sign_type != "MD5" else "",
+            private_key_pem=demo_rsa_keys["merchant_private"] if sign_type != "MD5" else "",
+            alipay_public_key_pem=demo_rsa_keys["alipay_public"] if sign_type != "MD5" else "",
             **kw,
         )
 
@@ -68,13 +40,13 @@ def make_config(rsa_keys):
 
 
 @pytest.fixture(scope="session")
-def alipay_signer(rsa_keys):
+def alipay_signer(demo_rsa_keys):
     """Signs as Alipay does: the shared MD5 key, or Alipay's private key."""
 
     def make(sign_type: str) -> Signer:
         if sign_type == "MD5":
             return Signer("MD5", md5_key=MD5_KEY)
-        return Signer(sign_type, private_key_pem=rsa_keys["alipay_private"])
+        return Signer(sign_type, private_key_pem=demo_rsa_keys["alipay_private"])
 
     return make
 

@@ -37,7 +37,9 @@ def client(gateway, make_config):
     return AlipayClient(make_config("RSA2", gateway.url))
 
 
-def test_good_reply_is_believed_and_the_exchange_recorded(gateway, client, make_reply, rsa_keys):
+def test_good_reply_is_believed_and_the_exchange_recorded(
+    gateway, client, make_reply, demo_rsa_keys
+):
     gateway.body = make_reply(PAID, "RSA2", encoding="GBK")
     gateway.content_type = "text/xml; charset=GBK"
     result = client.pay(**PAY)
@@ -53,7 +55,7 @@ def test_good_reply_is_believed_and_the_exchange_recorded(gateway, client, make_
     assert sent["query"] == {"_input_charset": "UTF-8"}
     assert sent["form"]["_input_charset"] == "UTF-8"
     assert sent["form"]["buyer_identity_code"] == "281234567890123456"
-    verifier = Verifier("RSA2", public_key_pem=rsa_keys["merchant_public"])
+    verifier = Verifier("RSA2", public_key_pem=demo_rsa_keys["merchant_public"])
     assert verifier.verify(sent["form"], sent["form"]["sign"])
 
 

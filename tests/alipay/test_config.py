@@ -9,7 +9,7 @@ from payments.alipay.signing import KeyConfigError
 URL = "https://globalmapi.alipay.com/gateway.do"
 
 
-def test_repr_never_shows_keys(make_config, rsa_keys):
+def test_repr_never_shows_keys(make_config, demo_rsa_keys):
     for sign_type in ("MD5", "RSA2"):
         text = repr(make_config(sign_type)) + str(make_config(sign_type))
         assert "PRIVATE" not in text and "PUBLIC" not in text
@@ -50,9 +50,9 @@ def test_key_from_prefers_text_then_file(tmp_path):
         key_from("", tmp_path / "missing.pem")
 
 
-def test_from_mapping_reads_key_files_only_for_the_sign_type(tmp_path, rsa_keys):
-    (tmp_path / "private.pem").write_text(rsa_keys["merchant_private"])
-    (tmp_path / "public.pem").write_text(rsa_keys["alipay_public"])
+def test_from_mapping_reads_key_files_only_for_the_sign_type(tmp_path, demo_rsa_keys):
+    (tmp_path / "private.pem").write_text(demo_rsa_keys["merchant_private"])
+    (tmp_path / "public.pem").write_text(demo_rsa_keys["alipay_public"])
     settings_like = {
         "GATEWAY_URL": URL,
         "PARTNER_ID": "2088000000000001",
@@ -64,5 +64,5 @@ def test_from_mapping_reads_key_files_only_for_the_sign_type(tmp_path, rsa_keys)
     }
     config = ClientConfig.from_mapping(settings_like)
     assert config.sign_type == "RSA2" and config.timeout == (5.0, 3.0)
-    assert config.private_key_pem == rsa_keys["merchant_private"].strip()
+    assert config.private_key_pem == demo_rsa_keys["merchant_private"].strip()
     assert config.signer().sign({"a": "1"})

@@ -33,7 +33,7 @@ def config(request, make_config):
     return make_config(request.param)
 
 
-def test_pay_request_has_every_field_and_a_signature_alipay_verifies(config, rsa_keys):
+def test_pay_request_has_every_field_and_a_signature_alipay_verifies(config, demo_rsa_keys):
     request = services.build_pay(config, **PAY, memo="gate 3", quantity=2)
     params = request.params
     assert params["service"] == "alipay.acquire.overseas.spot.pay"
@@ -48,7 +48,7 @@ def test_pay_request_has_every_field_and_a_signature_alipay_verifies(config, rsa
     assert params["sign_type"] == config.sign_type
     # Alipay's side checks the signature, _input_charset included.
     verifier = Verifier(
-        config.sign_type, md5_key=config.md5_key, public_key_pem=rsa_keys["merchant_public"]
+        config.sign_type, md5_key=config.md5_key, public_key_pem=demo_rsa_keys["merchant_public"]
     )
     assert verifier.verify(params, params["sign"])
     assert not verifier.verify({**params, "_input_charset": "GBK"}, params["sign"])

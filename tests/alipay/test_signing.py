@@ -50,9 +50,9 @@ def test_presign_string_sorts_bytes_drops_empty_and_signature_fields():
 
 
 @pytest.mark.parametrize("sign_type", ["RSA", "RSA2"])
-def test_our_rsa_signature_verifies_with_bare_cryptography(sign_type, rsa_keys):
-    signature = Signer(sign_type, private_key_pem=rsa_keys["merchant_private"]).sign(PARAMS)
-    public = serialization.load_pem_public_key(rsa_keys["merchant_public"].encode())
+def test_our_rsa_signature_verifies_with_bare_cryptography(sign_type, demo_rsa_keys):
+    signature = Signer(sign_type, private_key_pem=demo_rsa_keys["merchant_private"]).sign(PARAMS)
+    public = serialization.load_pem_public_key(demo_rsa_keys["merchant_public"].encode())
     message = presign_string(PARAMS).encode("utf-8")
     public.verify(base64.b64decode(signature), message, padding.PKCS1v15(), HASHES[sign_type]())
     other = HASHES["RSA2" if sign_type == "RSA" else "RSA"]()
@@ -62,13 +62,13 @@ def test_our_rsa_signature_verifies_with_bare_cryptography(sign_type, rsa_keys):
 
 @pytest.mark.parametrize("sign_type", ["RSA", "RSA2"])
 def test_bare_cryptography_signature_verifies_with_ours_and_tampering_is_refused(
-    sign_type, rsa_keys
+    sign_type, demo_rsa_keys
 ):
-    private = serialization.load_pem_private_key(rsa_keys["alipay_private"].encode(), None)
+    private = serialization.load_pem_private_key(demo_rsa_keys["alipay_private"].encode(), None)
     message = b"_input_charset=UTF-8&result_code=SUCCESS&trans_amount=12.50"
     raw = private.sign(message, padding.PKCS1v15(), HASHES[sign_type]())
     signature = base64.b64encode(raw).decode()
-    verifier = Verifier(sign_type, public_key_pem=rsa_keys["alipay_public"])
+    verifier = Verifier(sign_type, public_key_pem=demo_rsa_keys["alipay_public"])
     assert verifier.verify_text(message.decode(), signature)
     assert not verifier.verify_text(message.decode().replace("12.50", "12.51"), signature)
     flipped = base64.b64encode(bytes([raw[0] ^ 1]) + raw[1:]).decode()
@@ -77,9 +77,9 @@ def test_bare_cryptography_signature_verifies_with_ours_and_tampering_is_refused
     assert not verifier.verify_text(message.decode(), "")
 
 
-def test_rsa_signature_with_plus_turned_into_space_still_verifies(rsa_keys):
-    signer = Signer("RSA2", private_key_pem=rsa_keys["alipay_private"])
-    verifier = Verifier("RSA2", public_key_pem=rsa_keys["alipay_public"])
+def test_rsa_signature_with_plus_turned_into_space_still_verifies(demo_rsa_keys):
+    signer = Signer("RSA2", private_key_pem=demo_rsa_keys["alipay_private"])
+    verifier = Verifier("RSA2", public_key_pem=demo_rsa_keys["alipay_public"])
     for n in range(40):  # find a signature that contains '+', as form posts mangle it
         params = {**PARAMS, "n": str(n)}
         signature = signer.sign(params)
@@ -96,8 +96,8 @@ def test_md5_signature_of_chinese_text_is_over_utf8():
     assert Signer("MD5", md5_key="k").sign(params) == expected
 
 
-def test_bare_base64_key_body_is_accepted(rsa_keys):
-    body = "".join(rsa_keys["alipay_public"].strip().splitlines()[1:-1])
+def test_bare_base64_key_body_is_accepted(demo_rsa_keys):
+    body = "".join(demo_rsa_keys["alipay_public"].strip().splitlines()[1:-1])
     assert Verifier("RSA2", public_key_pem=body).public_key_pem == body
 
 

@@ -17,14 +17,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from payments import clock
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent
 from ticketing import inventory, orders
-from ticketing.exceptions import TicketingError
 from ticketing.models import Attraction, Order, TimeSlot
 
 from .serializers import (
@@ -50,19 +48,10 @@ ERRORS = {
 }
 
 
-def ticketing_exception_handler(exc, context):
-    if isinstance(exc, TicketingError):
-        return Response(exc.as_dict(), status=exc.http_status)
-    return api_settings.EXCEPTION_HANDLER(exc, context)
-
-
 class PublicView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes = [PublicReadThrottle]
-
-    def get_exception_handler(self):
-        return ticketing_exception_handler
 
 
 def _attraction(slug: str) -> Attraction:
