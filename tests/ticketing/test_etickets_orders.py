@@ -216,7 +216,10 @@ def test_a_revoked_or_forged_ticket_is_not_admitted(booking):
     token = tokens_of(order)[0]
     orders.cancel_order(order, actor="test")
     assert gate.admit(token, actor="gate").code == "revoked"
-    assert gate.admit(token[:-2] + "AA", actor="gate").code == "invalid_token"
+    # Alter one signature character to a value it certainly does not already hold.
+    position = len(token) - 10
+    forged = token[:position] + ("B" if token[position] == "A" else "A") + token[position + 1 :]
+    assert gate.admit(forged, actor="gate").code == "invalid_token"
     assert order.tickets.get().state == Ticket.State.REVOKED
     assert not OrderEvent.objects.filter(kind="ticket_used").exists()
 
