@@ -107,7 +107,9 @@ def _clean_quantities(attraction: Attraction, quantities) -> list[tuple[object, 
     """[(ticket type, quantity)] for quantities above zero, or InvalidQuantity."""
     if not isinstance(quantities, dict) or not quantities:
         raise InvalidQuantity(fields={"quantities": [_("Choose at least one ticket.")]})
-    types = {tt.id: tt for tt in attraction.ticket_types.filter(active=True)}
+    # order_by(): the default ordering would join the attraction for nothing; `chosen` is
+    # sorted below.
+    types = {tt.id: tt for tt in attraction.ticket_types.filter(active=True).order_by()}
     chosen = []
     for raw_id, raw_quantity in quantities.items():
         try:

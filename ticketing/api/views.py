@@ -184,11 +184,13 @@ class OrderCreateView(PublicView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         # One query for both: the slot must belong to this attraction, which must be on sale.
-        slot = (
-            TimeSlot.objects.select_related("attraction")
-            .filter(pk=values["slot"], attraction__slug=values["attraction"])
-            .first()
-        )
+        try:
+            # get(), not first(): first() would add ORDER BY (and a join for it) to a pk lookup.
+            slot = TimeSlot.objects.select_related("attraction").get(
+                pk=values["slot"], attraction__slug=values["attraction"]
+            )
+        except TimeSlot.DoesNotExist:
+            slot = None
         if slot is None or not slot.attraction.active:
             if not Attraction.objects.filter(slug=values["attraction"], active=True).exists():
                 raise NotFound()
