@@ -44,6 +44,8 @@ DEFAULTS = {
     "POLLER_SHARDS": 1,
     # How long a poller round owns a row it claimed; past it the row is due again (a crash).
     "CLAIM_SECONDS": 30.0,
+    # Respect Alipay's 00:00-01:30 Beijing refund blackout (refunds.py); off only in tests.
+    "REFUND_BLACKOUT": True,
 }
 
 

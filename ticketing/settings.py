@@ -289,6 +289,8 @@ PAYMENTS = {
     "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "16")),
     # Pollers that may run at once (each on payment id modulo this), across workers and hosts.
     "POLLER_SHARDS": int(os.environ.get("PAYMENTS_POLLER_SHARDS", "2")),
+    # Hold refunds asked for 00:00-01:30 Beijing time until 01:30 (Alipay executes none then).
+    "REFUND_BLACKOUT": env_bool("PAYMENTS_REFUND_BLACKOUT", True),
 }
 
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.
@@ -297,6 +299,8 @@ SANDBOX_ENABLED = env_bool("ALIPAY_SANDBOX", DEBUG)
 # held, and the amount above which a normal test buyer must confirm with a PIN.
 SANDBOX_SLOW_REPLY_SECONDS = float(os.environ.get("SANDBOX_SLOW_REPLY_SECONDS", "20"))
 SANDBOX_PIN_THRESHOLD = os.environ.get("SANDBOX_PIN_THRESHOLD", "1000")
+# Like Alipay, answer synchronous refunds 00:00-01:30 Beijing time with SYSTEM_ERROR, unexecuted.
+SANDBOX_REFUND_BLACKOUT = env_bool("SANDBOX_REFUND_BLACKOUT", True)
 
 # --- E-tickets --------------------------------------------------------------------------------
 # The Ed25519 key that signs ticket QR tokens (ticketing/etickets/keys.py): PEM text or base64 of
