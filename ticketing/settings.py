@@ -311,6 +311,14 @@ TICKET_SIGNING_KEY_FILE = os.environ.get("TICKET_SIGNING_KEY_FILE", "")
 TICKET_DEMO_SIGNING_KEY_FILE = VAR_DIR / "keys" / "demo-ticket-signing.pem"
 # Public halves (PEM or base64) of retired signing keys that gates still accept.
 TICKET_PREVIOUS_PUBLIC_KEYS = env_list("TICKET_PREVIOUS_PUBLIC_KEYS", "")
+# The CJK TrueType font (.ttf, or the first face of a .ttc) embedded, subset, in e-ticket PDFs for
+# Chinese text (ticketing/etickets/fonts.py). Empty: the first of the candidates installed (Debian's
+# fonts-droid-fallback, fonts-wqy-microhei); none: the non-embedded STSong-Light (etickets.W001).
+TICKET_CJK_FONT = os.environ.get("TICKET_CJK_FONT", "")
+TICKET_CJK_FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+]
 
 # --- Booking ----------------------------------------------------------------------------------
 # How long chosen tickets hold their places, and the most visitors one order may admit.
