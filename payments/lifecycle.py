@@ -27,7 +27,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from payments import clock, gateway
 from payments.alipay import money
@@ -117,11 +117,16 @@ def new_partner_trans_id() -> str:
 
 
 # --- creating payments -----------------------------------------------------------------------
-def _record_new_payment(*, now: datetime, deadline: int, actor: str, **fields) -> Payment:
-    """Insert a payment in `created` together with its first audit event (one transaction)."""
+def _record_new_payment(
+    *, now: datetime, deadline: int, actor: str, partner_trans_id: str | None = None, **fields
+) -> Payment:
+    """Insert a payment in `created` together with its first audit event (one transaction).
+
+    Raises IntegrityError when `partner_trans_id` is already taken (nothing is written then).
+    """
     with transaction.atomic():
         payment = Payment.objects.create(
-            partner_trans_id=new_partner_trans_id(),
+            partner_trans_id=partner_trans_id or new_partner_trans_id(),
             created_at=now,
             updated_at=now,
             deadline_at=now + timedelta(seconds=deadline),
@@ -147,11 +152,18 @@ def create_barcode_payment(
     terminal_id: str,
     deadline_seconds: int | None = None,
     actor: str = "system",
+    partner_trans_id: str | None = None,
 ) -> Payment:
     """Take a barcode payment: validate, record, send spot.pay now, apply what it says.
 
     Returns the payment as the first pay left it: paid, failed, or pending (then the poller
     queries from FIRST_QUERY_DELAY after the pay until a final answer or the deadline).
+
+    A caller that can be re-run after a crash (the partner API) passes its own partner_trans_id,
+    derived from its idempotency key: when a payment with that id exists already, it is returned
+    as it is now (the poller owns whatever is left to do) and no pay is sent again; if it is not
+    the same payment (amount, currency, store, terminal, buyer code), InvalidPaymentRequest.
+    Without one, a new id is made (new_partner_trans_id).
     """
     value, currency = _clean_money(amount, currency)
     description = _clean_text(description, "description", 256, required=True)
@@ -161,26 +173,63 @@ def create_barcode_payment(
     code = buyer_code.strip() if isinstance(buyer_code, str) else ""
     if not _BUYER_CODE.fullmatch(code):
         raise InvalidBuyerCode(fields={"buyer_code": "16 to 24 digits starting 25 to 30"})
+    if partner_trans_id is not None:
+        partner_trans_id = _clean_id(partner_trans_id, "partner_trans_id", 64)
+        if not partner_trans_id:
+            raise InvalidPaymentRequest(fields={"partner_trans_id": "must not be empty"})
+        fields = {
+            "amount": value,
+            "currency": currency,
+            "store_id": store_id,
+            "terminal_id": terminal_id,
+            "buyer_code_masked": mask(code),
+        }
+        existing = _existing_payment(partner_trans_id, fields)
+        if existing is not None:
+            logger.info("payment %s: its partner_trans_id asked again, not paid again", existing.pk)
+            return existing
     gateway.client_config()  # a configuration error refuses the payment before it exists
     now = clock.now()
     deadline = deadline_seconds if deadline_seconds is not None else conf("DEADLINE_SECONDS")
-    payment = _record_new_payment(
-        now=now,
-        deadline=deadline,
-        actor=actor,
-        reference=reference,
-        amount=value,
-        currency=currency,
-        description=description,
-        channel=Payment.Channel.BARCODE,
-        buyer_code_masked=mask(code),
-        buyer_code_sealed=gateway.seal_buyer_code(code),
-        store_id=store_id,
-        terminal_id=terminal_id,
-        trans_create_time=now.astimezone(BEIJING).strftime("%Y%m%d%H%M%S"),
-    )
+    try:
+        payment = _record_new_payment(
+            now=now,
+            deadline=deadline,
+            actor=actor,
+            partner_trans_id=partner_trans_id,
+            reference=reference,
+            amount=value,
+            currency=currency,
+            description=description,
+            channel=Payment.Channel.BARCODE,
+            buyer_code_masked=mask(code),
+            buyer_code_sealed=gateway.seal_buyer_code(code),
+            store_id=store_id,
+            terminal_id=terminal_id,
+            trans_create_time=now.astimezone(BEIJING).strftime("%Y%m%d%H%M%S"),
+        )
+    except IntegrityError:
+        # Another run with the same partner_trans_id inserted it first: that one pays.
+        existing = _existing_payment(partner_trans_id, fields) if partner_trans_id else None
+        if existing is None:
+            raise
+        logger.info("payment %s: recorded meanwhile by another run, not paid again", existing.pk)
+        return existing
     _send_pay(payment, code, generation=payment.chain_generation, attempt=1)
     payment.refresh_from_db()
+    return payment
+
+
+def _existing_payment(partner_trans_id: str, fields: dict) -> Payment | None:
+    """The barcode payment already recorded under `partner_trans_id` if it is the one described
+    by `fields`; None if there is none; InvalidPaymentRequest if it is another payment."""
+    payment = Payment.objects.filter(partner_trans_id=partner_trans_id).first()
+    if payment is None:
+        return None
+    if payment.channel != Payment.Channel.BARCODE or any(
+        getattr(payment, name) != value for name, value in fields.items()
+    ):
+        raise InvalidPaymentRequest(fields={"partner_trans_id": "already used for another payment"})
     return payment
 
 
