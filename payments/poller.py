@@ -42,6 +42,8 @@ LEASE_SECONDS = 15.0
 WINDOW_SECONDS = 50.0  # well under the django-q2 task timeout (90 s)
 MAX_NAP = 0.25
 BATCH = 200
+# The sweeper runs every minute; work due further ahead than this is left for it to start.
+HORIZON_SECONDS = 90.0
 
 
 # --- the lease --------------------------------------------------------------------------------
@@ -147,6 +149,13 @@ def overdue(grace_seconds: float) -> bool:
         _active_payments().filter(next_action_at__lt=limit).exists()
         or _active_refunds().filter(next_action_at__lt=limit).exists()
     )
+
+
+def due_soon(shard: int | None = None) -> bool:
+    """Is a step (of the shard) due within HORIZON_SECONDS? Later ones are the sweeper's to start:
+    a refund held for Alipay's night blackout should not keep a poller awake for 90 minutes."""
+    upcoming = next_due(shard)
+    return upcoming is not None and upcoming <= later(HORIZON_SECONDS)
 
 
 def next_due(shard: int | None = None):
@@ -337,7 +346,7 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
                 break
             steps += run_round(pool, scope)
             upcoming = next_due(scope)
-            if upcoming is None:
+            if upcoming is None or upcoming >= ends:
                 break
             wait = (upcoming - clock.now()).total_seconds()
             clock.sleep(min(max(wait, 0.02), MAX_NAP))
@@ -345,7 +354,7 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
         if pool is not None:
             pool.shutdown(wait=True)
         release_lease(holder, shard)
-    # A payment that became due while we were stopping would wait for the sweeper: hand over.
-    if has_work(scope):
+    # Work due soon (or while we were stopping) would wait for the sweeper: hand over.
+    if due_soon(scope):
         tasks.kick_poller()
     return steps

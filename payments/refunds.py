@@ -6,6 +6,10 @@ the database is (SQLite IMMEDIATE), so concurrent requests can never promise mor
 The gateway call happens after that commit; a SYSTEM_ERROR or a timeout is retried by the poller
 with the same partner_refund_id (Alipay refunds once per partner + partner_refund_id), and past
 REFUND_MAX_ATTEMPTS the refund waits for staff in needs_attention.
+
+Alipay does not execute synchronous refunds 00:00-01:30 Beijing time, which is late afternoon
+in Europe: a refund asked for then is kept, due at 01:30, and sent by the poller; it spends no
+attempt and raises no alert for the wait.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from payments import clock, gateway
+from payments.alipay.beijing import refund_blackout_end
 from payments.alipay.exceptions import InvalidRequest
 from payments.alipay.results import Outcome, SignatureVerdict
 from payments.exceptions import InvalidAmount, InvalidPaymentRequest, NotRefundable, RefundTooLarge
@@ -26,6 +31,8 @@ from payments.models import Payment, PaymentEvent, Refund
 from payments.transitions import conf, later, record_exchange, transition_refund
 
 logger = logging.getLogger(__name__)
+
+BLACKOUT_NOTE = "Alipay executes no refunds 00:00-01:30 Beijing time"
 
 
 def _clean_refund_amount(amount: object, currency: str) -> Decimal:
@@ -63,6 +70,7 @@ def request_refund(
         if not partner_refund_id or partner_refund_id == payment.partner_trans_id:
             raise InvalidPaymentRequest(fields={"partner_refund_id": "not a usable refund id"})
     now = clock.now()
+    resume_at = refund_blackout_end(now)
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         if partner_refund_id:
@@ -90,19 +98,24 @@ def request_refund(
             actor=actor[:150],
             created_at=now,
             updated_at=now,
-            # Owned by the first attempt below; due for the poller if this process dies.
-            next_action_at=later(conf("CLAIM_SECONDS"), start=now),
+            # Owned by the first attempt below (due for the poller if this process dies), or
+            # due when Alipay's refund blackout ends.
+            next_action_at=resume_at or later(conf("CLAIM_SECONDS"), start=now),
         )
+        note = f"{value} {locked.currency} {reason}"
+        if resume_at:
+            note = f"{note} (sent at {resume_at:%H:%M} Beijing time: {BLACKOUT_NOTE})"
         PaymentEvent.objects.create(
             payment=locked,
             refund=refund,
             from_state="",
             to_state=f"refund:{Refund.State.REQUESTED}",
             actor=actor[:150],
-            note=f"{value} {locked.currency} {reason}"[:500],
+            note=note[:500],
             at=now,
         )
-    send_refund(refund, claimed_attempts=refund.attempts, actor=actor)
+    if resume_at is None:
+        send_refund(refund, claimed_attempts=refund.attempts, actor=actor)
     refund.refresh_from_db()
     return refund
 
@@ -131,6 +144,14 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
     """One refund call with the stored parameters; applies the verified answer."""
     refund = Refund.objects.select_related("payment").get(pk=refund.pk)
     if refund.state != Refund.State.REQUESTED or refund.attempts != claimed_attempts:
+        return
+    resume_at = refund_blackout_end(clock.now())
+    if resume_at is not None:
+        # A retry that fell due inside the blackout: wait, without spending an attempt.
+        Refund.objects.filter(
+            pk=refund.pk, state=Refund.State.REQUESTED, attempts=claimed_attempts
+        ).update(next_action_at=resume_at, updated_at=clock.now())
+        logger.info("refund %s deferred to %s: %s", refund.pk, resume_at, BLACKOUT_NOTE)
         return
     attempt = claimed_attempts + 1
     # Count the attempt before sending, so a crash mid-call still counts toward the bound.

@@ -32,7 +32,7 @@ def run_poller() -> int:
 
 def sweep() -> int:
     """Every minute: resume whatever is overdue (a killed worker, a lost task, a lost reply)."""
-    if not poller.has_work():
+    if not poller.due_soon():
         return 0
     # Work is overdue only if no live poller took it: a lease still held is then most likely
     # a killed poller's, so wait for it to expire rather than for the next sweep.

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+from payments.alipay.beijing import BEIJING, beijing, day_bounds, refund_blackout_end
+
+__all__ = ["BEIJING", "beijing", "cancel_deadline", "day_bounds", "pay_time", "refund_blackout_end"]
+
 # cancel is allowed on the trade's Beijing day and this long after the following midnight.
 CANCEL_BUFFER = timedelta(minutes=15)
-
-
-def beijing(when: datetime) -> datetime:
-    return when.astimezone(BEIJING)
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a Beijing calendar day, as aware datetimes."""
-    start = datetime.combine(day, time(0), tzinfo=BEIJING)
-    return start, start + timedelta(days=1)
 
 
 def cancel_deadline(created_at: datetime) -> datetime:

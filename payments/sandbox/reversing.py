@@ -4,6 +4,7 @@ cancel closes an unpaid trade or refunds a paid one, on the trade's Beijing day 
 minutes after midnight), and succeeds for a trade never seen, leaving a closed placeholder so a
 late pay with that id cannot charge. Refunds are partial and repeated up to the paid amount,
 idempotent on partner_refund_id: the same id is executed once and answers the same every time.
+Synchronous refunds are answered SYSTEM_ERROR, unexecuted, 00:00-01:30 Beijing time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from payments import clock
 
 from . import notify, params
 from .answers import Answer, failure, money, rate, system_error
-from .beijing import cancel_deadline, stamp
+from .beijing import cancel_deadline, refund_blackout_end, stamp
 from .models import SandboxMerchant, SandboxRefund, SandboxTrade
 from .params import Rejected
 from .paying import count_call, find_trade
@@ -86,13 +87,17 @@ def refund(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -
     currency = params.currency(p)
     amount = params.amount(p, "refund_amount", currency)
     reason = params.optional(p, "refund_reason", 128)
-    params.choice(p, "is_sync", {"Y", "N"})
+    is_sync = params.choice(p, "is_sync", {"Y", "N"})
     notify_url = params.url(p, "notify_url")
     trade = find_trade(merchant, p)
     if trade is None or trade.close_reason == Reason.PRE_CANCELLED:
         return failure("TRADE_NOT_EXIST", partner_trans_id=partner_trans_id)
     count_call(trade, "refund_calls")
     ids = {"partner_trans_id": trade.partner_trans_id, "partner_refund_id": refund_id}
+    if is_sync == "Y" and refund_blackout_end(clock.now()) is not None:
+        # Alipay does not execute synchronous refunds 00:00-01:30 Beijing time: nothing is
+        # refunded, and the same partner_refund_id works once the window has passed.
+        return system_error(**ids)
     if trade.scenario == Scenario.REFUND_SYSTEM_ERROR and trade.refund_calls == 1:
         return system_error(**ids)  # not executed: a retry with the same id must refund
     existing = SandboxRefund.objects.filter(merchant=merchant, partner_refund_id=refund_id).first()

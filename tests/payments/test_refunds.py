@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -167,3 +167,61 @@ def test_a_refund_unconfirmed_past_its_bound_waits_for_staff_then_retries(gatewa
     calls = exchanges(payment, REFUND)
     assert len(calls) == 2 and calls[0].request_params == calls[1].request_params
     assert len(_sandbox_refunds(payment)) == 1
+
+
+# Alipay executes no synchronous refund 00:00-01:30 Beijing time (16:00-17:30 UTC).
+BEFORE_BLACKOUT = datetime(2026, 11, 27, 15, 59, 57, tzinfo=UTC)  # 23:59:57 in Beijing
+IN_BLACKOUT = datetime(2026, 11, 27, 16, 20, tzinfo=UTC)  # 00:20 in Beijing
+BLACKOUT_ENDS = datetime(2026, 11, 27, 17, 30, tzinfo=UTC)  # 01:30 in Beijing
+
+
+@pytest.fixture
+def blackout(gateway, settings):
+    settings.PAYMENTS = {**settings.PAYMENTS, "REFUND_BLACKOUT": True}
+    settings.SANDBOX_REFUND_BLACKOUT = True
+    return gateway
+
+
+def test_a_refund_asked_for_in_the_blackout_is_sent_when_it_ends(blackout, mailoutbox):
+    from payments import tasks
+
+    blackout.freeze(IN_BLACKOUT - timedelta(minutes=10))
+    payment = pay(SUCCESS)
+    blackout.freeze(IN_BLACKOUT)
+    refund = lifecycle.request_refund(payment, amount=Decimal("5.00"), reason="", actor="t")
+    assert (refund.state, refund.attempts) == (Refund.State.REQUESTED, 0)
+    assert refund.next_action_at == BLACKOUT_ENDS
+    assert not exchanges(payment, REFUND)
+    assert "01:30 Beijing" in payment.events.get(to_state="refund:requested").note
+    assert tasks.sweep() == 0  # not due for 70 minutes: no poller kept awake for it
+    assert not exchanges(payment, REFUND)
+    blackout.freeze(BLACKOUT_ENDS)
+    assert tasks.sweep() == 1
+    refund.refresh_from_db()
+    assert (refund.state, refund.attempts) == (Refund.State.SUCCEEDED, 1)
+    [sent] = exchanges(payment, REFUND)
+    assert (sent.code, sent.created_at) == ("SUCCESS", BLACKOUT_ENDS)
+    assert len(_sandbox_refunds(payment)) == 1
+    assert not mailoutbox
+
+
+def test_a_retry_falling_in_the_blackout_waits_without_spending_attempts(blackout, mailoutbox):
+    from payments import tasks
+
+    blackout.freeze(BEFORE_BLACKOUT)
+    payment = pay(REFUND_SYSTEM_ERROR)
+    # The first call, at 23:59:57, answers SYSTEM_ERROR; its retry falls due after midnight.
+    refund = lifecycle.request_refund(payment, amount=Decimal("5.00"), reason="", actor="t")
+    assert (refund.state, refund.attempts) == (Refund.State.REQUESTED, 1)
+    assert refund.next_action_at == BLACKOUT_ENDS
+    assert not mailoutbox
+    blackout.freeze(BLACKOUT_ENDS)
+    tasks.sweep()
+    refund.refresh_from_db()
+    assert (refund.state, refund.attempts) == (Refund.State.SUCCEEDED, 2)
+    first, second = exchanges(payment, REFUND)
+    assert (first.code, second.code) == ("SYSTEM_ERROR", "SUCCESS")
+    assert second.created_at == BLACKOUT_ENDS
+    assert first.request_params == second.request_params
+    assert len(_sandbox_refunds(payment)) == 1
+    assert not mailoutbox

@@ -175,3 +175,20 @@ def test_precreate_gives_a_wallet_qr_url_and_expires_after_its_validity(clock, c
     clock.advance(5 * 60)
     assert client.query(partner_trans_id=out_trade_no).trade_status == "TRADE_CLOSED"
     assert precreate(client, clock, out_trade_no).code == "TRADE_HAS_CLOSE"
+
+
+def test_no_synchronous_refund_is_executed_from_midnight_to_0130_beijing(
+    clock, pay, client, settings
+):
+    settings.SANDBOX_REFUND_BLACKOUT = True
+    clock.freeze(datetime(2026, 11, 27, 15, 50, tzinfo=UTC))  # 23:50 in Beijing
+    partner_trans_id, _ = pay(INSTANT, "100.00")
+    clock.freeze(datetime(2026, 11, 27, 16, 0, tzinfo=UTC))  # 00:00
+    held = refund(client, partner_trans_id, "R1", "30.00")
+    assert (held.outcome, held.code) == (Outcome.RETRYABLE, "SYSTEM_ERROR")
+    clock.freeze(datetime(2026, 11, 27, 17, 29, 59, tzinfo=UTC))  # 01:29:59
+    assert refund(client, partner_trans_id, "R1", "30.00").code == "SYSTEM_ERROR"
+    assert not SandboxRefund.objects.exists()
+    clock.freeze(datetime(2026, 11, 27, 17, 30, tzinfo=UTC))  # 01:30: the same id now refunds
+    assert refund(client, partner_trans_id, "R1", "30.00").outcome is Outcome.SUCCESS
+    assert SandboxTrade.objects.get(partner_trans_id=partner_trans_id).refunded_amount == 30
