@@ -24,13 +24,14 @@ import logging
 import re
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
 from payments import clock, gateway
 from payments.alipay import money
+from payments.alipay.beijing import BEIJING, same_beijing_day
 from payments.alipay.exceptions import InvalidRequest
 from payments.alipay.results import GatewayResult, Outcome, SignatureVerdict
 from payments.alipay.services import mask
@@ -64,7 +65,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8), "GMT+8")
 PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
 State = Payment.State
 _BUYER_CODE = re.compile(r"(2[5-9]|30)\d{14,22}")
@@ -517,8 +517,7 @@ def cancel_window_open(payment: Payment, now: datetime | None = None) -> bool:
 
     The documented 15-minute buffer after midnight is not relied on: past midnight we refund.
     """
-    now = now or clock.now()
-    return now.astimezone(BEIJING).date() == payment.created_at.astimezone(BEIJING).date()
+    return same_beijing_day(now or clock.now(), payment.created_at)
 
 
 def begin_cancel(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 
+from payments.alipay.beijing import BEIJING
 from payments.alipay.config import ClientConfig
 from payments.alipay.exceptions import InvalidRequest
 from payments.alipay.money import check_currency, format_amount
@@ -35,7 +36,6 @@ SERVICES = (SPOT_PAY, PRECREATE, QUERY, CANCEL, REFUND, REFUND_QUERY, NOTIFY_VER
 
 BIZ_PRODUCT = "OVERSEAS_MBARCODE_PAY"
 IDENTITY_CODE_TYPES = ("barcode", "qrcode")
-BEIJING = timezone(timedelta(hours=8), "GMT+8")
 # extend_info / extend_params: allowed keys and their maximum lengths; the first two are required.
 EXTEND_INFO_FIELDS = {
     "secondary_merchant_id": 64,
