@@ -226,7 +226,7 @@ def main() -> None:
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{os.cpu_count()} cores, load average {load} (other work on the machine slows all rows)")
     print(f"warm-up, excluded below: first English ticket {first_en:.1f} ms (imports, caches),")
-    print(f"first Chinese ticket {first_zh:.1f} ms (registers the STSong-Light CID font)\n")
+    print(f"first Chinese ticket {first_zh:.1f} ms (loads and registers the CJK font)\n")
 
     rows: list[tuple[str, float, int]] = []
 

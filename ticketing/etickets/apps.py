@@ -10,4 +10,4 @@ class EticketsConfig(AppConfig):
     verbose_name = _("E-tickets")
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the signing key check)
+        from . import checks  # noqa: F401  (registers the signing key and CJK font checks)
