@@ -46,6 +46,9 @@ DEFAULTS = {
     "CLAIM_SECONDS": 30.0,
     # Respect Alipay's 00:00-01:30 Beijing refund blackout (refunds.py); off only in tests.
     "REFUND_BLACKOUT": True,
+    # How long an idempotent API request may hold its key before a retry takes it over (its
+    # process died): well above the longest request (gateway connect + read timeouts per call).
+    "IDEMPOTENCY_STALE_SECONDS": 120.0,
 }
 
 

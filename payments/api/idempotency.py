@@ -10,7 +10,14 @@ The record is inserted before the work runs and the unique (scope, key) constrai
   `Idempotent-Replayed: true` header, and nothing runs again;
 - same key while the first request still runs: 409 `idempotency_in_progress`;
 - same key, another request (method, path or body differ): 409 `idempotency_key_reused`;
-- a 5xx or an unexpected exception is not stored: the key is released so the client may retry.
+- a 5xx or an unexpected exception is not stored: the key is released so the client may retry;
+- same key and request, but the first one was left in progress for longer than
+  PAYMENTS["IDEMPOTENCY_STALE_SECONDS"] (its process died mid-request): the retry takes the record
+  over, by a compare-and-set on its `created_at` so that only one retry can, and runs the work
+  again. Work must therefore be safe to re-run (as after a 5xx): the partner API finds what the
+  dead request did by ids derived from the key (payments/api/views.py) instead of doing it twice.
+  Finishing or releasing a record also compares `created_at`, so a request that was only slow,
+  not dead, cannot overwrite or delete the record of the retry that took it over.
 Records expire after IDEMPOTENCY_TTL (24 h); `purge_expired()` deletes them.
 """
 
@@ -20,10 +27,10 @@ import functools
 import hashlib
 import json
 import logging
-from contextlib import nullcontext
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -34,6 +41,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from payments import clock
 from payments.api.models import IdempotencyRecord
+from payments.transitions import conf
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +118,22 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _claim(scope: str, key: str, fingerprint: str) -> StoredResponse | None:
-    """Take the key (None: the caller does the work) or learn what became of it."""
-    # A few rounds: a record can be released or expire between our insert and our read.
+def stale_after() -> timedelta:
+    """How long a request may hold its key before it is taken for dead (a setting, read live)."""
+    return timedelta(seconds=conf("IDEMPOTENCY_STALE_SECONDS"))
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """The key is ours; `created_at` is the record's value we wrote, our proof of ownership."""
+
+    created_at: datetime
+
+
+def _claim(scope: str, key: str, fingerprint: str) -> _Claim | StoredResponse:
+    """Take the key (a _Claim: the caller does the work) or learn what became of it."""
+    # A few rounds: a record can be released, expire or be taken over between our insert and
+    # our read.
     for _round in range(3):
         now = clock.now()
         record = IdempotencyRecord(
@@ -127,7 +148,7 @@ def _claim(scope: str, key: str, fingerprint: str) -> StoredResponse | None:
             # already atomic, and BEGIN/COMMIT would add two round trips to every money POST.
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 record.save(force_insert=True)
-            return None
+            return _Claim(now)
         except IntegrityError:
             pass
         record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
@@ -138,15 +159,40 @@ def _claim(scope: str, key: str, fingerprint: str) -> StoredResponse | None:
             continue
         if record.fingerprint != fingerprint:
             raise KeyReused()
-        if record.state != IdempotencyRecord.State.DONE:
+        if record.state == IdempotencyRecord.State.DONE:
+            return StoredResponse(record.response_status, record.response_body, replayed=True)
+        if record.created_at > now - stale_after():
             raise RequestInProgress()
-        return StoredResponse(record.response_status, record.response_body, replayed=True)
+        # Abandoned by a request that died. Of several retries, one takes it; the others go
+        # round again and see it in progress (fresh) or done.
+        if _take_over(record, now):
+            return _Claim(now)
     raise RequestInProgress()
 
 
-def _finish(scope: str, key: str, status: int, body: Any) -> None:
+def _take_over(record: IdempotencyRecord, now: datetime) -> bool:
+    """Compare-and-set on the stale record as it was read: only a retry that finds it unchanged
+    (still in progress, same created_at) takes it, and restarts its clocks."""
+    taken = IdempotencyRecord.objects.filter(
+        pk=record.pk,
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        created_at=record.created_at,
+    ).update(created_at=now, expires_at=now + IDEMPOTENCY_TTL)
+    if taken:
+        logger.warning(
+            "idempotency takeover scope=%s: a request left the key in progress since %s",
+            record.scope,
+            record.created_at.isoformat(),
+        )
+    return bool(taken)
+
+
+def _finish(scope: str, key: str, claim: _Claim, status: int, body: Any) -> None:
     IdempotencyRecord.objects.filter(
-        scope=scope, key=key, state=IdempotencyRecord.State.IN_PROGRESS
+        scope=scope,
+        key=key,
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        created_at=claim.created_at,
     ).update(
         state=IdempotencyRecord.State.DONE,
         response_status=status,
@@ -154,9 +200,12 @@ def _finish(scope: str, key: str, status: int, body: Any) -> None:
     )
 
 
-def _release(scope: str, key: str) -> None:
+def _release(scope: str, key: str, claim: _Claim) -> None:
     IdempotencyRecord.objects.filter(
-        scope=scope, key=key, state=IdempotencyRecord.State.IN_PROGRESS
+        scope=scope,
+        key=key,
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        created_at=claim.created_at,
     ).delete()
 
 
@@ -166,21 +215,22 @@ def run_once(
     """Run `work` (returning status and JSON body) once per (scope, key), or replay its answer.
 
     Raises KeyReused or RequestInProgress (409). Answers of 500 and above, and exceptions out of
-    `work`, release the key instead of being stored, so the client can retry.
+    `work`, release the key instead of being stored, so the client can retry. A key left in
+    progress past stale_after() is taken over and `work` runs again: it must be safe to re-run.
     """
-    stored = _claim(scope, key, fingerprint)
-    if stored is not None:
-        logger.info("idempotency replay scope=%s status=%s", scope, stored.status)
-        return stored
+    claim = _claim(scope, key, fingerprint)
+    if isinstance(claim, StoredResponse):
+        logger.info("idempotency replay scope=%s status=%s", scope, claim.status)
+        return claim
     try:
         status, body = work()
     except BaseException:
-        _release(scope, key)
+        _release(scope, key, claim)
         raise
     if status >= 500:
-        _release(scope, key)
+        _release(scope, key, claim)
     else:
-        _finish(scope, key, status, body)
+        _finish(scope, key, claim, status, body)
     return StoredResponse(status, body)
 
 

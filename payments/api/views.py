@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from payments import lifecycle
 from payments.api.auth import IsTerminal, TerminalTokenAuthentication
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from payments.api.idempotency import idempotent
+from payments.api.idempotency import idempotent, request_fingerprint
 from payments.api.serializers import (
     ApiErrorSerializer,
     PaymentCreateSerializer,
@@ -96,6 +96,27 @@ def partner_refund_id_for(request: Request, payment: Payment) -> str:
     return "API" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:40].upper()
 
 
+def partner_trans_id_for(request: Request) -> str:
+    """The new payment's id at Alipay, derived from the terminal's Idempotency-Key and request.
+
+    Should the request run again with the same key and body (its process died mid-request and a
+    retry took the key over, or a 5xx released it), the lifecycle finds the payment by this id and
+    returns it instead of charging the buyer twice; Alipay deduplicates on it as well. The body's
+    fingerprint is part of it so that a key reused with another sale (another buyer code, once
+    the key's record expired) is another payment, not an old one replayed.
+    """
+    fingerprint = request_fingerprint(request.method, request.path, request.data)
+    return derive_partner_trans_id(
+        scope_of(request), request.headers[IDEMPOTENCY_HEADER], fingerprint
+    )
+
+
+def derive_partner_trans_id(scope: str, key: str, fingerprint: str) -> str:
+    """42 characters, A-Z and 0-9 (ALIPAY.md: <= 64, unique per merchant)."""
+    seed = f"{scope}\n{key}\n{fingerprint}"
+    return "EK" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:40].upper()
+
+
 class PartnerView(APIView):
     authentication_classes = [TerminalTokenAuthentication]
     permission_classes = [IsTerminal]
@@ -147,6 +168,7 @@ class PaymentCreateView(PartnerView):
             store_id=terminal.store.store_id,
             terminal_id=terminal.terminal_id,
             actor=actor_of(request),
+            partner_trans_id=partner_trans_id_for(request),
         )
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 

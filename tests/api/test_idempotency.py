@@ -3,6 +3,7 @@ same key never runs the work twice, and only real answers are kept."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,13 @@ from rest_framework.views import APIView
 from payments.api.auth import IsTerminal, TerminalTokenAuthentication
 from payments.api.idempotency import (
     IDEMPOTENCY_TTL,
+    RequestInProgress,
+    _take_over,
     idempotent,
     purge_expired,
     request_fingerprint,
+    run_once,
+    stale_after,
 )
 from payments.api.models import IdempotencyRecord, Store
 
@@ -177,3 +182,147 @@ def test_the_daily_schedule_purges_expired_keys(api, clock):
     assert purge_expired_keys() == 0  # not expired yet
     clock.advance(IDEMPOTENCY_TTL.total_seconds())
     assert purge_expired_keys() == 1
+
+
+def left_in_progress(terminal, body: dict, key: str = "k1") -> IdempotencyRecord:
+    """The record a request leaves behind when its process dies mid-work: in progress, no answer."""
+    from payments import clock
+
+    now = clock.now()
+    return IdempotencyRecord.objects.create(
+        scope=terminal.idempotency_scope,
+        key=key,
+        fingerprint=request_fingerprint("POST", "/stores/", body),
+        created_at=now,
+        expires_at=now + IDEMPOTENCY_TTL,
+    )
+
+
+def test_stale_age_comes_from_the_settings(settings):
+    assert stale_after() == timedelta(seconds=120)
+    settings.PAYMENTS = {**settings.PAYMENTS, "IDEMPOTENCY_STALE_SECONDS": 300}
+    assert stale_after() == timedelta(seconds=300)
+
+
+def test_a_key_left_in_progress_by_a_dead_request_is_taken_over_once_stale(
+    api, terminal_token, clock
+):
+    dead = left_in_progress(terminal_token[0], {"name": "a"})
+    assert post(api, {"name": "a"}).json()["code"] == "idempotency_in_progress"
+    clock.advance(stale_after().total_seconds() - 1)
+    early = post(api, {"name": "a"})
+    assert (early.status_code, early.json()["code"]) == (409, "idempotency_in_progress")
+    assert not Store.objects.filter(name="a").exists()
+
+    clock.advance(2)
+    # Another body is still another request, stale or not: refused, and the record is left as is.
+    other = post(api, {"name": "b"})
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+    assert IdempotencyRecord.objects.get().created_at == dead.created_at
+
+    retry = post(api, {"name": "a"})
+    assert retry.status_code == 201
+    assert not retry.has_header("Idempotent-Replayed")  # it ran, it was not replayed
+    assert Store.objects.filter(name="a").count() == 1
+    record = IdempotencyRecord.objects.get()
+    assert record.state == IdempotencyRecord.State.DONE
+    assert record.created_at == clock.now()
+    assert record.expires_at == clock.now() + IDEMPOTENCY_TTL
+
+    again = post(api, {"name": "a"})
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == retry.json()
+    assert Store.objects.filter(name__in=["a", "b"]).count() == 1
+
+
+def test_only_one_of_two_retries_takes_over_a_stale_key(db, clock):
+    now = clock.now()
+    IdempotencyRecord.objects.create(
+        scope="s", key="k", fingerprint="f", created_at=now, expires_at=now + IDEMPOTENCY_TTL
+    )
+    clock.advance(stale_after().total_seconds() + 1)
+    # Both retries read the stale record before either writes.
+    first_read = IdempotencyRecord.objects.get()
+    second_read = IdempotencyRecord.objects.get()
+    assert _take_over(first_read, clock.now()) is True
+    assert _take_over(second_read, clock.now()) is False
+    assert IdempotencyRecord.objects.get().created_at == clock.now()
+    # The loser, going round again, finds a fresh claim: in progress, nothing run.
+    ran = []
+    with pytest.raises(RequestInProgress):
+        run_once(scope="s", key="k", fingerprint="f", work=lambda: ran.append(1) or (201, {}))
+    assert ran == []
+
+
+def test_a_slow_request_cannot_overwrite_the_retry_that_took_its_key_over(db, clock):
+    """Stale means presumed dead: should the first request still be running, its answer and its
+    release must not touch the record the retry now holds."""
+
+    def retry_work():
+        return 201, {"by": "retry"}
+
+    def slow_work():
+        clock.advance(stale_after().total_seconds() + 1)
+        inner = run_once(scope="s", key="k", fingerprint="f", work=retry_work)
+        assert (inner.body, inner.replayed) == ({"by": "retry"}, False)
+        return 201, {"by": "slow"}
+
+    outer = run_once(scope="s", key="k", fingerprint="f", work=slow_work)
+    assert outer.body == {"by": "slow"}  # the slow request still answers its own client
+    record = IdempotencyRecord.objects.get()
+    assert (record.state, record.response_body) == (IdempotencyRecord.State.DONE, {"by": "retry"})
+    replay = run_once(scope="s", key="k", fingerprint="f", work=slow_work)
+    assert (replay.body, replay.replayed) == ({"by": "retry"}, True)
+
+
+@pytest.mark.parametrize("slow_status", [201, 503], ids=["slow-answer", "slow-5xx"])
+def test_a_slow_request_ending_leaves_the_retrys_claim_alone(transactional_db, clock, slow_status):
+    """The slow request ends (an answer to store, or a 5xx to release) while the retry that took
+    over still runs: the retry's record stays in progress, so a third request is told to wait
+    instead of getting the slow answer or running the work again."""
+    from django.db import connection
+
+    slow_running, retry_running = threading.Event(), threading.Event()
+    slow_may_end, retry_may_end = threading.Event(), threading.Event()
+    results = {}
+
+    def request(name, running, may_end, status):
+        def work():
+            running.set()
+            assert may_end.wait(10)
+            return status, {"by": name}
+
+        try:
+            results[name] = run_once(scope="s", key="k", fingerprint="f", work=work)
+        finally:
+            connection.close()
+
+    slow = threading.Thread(target=request, args=("slow", slow_running, slow_may_end, slow_status))
+    retry = threading.Thread(target=request, args=("retry", retry_running, retry_may_end, 201))
+    try:
+        slow.start()
+        assert slow_running.wait(10)
+        clock.advance(stale_after().total_seconds() + 1)
+        retry.start()
+        assert retry_running.wait(10)
+        slow_may_end.set()
+        slow.join(10)
+        assert results["slow"].status == slow_status
+        record = IdempotencyRecord.objects.get()
+        assert record.state == IdempotencyRecord.State.IN_PROGRESS
+        assert record.created_at == clock.now()  # the retry's claim
+        with pytest.raises(RequestInProgress):
+            run_once(scope="s", key="k", fingerprint="f", work=lambda: (201, {"by": "third"}))
+        retry_may_end.set()
+        retry.join(10)
+        record.refresh_from_db()
+        assert (record.state, record.response_body) == (
+            IdempotencyRecord.State.DONE,
+            {"by": "retry"},
+        )
+    finally:
+        slow_may_end.set()
+        retry_may_end.set()
+        for thread in (slow, retry):
+            if thread.ident is not None:  # started
+                thread.join(10)

@@ -3,6 +3,7 @@ cash register sees for each buyer, and what it may do next."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -365,3 +366,119 @@ def test_a_duplicate_sent_while_the_first_runs_is_told_to_wait(register, poller_
     replay = register.pay(SLOW_REPLY_BUYER, key="sale-42")
     assert replay.json()["id"] == answers["first"].json()["id"]
     assert Payment.objects.count() == 1 and SandboxTrade.objects.count() == 1
+
+
+# --- a request that died mid-way (IdempotencyRecord left in progress) ---------------------------
+def sale_body(buyer: str, amount: str = "100.00") -> dict:
+    """What Register.pay sends."""
+    return {"amount": amount, "currency": "HKD", "description": "Tickets", "buyer_code": buyer}
+
+
+def test_the_payment_id_at_alipay_derives_from_the_terminal_key_and_request(
+    register, other_register, terminal_token
+):
+    from payments.api.idempotency import request_fingerprint
+    from payments.api.views import derive_partner_trans_id
+
+    paid = register.pay(PAID_BUYER, key="sale-7").json()
+    fingerprint = request_fingerprint("POST", "/api/v1/payments/", sale_body(PAID_BUYER))
+    expected = derive_partner_trans_id(terminal_token[0].idempotency_scope, "sale-7", fingerprint)
+    assert paid["partner_trans_id"] == expected
+    assert re.fullmatch(r"EK[0-9A-F]{40}", expected)  # ALIPAY.md: <= 64, plain characters
+    others = [
+        register.pay(PAID_BUYER, key="sale-8").json(),  # another key
+        register.pay(PAID_BUYER, amount="99.00", key="sale-7b").json(),
+        other_register.pay(PAID_BUYER, key="sale-7").json(),  # the same key at another terminal
+    ]
+    ids = {paid["partner_trans_id"]} | {payment["partner_trans_id"] for payment in others}
+    assert len(ids) == 4
+    assert SandboxTrade.objects.count() == 4
+
+
+def test_a_sale_left_in_progress_by_a_crash_is_answered_once_stale(register, clock):
+    """The process died after the pay, before the answer was stored: the register's retries are
+    told to wait until the stale age, then answered with that payment, never charged again."""
+    from payments.api.idempotency import stale_after
+    from payments.api.models import IdempotencyRecord
+    from payments.models import GatewayExchange
+
+    first = register.pay(PAID_BUYER, key="sale-crash")
+    assert first.status_code == 201 and first.json()["state"] == "paid"
+    # What the crash leaves: the payment (made by the real request) and the key in progress.
+    IdempotencyRecord.objects.filter(key="sale-crash").update(
+        state=IdempotencyRecord.State.IN_PROGRESS, response_status=None, response_body=None
+    )
+
+    for seconds in (0, stale_after().total_seconds() - 1):
+        clock.advance(seconds)
+        waiting = register.pay(PAID_BUYER, key="sale-crash")
+        assert (waiting.status_code, waiting.json()["code"]) == (409, "idempotency_in_progress")
+    clock.advance(2)
+    other = register.pay(PAID_BUYER, amount="99.00", key="sale-crash")
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+
+    retry = register.pay(PAID_BUYER, key="sale-crash")
+    assert retry.status_code == 201, retry.text
+    assert "Idempotent-Replayed" not in retry.headers  # run again, and found the payment
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry.json()["state"] == "paid"
+    assert retry.json()["partner_trans_id"] == first.json()["partner_trans_id"]
+    assert Payment.objects.count() == 1
+    assert SandboxTrade.objects.count() == 1
+    assert GatewayExchange.objects.filter(service__endswith="spot.pay").count() == 1
+
+    replay = register.pay(PAID_BUYER, key="sale-crash")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    assert IdempotencyRecord.objects.get(key="sale-crash").state == IdempotencyRecord.State.DONE
+
+
+def test_two_retries_of_a_sale_that_died_before_paying_pay_it_once(
+    register, terminal_token, live_server, clock, poller_busy_elsewhere
+):
+    """The process died before the payment existed. Two retries arrive together once the key is
+    stale: one takes it over and pays (slowly: the sandbox holds the reply), the other is told
+    to wait (or, if it came after, gets the answer replayed)."""
+    from payments.api.idempotency import IDEMPOTENCY_TTL, request_fingerprint, stale_after
+    from payments.api.models import IdempotencyRecord
+
+    body = sale_body(SLOW_REPLY_BUYER)
+    now = clock.now()
+    IdempotencyRecord.objects.create(
+        scope=terminal_token[0].idempotency_scope,
+        key="sale-9",
+        fingerprint=request_fingerprint("POST", "/api/v1/payments/", body),
+        created_at=now,
+        expires_at=now + IDEMPOTENCY_TTL,
+    )
+    assert register.pay(SLOW_REPLY_BUYER, key="sale-9").status_code == 409
+    clock.advance(stale_after().total_seconds() + 1)
+
+    registers = [Register(live_server.url, terminal_token[1]) for _ in range(2)]
+    together = threading.Barrier(2)
+    answers = {}
+
+    def retry(index: int) -> None:
+        together.wait(10)
+        answers[index] = registers[index].pay(SLOW_REPLY_BUYER, key="sale-9")
+
+    threads = [threading.Thread(target=retry, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    ran = [
+        a
+        for a in answers.values()
+        if a.status_code == 201 and "Idempotent-Replayed" not in a.headers
+    ]
+    assert len(ran) == 1, [(a.status_code, a.text) for a in answers.values()]
+    paid = ran[0].json()
+    (other,) = [a for a in answers.values() if a is not ran[0]]
+    if other.status_code == 409:
+        assert other.json()["code"] == "idempotency_in_progress"
+    else:
+        assert other.headers["Idempotent-Replayed"] == "true"
+        assert other.json()["id"] == paid["id"]
+    assert Payment.objects.count() == 1 and SandboxTrade.objects.count() == 1
+    assert register.pay(SLOW_REPLY_BUYER, key="sale-9").json()["id"] == paid["id"]
