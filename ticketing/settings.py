@@ -291,6 +291,8 @@ PAYMENTS = {
     "POLLER_SHARDS": int(os.environ.get("PAYMENTS_POLLER_SHARDS", "2")),
     # Hold refunds asked for 00:00-01:30 Beijing time until 01:30 (Alipay executes none then).
     "REFUND_BLACKOUT": env_bool("PAYMENTS_REFUND_BLACKOUT", True),
+    # An API request left in progress this long (its process died) is taken over by a retry.
+    "IDEMPOTENCY_STALE_SECONDS": float(os.environ.get("PAYMENTS_IDEMPOTENCY_STALE_SECONDS", "120")),
 }
 
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.
