@@ -303,6 +303,8 @@ SANDBOX_SLOW_REPLY_SECONDS = float(os.environ.get("SANDBOX_SLOW_REPLY_SECONDS", 
 SANDBOX_PIN_THRESHOLD = os.environ.get("SANDBOX_PIN_THRESHOLD", "1000")
 # Like Alipay, answer synchronous refunds 00:00-01:30 Beijing time with SYSTEM_ERROR, unexecuted.
 SANDBOX_REFUND_BLACKOUT = env_bool("SANDBOX_REFUND_BLACKOUT", True)
+# Days after the payment during which a paid sandbox trade can be refunded; then TRADE_FINISHED.
+SANDBOX_REFUND_PERIOD_DAYS = int(os.environ.get("SANDBOX_REFUND_PERIOD_DAYS", "90"))
 
 # --- E-tickets --------------------------------------------------------------------------------
 # The Ed25519 key that signs ticket QR tokens (ticketing/etickets/keys.py): PEM text or base64 of

@@ -2,8 +2,8 @@
 
 Trades change state only through payments.sandbox.behaviour (compare-and-set updates); views and
 the wallet call it. Time-dependent transitions (the 3-minute close, a buyer confirming after N
-seconds) are stored as instants and applied lazily on access with payments.clock, so a moved clock
-moves the sandbox too.
+seconds, the end of a paid trade's refund period) are stored as instants (or derived from paid_at)
+and applied lazily on access with payments.clock, so a moved clock moves the sandbox too.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class SandboxTrade(models.Model):
     class State(models.TextChoices):
         WAIT_BUYER_PAY = "WAIT_BUYER_PAY", _("waiting for the buyer")
         TRADE_SUCCESS = "TRADE_SUCCESS", _("paid")
+        # Paid, and its refund period (settings.SANDBOX_REFUND_PERIOD_DAYS) is over: final.
+        TRADE_FINISHED = "TRADE_FINISHED", _("finished")
         TRADE_CLOSED = "TRADE_CLOSED", _("closed")
 
     class Channel(models.TextChoices):

@@ -3,7 +3,8 @@
 Every transition is a compare-and-set (`UPDATE ... WHERE state = old`) so two requests (a query and
 the wallet's Confirm, two gateway threads) can never both make it; the winner queues the async
 notification in the same transaction. Time-dependent transitions (the 3-minute close, a scheduled
-confirm or decline) are applied lazily by `refresh`, with payments.clock, whenever a trade is read.
+confirm or decline, a paid trade finishing when its refund period is over) are applied lazily by
+`refresh`, with payments.clock, whenever a trade is read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
@@ -30,6 +32,8 @@ CNY_RATES = {
 }  # fmt: skip
 State = SandboxTrade.State
 Reason = SandboxTrade.CloseReason
+# Paid at Alipay: refundable (TRADE_SUCCESS) or past its refund period (TRADE_FINISHED).
+PAID_STATES = frozenset({State.TRADE_SUCCESS, State.TRADE_FINISHED})
 
 
 def new_alipay_id(now: datetime) -> str:
@@ -107,8 +111,40 @@ def reverse_paid(trade: SandboxTrade) -> bool:
     )
 
 
+def refund_period() -> timedelta:
+    return timedelta(days=settings.SANDBOX_REFUND_PERIOD_DAYS)
+
+
+def refund_period_over(trade: SandboxTrade, now: datetime | None = None) -> bool:
+    """True once a paid trade can no longer be refunded (it is, or is due to be, TRADE_FINISHED)."""
+    return trade.paid_at is not None and trade.paid_at + refund_period() <= (now or clock.now())
+
+
+def _finish(trade: SandboxTrade, now: datetime) -> bool:
+    """TRADE_SUCCESS -> TRADE_FINISHED, compare-and-set on the state and the period's end, so a
+    refund executed meanwhile (or a cancel) wins or loses as a whole. No notification is queued:
+    applied lazily, it would go out whenever the trade happens to be read next."""
+    done = (
+        SandboxTrade.objects.filter(
+            pk=trade.pk,
+            state=State.TRADE_SUCCESS,
+            paid_at__lte=now - refund_period(),
+            refunded_amount__lt=F("amount"),
+        ).update(state=State.TRADE_FINISHED)
+        == 1
+    )
+    trade.refresh_from_db()
+    return done
+
+
 def refresh(trade: SandboxTrade) -> SandboxTrade:
-    """Apply whatever the clock says has happened to a waiting trade: confirm, decline, expiry."""
+    """Apply whatever the clock says has happened: to a waiting trade confirm, decline or
+    expiry; to a paid one the end of its refund period (paid_at + SANDBOX_REFUND_PERIOD_DAYS)."""
+    if trade.state == State.TRADE_SUCCESS:
+        now = clock.now()
+        if refund_period_over(trade, now):
+            _finish(trade, now)
+        return trade
     if trade.state != State.WAIT_BUYER_PAY:
         return trade
     now = clock.now()
@@ -126,8 +162,8 @@ def refresh(trade: SandboxTrade) -> SandboxTrade:
     at, kind = min(due, key=lambda item: item[0])
     if kind == "confirm":
         mark_paid(trade, at)
-    else:
-        close_unpaid(trade, Reason.DECLINED if kind == "decline" else Reason.EXPIRED, at)
+        return refresh(trade)  # a confirm long past may already be past the refund period too
+    close_unpaid(trade, Reason.DECLINED if kind == "decline" else Reason.EXPIRED, at)
     return trade
 
 
@@ -144,11 +180,13 @@ def refresh_due_trades(limit: int = 200) -> int:
     return count
 
 
-def add_refund_amount(trade: SandboxTrade, amount: Decimal) -> bool:
-    """Take `amount` off what is left to refund, or refuse: never past the paid amount."""
+def add_refund_amount(trade: SandboxTrade, amount: Decimal, now: datetime | None = None) -> bool:
+    """Take `amount` off what is left to refund, or refuse: never past the paid amount, never
+    once the refund period is over (even if the trade is not marked TRADE_FINISHED yet)."""
     remaining_ok = Q(refunded_amount__lte=trade.amount - amount)
+    in_period = Q(paid_at__gt=(now or clock.now()) - refund_period())
     updated = SandboxTrade.objects.filter(
-        Q(pk=trade.pk, state=State.TRADE_SUCCESS) & remaining_ok
+        Q(pk=trade.pk, state=State.TRADE_SUCCESS) & remaining_ok & in_period
     ).update(refunded_amount=F("refunded_amount") + amount)
     if updated:
         SandboxTrade.objects.filter(
