@@ -1,8 +1,10 @@
 """spot.pay, precreate and query as Alipay answers them, with the test buyer codes' behaviour.
 
 Idempotency on partner_trans_id follows ALIPAY.md "Lifecycle rules": a repeated pay answers what
-the trade has become (UNKNOW while waiting, SUCCESS when paid, TRADE_HAS_CLOSE when closed), a
-different buyer gets TRADE_BUYER_NOT_MATCH, and nothing is ever charged twice.
+the trade has become (UNKNOW while waiting, SUCCESS when paid, refundable or finished,
+TRADE_HAS_CLOSE when closed), a different buyer gets TRADE_BUYER_NOT_MATCH, and nothing is ever
+charged twice. query answers the state itself, TRADE_FINISHED once a paid trade's refund period
+is over.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .answers import Answer, failure, money, system_error, trade_fields
 from .models import SandboxMerchant, SandboxTrade
 from .params import Rejected
 from .scenarios import SLOW_QUERY_CONFIRM_SECONDS, Scenario, behaviour_for
-from .trades import UNPAID_TIMEOUT, cny, new_alipay_id, refresh
+from .trades import PAID_STATES, UNPAID_TIMEOUT, cny, new_alipay_id, refresh
 
 State = SandboxTrade.State
 Reason = SandboxTrade.CloseReason
@@ -144,7 +146,7 @@ def _pay_answer(trade: SandboxTrade) -> Answer:
     ):
         return system_error("FAILED", partner_trans_id=trade.partner_trans_id)
     fields = trade_fields(trade)
-    if trade.state == State.TRADE_SUCCESS:
+    if trade.state in PAID_STATES:
         answer = Answer({"result_code": "SUCCESS", **fields})
     elif trade.state == State.WAIT_BUYER_PAY:
         answer = Answer({"result_code": "UNKNOW", **fields})
@@ -209,7 +211,7 @@ def precreate(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest
             currency,
         ):
             return _precreate_failure(trade, "TRADE_STATUS_ERROR")
-        if trade.state == State.TRADE_SUCCESS:
+        if trade.state in PAID_STATES:
             return _precreate_failure(trade, "TRADE_HAS_SUCCESS")
         if trade.state == State.TRADE_CLOSED:
             return _precreate_failure(trade, "TRADE_HAS_CLOSE")

@@ -4,6 +4,8 @@ cancel closes an unpaid trade or refunds a paid one, on the trade's Beijing day 
 minutes after midnight), and succeeds for a trade never seen, leaving a closed placeholder so a
 late pay with that id cannot charge. Refunds are partial and repeated up to the paid amount,
 idempotent on partner_refund_id: the same id is executed once and answers the same every time.
+A trade past its refund period (TRADE_FINISHED) takes no new refund (TRADE_STATUS_ERROR) and no
+cancel (TRADE_CANCEL_TIME_OUT); refunds executed before still answer as they did.
 Synchronous refunds are answered SYSTEM_ERROR, unexecuted, 00:00-01:30 Beijing time.
 """
 
@@ -21,7 +23,15 @@ from .models import SandboxMerchant, SandboxRefund, SandboxTrade
 from .params import Rejected
 from .paying import count_call, find_trade
 from .scenarios import Scenario
-from .trades import add_refund_amount, close_unpaid, cny, new_alipay_id, refresh, reverse_paid
+from .trades import (
+    add_refund_amount,
+    close_unpaid,
+    cny,
+    new_alipay_id,
+    refresh,
+    refund_period_over,
+    reverse_paid,
+)
 
 State = SandboxTrade.State
 Reason = SandboxTrade.CloseReason
@@ -51,6 +61,9 @@ def cancel(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -
                 return failure("TRADE_CANCEL_TIME_OUT", retry_flag="N", **ids)
             if reverse_paid(trade):
                 return Answer({"result_code": "SUCCESS", "action": "refund", **ids})
+        if trade.state == State.TRADE_FINISHED:
+            # Past its refund period, so long past its Beijing day: nothing returns the money.
+            return failure("TRADE_CANCEL_TIME_OUT", retry_flag="N", **ids)
         if trade.state == State.TRADE_CLOSED:
             if trade.close_reason == Reason.REVERSED:
                 return Answer({"result_code": "SUCCESS", "action": "refund", **ids})
@@ -119,14 +132,20 @@ def _execute(trade, refund_id, amount, currency, reason, notify_url) -> Answer |
     refresh(trade)
     if currency != trade.currency:
         return failure("INVALID_PARAMETER", detail_error_des="not the payment's currency", **ids)
-    if trade.paid_at is None:
-        return failure("TRADE_STATUS_ERROR", **ids)
+    if trade.paid_at is None or trade.state == State.TRADE_FINISHED:
+        return failure("TRADE_STATUS_ERROR", **ids)  # unpaid, or past its refund period
     now = clock.now()
     _rate, amount_cny = cny(amount, currency)
     try:
         with transaction.atomic():
-            if not add_refund_amount(trade, amount):
+            if not add_refund_amount(trade, amount, now):
                 transaction.set_rollback(True)
+                # The period may have ended since refresh() above (a racing request finished
+                # the trade, or the clock moved on): that is a state refusal, not the amount.
+                if trade.state == State.TRADE_FINISHED or (
+                    trade.state == State.TRADE_SUCCESS and refund_period_over(trade, now)
+                ):
+                    return failure("TRADE_STATUS_ERROR", **ids)
                 return failure("REFUND_AMT_RESTRICTION", **ids)
             created = SandboxRefund.objects.create(
                 merchant=trade.merchant,

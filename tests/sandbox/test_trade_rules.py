@@ -192,3 +192,88 @@ def test_no_synchronous_refund_is_executed_from_midnight_to_0130_beijing(
     clock.freeze(datetime(2026, 11, 27, 17, 30, tzinfo=UTC))  # 01:30: the same id now refunds
     assert refund(client, partner_trans_id, "R1", "30.00").outcome is Outcome.SUCCESS
     assert SandboxTrade.objects.get(partner_trans_id=partner_trans_id).refunded_amount == 30
+
+
+DAY = 24 * 3600
+
+
+def test_a_paid_trade_is_finished_once_its_refund_period_is_over(clock, pay, client):
+    partner_trans_id, paid = pay(INSTANT, "100.00")
+    assert refund(client, partner_trans_id, "R1", "10.00").outcome is Outcome.SUCCESS
+    clock.advance(90 * DAY + 1)
+    with ThreadPoolExecutor(4) as pool:  # concurrent readers agree on the one transition
+        queries = list(
+            pool.map(lambda _: client.query(partner_trans_id=partner_trans_id), range(4))
+        )
+    assert {(q.outcome, q.trade_status) for q in queries} == {(Outcome.SUCCESS, "TRADE_FINISHED")}
+    for name in ("alipay_pay_time", "alipay_buyer_user_id", "trans_amount", "trans_amount_cny"):
+        assert queries[0].fields[name] == paid.fields[name]
+    refused = refund(client, partner_trans_id, "R2", "10.00")
+    assert (refused.outcome, refused.code) == (Outcome.FAILED, "TRADE_STATUS_ERROR")
+    replayed = refund(client, partner_trans_id, "R1", "10.00")  # executed before: same answer
+    assert (replayed.outcome, replayed.fields["refund_amount"]) == (Outcome.SUCCESS, "10.00")
+    cancel = client.cancel(out_trade_no=partner_trans_id, timestamp_ms=millis(clock))
+    assert (cancel.outcome, cancel.code) == (Outcome.FAILED, "TRADE_CANCEL_TIME_OUT")
+    assert cancel.fields["retry_flag"] == "N"
+    _, again = pay(INSTANT, "100.00", partner_trans_id=partner_trans_id)
+    assert (again.outcome, again.fields) == (Outcome.SUCCESS, paid.fields)
+    trade = SandboxTrade.objects.get(partner_trans_id=partner_trans_id)
+    assert (trade.state, trade.refunded_amount) == ("TRADE_FINISHED", Decimal("10.00"))
+    assert list(trade.refunds.values_list("partner_refund_id", flat=True)) == ["R1"]
+
+
+def test_a_day_before_its_period_ends_a_trade_is_still_refundable(clock, pay, client):
+    partner_trans_id, _ = pay(INSTANT, "100.00")
+    clock.advance(89 * DAY)
+    assert client.query(partner_trans_id=partner_trans_id).trade_status == "TRADE_SUCCESS"
+    assert refund(client, partner_trans_id, "R1", "30.00").outcome is Outcome.SUCCESS
+    clock.advance(DAY - 1)
+    assert client.query(partner_trans_id=partner_trans_id).trade_status == "TRADE_SUCCESS"
+    clock.advance(1)  # paid_at + 90 days exactly: over
+    assert refund(client, partner_trans_id, "R2", "30.00").code == "TRADE_STATUS_ERROR"
+    assert client.query(partner_trans_id=partner_trans_id).trade_status == "TRADE_FINISHED"
+    assert SandboxTrade.objects.get(partner_trans_id=partner_trans_id).refunded_amount == 30
+
+
+def test_the_refund_period_follows_the_setting(clock, pay, client, settings):
+    settings.SANDBOX_REFUND_PERIOD_DAYS = 7
+    partner_trans_id, _ = pay(INSTANT, "100.00")
+    clock.advance(7 * DAY - 1)
+    assert refund(client, partner_trans_id, "R1", "10.00").outcome is Outcome.SUCCESS
+    clock.advance(1)
+    assert refund(client, partner_trans_id, "R2", "10.00").code == "TRADE_STATUS_ERROR"
+    assert client.query(partner_trans_id=partner_trans_id).trade_status == "TRADE_FINISHED"
+
+
+def test_fully_refunded_trades_stay_closed_and_late_pin_confirms_finish_too(clock, pay, client):
+    refunded_id, _ = pay(INSTANT, "20.00")
+    assert refund(client, refunded_id, "R1", "20.00").outcome is Outcome.SUCCESS
+    confirmed_id, _ = pay("280000000000000310")  # the buyer confirms 10 s after the pay
+    clock.advance(91 * DAY)
+    assert client.query(partner_trans_id=refunded_id).trade_status == "TRADE_CLOSED"
+    assert client.query(partner_trans_id=confirmed_id).trade_status == "TRADE_FINISHED"
+
+
+def test_no_refund_is_taken_past_the_period_even_before_the_trade_is_marked(clock, pay):
+    from payments.sandbox.trades import add_refund_amount
+
+    partner_trans_id, _ = pay(INSTANT, "100.00")
+    clock.advance(90 * DAY)
+    trade = SandboxTrade.objects.get(partner_trans_id=partner_trans_id)
+    assert trade.state == "TRADE_SUCCESS"  # nothing has read it since the period ended
+    assert not add_refund_amount(trade, Decimal("1.00"), clock.now())
+    assert trade.refunded_amount == 0
+
+
+def test_a_finished_qr_trade_still_counts_as_paid(clock, client, live_server):
+    import requests
+
+    from payments.sandbox.trades import buyer_confirms
+
+    out_trade_no = new_id("Q")
+    qr_url = precreate(client, clock, out_trade_no).fields["qr_code"]
+    assert buyer_confirms(SandboxTrade.objects.get(partner_trans_id=out_trade_no))  # Pay pressed
+    clock.advance(91 * DAY)
+    assert precreate(client, clock, out_trade_no).code == "TRADE_HAS_SUCCESS"
+    assert client.query(partner_trans_id=out_trade_no).trade_status == "TRADE_FINISHED"
+    assert "Paid. You can return to the shop." in requests.get(qr_url, timeout=5).text
