@@ -38,3 +38,10 @@ def message_for(code: str, fallback: str = "") -> str:
     if fallback:
         return gettext(fallback)
     return gettext(codes.UNKNOWN_CODE) + f" ({code})"
+
+
+def refund_failure_message(code: str, fallback: str = "") -> str:
+    """Like message_for, for a refund Alipay refused for good: its codes then mean "no more"."""
+    if code in codes.FINAL_FOR_REFUND:
+        return gettext(codes.REFUND_REFUSED)
+    return message_for(code, fallback)

@@ -26,7 +26,7 @@ from payments.alipay.beijing import refund_blackout_end
 from payments.alipay.exceptions import InvalidRequest
 from payments.alipay.results import Outcome, SignatureVerdict
 from payments.exceptions import InvalidAmount, InvalidPaymentRequest, NotRefundable, RefundTooLarge
-from payments.messages import message_for
+from payments.messages import message_for, refund_failure_message
 from payments.models import Payment, PaymentEvent, Refund
 from payments.transitions import conf, later, record_exchange, transition_refund
 
@@ -218,7 +218,7 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
             note=f"refund {result.code}",
             fields={
                 "failure_code": result.code[:64],
-                "failure_message": message_for(result.code, result.message)[:500],
+                "failure_message": refund_failure_message(result.code, result.message)[:500],
                 "next_action_at": None,
             },
         )

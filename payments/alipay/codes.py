@@ -105,8 +105,13 @@ CODES: dict[str, tuple[Outcome, str]] = {
         gettext_noop("The refund is more than what is left to refund on this payment."),
     ),
 }
-# A refund on a closed or unsuitable trade will not succeed by asking again.
-_FINAL_FOR_REFUND = frozenset({"TRADE_HAS_CLOSE", "TRADE_STATUS_ERROR"})
+# A refund on a closed or unsuitable trade (closed, finished, reversed) will not succeed by
+# asking again; the generic "checking its status" messages of these codes do not fit it.
+FINAL_FOR_REFUND = frozenset({"TRADE_HAS_CLOSE", "TRADE_STATUS_ERROR"})
+REFUND_REFUSED = gettext_noop(
+    "Alipay refused the refund: this payment can no longer be refunded "
+    "(closed, past its refund period, or already given back)."
+)
 
 UNKNOWN_CODE = gettext_noop("Alipay answered with an unexpected code; staff must check it.")
 TRADE_STATUS_MESSAGES = {
@@ -168,6 +173,6 @@ def classify_answer(service: str, fields: Mapping[str, str]) -> tuple[Outcome, s
             return Outcome.RETRYABLE, code, message
         if flag == "N":
             return Outcome.FAILED, code, message
-    if service == services.REFUND and code in _FINAL_FOR_REFUND:
-        return Outcome.FAILED, code, message
+    if service == services.REFUND and code in FINAL_FOR_REFUND:
+        return Outcome.FAILED, code, REFUND_REFUSED
     return outcome, code, message
