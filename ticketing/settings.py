@@ -315,6 +315,9 @@ TICKET_SIGNING_KEY_FILE = os.environ.get("TICKET_SIGNING_KEY_FILE", "")
 TICKET_DEMO_SIGNING_KEY_FILE = VAR_DIR / "keys" / "demo-ticket-signing.pem"
 # Public halves (PEM or base64) of retired signing keys that gates still accept.
 TICKET_PREVIOUS_PUBLIC_KEYS = env_list("TICKET_PREVIOUS_PUBLIC_KEYS", "")
+# A timed-entry ticket admits from its slot's start minus EARLY until its slot's end plus LATE.
+TICKET_ENTRY_EARLY_MINUTES = int(os.environ.get("TICKET_ENTRY_EARLY_MINUTES", "30"))
+TICKET_ENTRY_LATE_MINUTES = int(os.environ.get("TICKET_ENTRY_LATE_MINUTES", "30"))
 # The CJK TrueType font (.ttf, or the first face of a .ttc) embedded, subset, in e-ticket PDFs for
 # Chinese text (ticketing/etickets/fonts.py). Empty: the first of the candidates installed (Debian's
 # fonts-droid-fallback, fonts-wqy-microhei); none: the non-embedded STSong-Light (etickets.W001).

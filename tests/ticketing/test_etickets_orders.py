@@ -147,9 +147,15 @@ def tokens_of(order: Order) -> list[str]:
     return [face.token for face in order_faces(order)]
 
 
-def test_a_valid_ticket_passes_and_a_revoked_one_is_refused(booking):
+def at_entry(order: Order):
+    """A moment inside the order's entry window (the gate refuses tickets outside it)."""
+    return order.slot.starts_at
+
+
+def test_a_valid_ticket_passes_and_a_revoked_one_is_refused(booking, clock):
     order = paid_order(booking, adult=2)
     first, second = tokens_of(order)
+    clock.freeze(at_entry(order))
     verdict = gate.check_ticket(first)
     assert verdict.ok and verdict.code == "valid"
     assert verdict.ticket.order_id == order.pk and verdict.ticket.number == 1
@@ -160,7 +166,7 @@ def test_a_valid_ticket_passes_and_a_revoked_one_is_refused(booking):
         assert verdict.message == "This ticket was cancelled or refunded."
 
 
-def test_used_unknown_mismatched_and_forged_tickets_are_refused(booking):
+def test_used_unknown_mismatched_and_forged_tickets_are_refused(booking, clock):
     order = paid_order(booking, adult=2)
     used, other = order.tickets.order_by("number")
     Ticket.objects.filter(pk=used.pk).update(state=Ticket.State.USED, used_at=entrada_clock.now())
@@ -184,22 +190,25 @@ def test_used_unknown_mismatched_and_forged_tickets_are_refused(booking):
     for bad in (forged, genuine[:-1], "", "not a ticket"):
         verdict = gate.check_ticket(bad)
         assert not verdict.ok and verdict.code == "invalid_token"
+    clock.freeze(at_entry(order))
     assert gate.check_ticket(genuine).ok
 
 
-def test_offline_check_uses_the_public_key_and_revocation_list_only(booking):
+def test_offline_check_uses_the_public_key_and_revocation_list_only(booking, clock):
     order = paid_order(booking, adult=1)
     token = tokens_of(order)[0]
     ticket_uuid = order.tickets.get().uuid
     public = keys.public_keys()
+    clock.freeze(at_entry(order))
     assert gate.check_offline(token, public, revoked=set()).ok
     assert gate.check_offline(token, public, revoked={ticket_uuid}).code == "revoked"
     assert gate.check_offline(token[::-1], public, revoked=set()).code == "invalid_token"
 
 
-def test_admitting_marks_the_ticket_used_once_with_an_audit_record(booking):
+def test_admitting_marks_the_ticket_used_once_with_an_audit_record(booking, clock):
     order = paid_order(booking, adult=2)
     first, second = tokens_of(order)
+    clock.freeze(at_entry(order))
     verdict = gate.admit(first, actor="gate-1")
     assert verdict.ok and verdict.code == "admitted" and verdict.ticket.number == 1
     again = gate.admit(first, actor="gate-2")
@@ -225,9 +234,10 @@ def test_a_revoked_or_forged_ticket_is_not_admitted(booking):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_gates_scanning_the_same_code_at_once_admit_one_visitor(booking):
+def test_two_gates_scanning_the_same_code_at_once_admit_one_visitor(booking, clock):
     order = paid_order(booking, adult=1)
     token = tokens_of(order)[0]
+    clock.freeze(at_entry(order))
     gates = 6
     barrier = threading.Barrier(gates)
     verdicts, errors = [], []
@@ -388,7 +398,7 @@ def test_paid_through_the_sandbox_the_mailed_pdf_scans_and_a_refund_revokes_it(
     )
     uuids = {str(verify_token(token, public).ticket_uuid) for token in scanned}
     assert uuids == {str(t.uuid) for t in order.tickets.all()}
-    assert all(gate.check_ticket(token).ok for token in scanned)
+    assert all(gate.check_ticket(token, now=at_entry(order)).ok for token in scanned)
 
     orders.cancel_order(order, actor="test")
     assert {gate.check_ticket(token).code for token in scanned} == {"revoked"}

@@ -4,6 +4,13 @@ A gate with a network connection calls `check_ticket` (reads the ticket's curren
 `admit` (the same checks, then marks the ticket used: once, whoever scans it at the same moment).
 A gate working offline verifies with the published public key and its copy of the revocation list
 (GET /tickets/public-key, GET /tickets/revoked) via `check_offline`.
+
+A timed-entry ticket admits only within its entry window: from its slot's start minus
+TICKET_ENTRY_EARLY_MINUTES until its slot's end plus TICKET_ENTRY_LATE_MINUTES (settings). The
+window is half-open, [opens, closes): at exactly `opens` the ticket is valid, at exactly `closes`
+it has expired ("entry closed at 11:30" means 11:30 is too late). The window is checked after
+every other refusal (invalid_token, unknown_ticket, revoked, mismatch, used), so a used ticket says
+"used" whenever it is scanned again. Time comes from payments.clock.
 """
 
 from __future__ import annotations
@@ -11,11 +18,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
 from django.db import transaction
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from payments import clock
 from ticketing.models import OrderEvent, Ticket
@@ -29,7 +39,9 @@ class GateVerdict:
     """`ok` is the only thing a gate must obey; `code` is stable, `message` is for staff."""
 
     ok: bool
-    code: str  # valid | admitted | invalid_token | unknown_ticket | revoked | used | mismatch
+    # valid | admitted | invalid_token | unknown_ticket | revoked | mismatch | used | too_early |
+    # expired
+    code: str
     message: str
     claims: TicketClaims | None = None
     ticket: Ticket | None = None
@@ -47,33 +59,109 @@ def _messages() -> dict[str, str]:
     }
 
 
-def _verdict(code: str, claims=None, ticket=None) -> GateVerdict:
-    return GateVerdict(code in ("valid", "admitted"), code, _messages()[code], claims, ticket)
+def _verdict(code: str, claims=None, ticket=None, message: str = "") -> GateVerdict:
+    return GateVerdict(
+        code in ("valid", "admitted"), code, message or _messages()[code], claims, ticket
+    )
+
+
+# Offline, a gate knows a ticket's slot start but not its end (the token does not carry it).
+# Without the slot's length, it assumes the longest slot there can be, a whole day's opening:
+# early tickets are still refused exactly; stale ones only once nobody's slot can still be on.
+OFFLINE_SLOT_LENGTH = timedelta(hours=12)
+
+
+def _early() -> timedelta:
+    return timedelta(minutes=settings.TICKET_ENTRY_EARLY_MINUTES)
+
+
+def _late() -> timedelta:
+    return timedelta(minutes=settings.TICKET_ENTRY_LATE_MINUTES)
+
+
+def _day(local: datetime) -> str:
+    # "24 Dec"; a Django date format, translated so that Chinese reads "12月24日".
+    return date_format(local, pgettext("gate: day and month of a slot", "j M"))
+
+
+def _window_verdict(
+    now: datetime,
+    starts: datetime,
+    ends: datetime | None,
+    tz: tzinfo,
+    claims: TicketClaims | None,
+    ticket: Ticket | None,
+    *,
+    length: timedelta = OFFLINE_SLOT_LENGTH,
+) -> GateVerdict | None:
+    """A too_early or expired verdict, or None inside [start - early, end + late).
+
+    `ends` None (an offline gate not told the slot's length) stands for `starts + length`.
+    """
+    opens = starts - _early()
+    closes = (ends or starts + length) + _late()
+    if now < opens:
+        local = opens.astimezone(tz)
+        message = _("Too early: entry opens at %(time)s on %(day)s.") % {
+            "time": f"{local:%H:%M}",
+            "day": _day(local),
+        }
+        return _verdict("too_early", claims, ticket, message)
+    if now >= closes:
+        start_local = starts.astimezone(tz)
+        values = {"start": f"{start_local:%H:%M}", "day": _day(start_local)}
+        values["closed"] = f"{closes.astimezone(tz):%H:%M}"
+        if ends is None:
+            message = (
+                _("This ticket was for %(start)s on %(day)s; entry closed at %(closed)s.") % values
+            )
+        else:
+            values["end"] = f"{ends.astimezone(tz):%H:%M}"
+            message = (
+                _("This ticket was for %(start)s-%(end)s on %(day)s; entry closed at %(closed)s.")
+                % values
+            )
+        return _verdict("expired", claims, ticket, message)
+    return None
 
 
 def check_offline(
     token: str,
     keys: Ed25519PublicKey | Iterable[Ed25519PublicKey],
     revoked: Collection[uuid.UUID],
+    *,
+    now: datetime | None = None,
+    slot_minutes: int | None = None,
+    tz: tzinfo = UTC,
 ) -> GateVerdict:
-    """Verdict from the signature and a revocation list alone: what a gate without network does."""
+    """Verdict from the signature and a revocation list alone: what a gate without network does.
+
+    The entry window starts from the token's slot start. The token does not carry the slot's
+    end: give `slot_minutes` (the attraction's slot length, which a gate at one attraction
+    knows) for the exact closing time; without it the gate assumes OFFLINE_SLOT_LENGTH (12 h),
+    so it refuses early tickets exactly and stale ones only the same generous way. `tz` is the
+    attraction's time zone, for the times in the messages (UTC when not given).
+    """
     try:
         claims = verify_token(token, keys)
     except InvalidToken:
         return _verdict("invalid_token")
     if claims.ticket_uuid in revoked:
         return _verdict("revoked", claims)
-    return _verdict("valid", claims)
+    ends = None if slot_minutes is None else claims.slot_start + timedelta(minutes=slot_minutes)
+    refused = _window_verdict(now or clock.now(), claims.slot_start, ends, tz, claims, None)
+    return refused or _verdict("valid", claims)
 
 
-def check_ticket(token: str) -> GateVerdict:
-    """Verdict for a scanned token against the site's keys and the ticket's current state."""
+def check_ticket(token: str, *, now: datetime | None = None) -> GateVerdict:
+    """Verdict for a scanned token against the site's keys, the ticket's current state and its
+    slot's entry window (the slot's start and end as booked, in the attraction's time zone)."""
     try:
         claims = verify_token(token, public_keys())
     except InvalidToken:
         return _verdict("invalid_token")
     ticket = (
-        Ticket.objects.select_related("order", "slot", "ticket_type")
+        Ticket.objects.select_related("order", "slot__attraction", "ticket_type")
         .filter(uuid=claims.ticket_uuid)
         .first()
     )
@@ -92,7 +180,11 @@ def check_ticket(token: str) -> GateVerdict:
         return _verdict("mismatch", claims, ticket)
     if ticket.state == Ticket.State.USED:
         return _verdict("used", claims, ticket)
-    return _verdict("valid", claims, ticket)
+    slot = ticket.slot
+    refused = _window_verdict(
+        now or clock.now(), slot.starts_at, slot.ends_at, slot.attraction.tz, claims, ticket
+    )
+    return refused or _verdict("valid", claims, ticket)
 
 
 def admit(token: str, *, actor: str) -> GateVerdict:
@@ -101,11 +193,11 @@ def admit(token: str, *, actor: str) -> GateVerdict:
     The change is a compare-and-set (`UPDATE ... WHERE state = 'valid'`) written with its audit
     record in one transaction, so two gates scanning the same code at once admit one visitor.
     """
-    verdict = check_ticket(token)
+    now = clock.now()
+    verdict = check_ticket(token, now=now)
     if not verdict.ok:
         return verdict
     ticket = verdict.ticket
-    now = clock.now()
     with transaction.atomic():
         admitted = Ticket.objects.filter(pk=ticket.pk, state=Ticket.State.VALID).update(
             state=Ticket.State.USED, used_at=now
@@ -120,6 +212,6 @@ def admit(token: str, *, actor: str) -> GateVerdict:
             )
     if not admitted:
         # Another scan won, or the ticket was revoked in between: say which.
-        return check_ticket(token)
+        return check_ticket(token, now=now)
     ticket.state, ticket.used_at = Ticket.State.USED, now
     return _verdict("admitted", verdict.claims, ticket)
