@@ -79,7 +79,12 @@ def _late() -> timedelta:
     return timedelta(minutes=settings.TICKET_ENTRY_LATE_MINUTES)
 
 
-def _day(local: datetime) -> str:
+def invalid_token_verdict() -> GateVerdict:
+    """What a gate says of input that cannot even be a token (empty, far too long)."""
+    return _verdict("invalid_token")
+
+
+def day_text(local: datetime) -> str:
     # "24 Dec"; a Django date format, translated so that Chinese reads "12月24日".
     return date_format(local, pgettext("gate: day and month of a slot", "j M"))
 
@@ -104,12 +109,12 @@ def _window_verdict(
         local = opens.astimezone(tz)
         message = _("Too early: entry opens at %(time)s on %(day)s.") % {
             "time": f"{local:%H:%M}",
-            "day": _day(local),
+            "day": day_text(local),
         }
         return _verdict("too_early", claims, ticket, message)
     if now >= closes:
         start_local = starts.astimezone(tz)
-        values = {"start": f"{start_local:%H:%M}", "day": _day(start_local)}
+        values = {"start": f"{start_local:%H:%M}", "day": day_text(start_local)}
         values["closed"] = f"{closes.astimezone(tz):%H:%M}"
         if ends is None:
             message = (

@@ -1,6 +1,7 @@
 """Load the demo data `make run` starts with; safe to run any number of times.
 
-Everything it creates is plainly demo: the admin login, the sandbox's demo merchant and keys.
+Everything it creates is plainly demo: the admin and gate logins, the sandbox's demo merchant and
+keys.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 from payments.demo_keys import ensure_demo_keys
 
 DEMO_ADMIN = ("admin", "entrada-demo")
+# A member of "Gate staff" only: the check-in page at /gate/, nothing in the admin.
+DEMO_GATE = ("gate", "entrada-demo")
 
 
 class Command(BaseCommand):
@@ -30,6 +33,7 @@ class Command(BaseCommand):
         if not user_model.objects.filter(username=username).exists():
             user_model.objects.create_superuser(username, "admin@entrada.example", password)
             self.stdout.write(f"Created demo superuser {username} / {password}")
+        self._gate_user()
         self._sandbox_merchant()
         from ticketing.demo import load_demo_catalogue
         from ticketing.tasks import ensure_schedules as ensure_ticketing_schedules
@@ -41,6 +45,20 @@ class Command(BaseCommand):
         ensure_partner_api_schedules()
         self.stdout.write(f"Demo catalogue: {slots.created} new time slots.")
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
+
+    def _gate_user(self) -> None:
+        from django.contrib.auth.models import Group
+
+        from ticketing.views.gate import GATE_STAFF_GROUP
+
+        username, password = DEMO_GATE
+        user_model = get_user_model()
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            user = user_model.objects.create_user(username, "gate@entrada.example", password)
+            self.stdout.write(f"Created demo gate user {username} / {password}")
+        group, _created = Group.objects.get_or_create(name=GATE_STAFF_GROUP)
+        user.groups.add(group)
 
     def _sandbox_merchant(self) -> None:
         """The sandbox's demo merchant with the demo keys, and its notification Schedule."""

@@ -69,6 +69,7 @@ class Command(BaseCommand):
             "Entrada is starting (web server + task cluster). Ctrl-C stops both.",
             f"  Shop:            {base}/",
             f"  Admin:           {base}/admin/   (demo login: admin / entrada-demo)",
+            f"  Gate check-in:   {base}/gate/    (demo login: gate / entrada-demo)",
             f"  API docs:        {base}/api/docs/",
         ]
         if settings.SANDBOX_ENABLED:
