@@ -20,6 +20,7 @@ id), so the same order always yields the same PDF.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ from reportlab.lib.pagesizes import A6
 from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
+
+_SAVE_LOCK = threading.Lock()
 
 PAGE_WIDTH, PAGE_HEIGHT = A6
 MARGIN = 18.0
@@ -306,5 +309,8 @@ def render_tickets_pdf(faces: Sequence[TicketFace], *, title: str = "") -> bytes
             page_labels = labels[face.language] = _labels(face.language)
         _draw_page(canvas, face, page_labels)
         canvas.showPage()
-    canvas.save()
+    # Saving subsets the embedded TrueType font, and reportlab's subsetter reads the one shared,
+    # parsed font through a cursor of its own: two threads at once corrupt each other's subset.
+    with _SAVE_LOCK:
+        canvas.save()
     return buffer.getvalue()
