@@ -85,6 +85,22 @@ def test_gate_staff_sign_in_without_admin_access_and_land_on_the_check_in_page(c
     assert client.get(GATE_URL).status_code == 200
 
 
+def test_repeated_wrong_passwords_make_even_the_right_one_wait(client, gate_user, clock):
+    from ticketing.views.throttle import MAX_FAILURES_PER_ACCOUNT
+
+    def sign_in(password):
+        return client.post(reverse("gate-login"), {"username": "gate-anna", "password": password})
+
+    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        assert sign_in("wrong").status_code == 200  # the form again, with its error
+    refused = sign_in("pw-anna-1234")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many unsuccessful sign-ins" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    clock.advance(int(refused["Retry-After"]) + 1)
+    assert sign_in("pw-anna-1234").status_code == 302
+
+
 def test_a_signed_in_user_outside_the_group_is_forbidden(client, order):
     client.force_login(User.objects.create_user("clerk", password="pw-clerk-1234"))
     assert client.get(GATE_URL).status_code == 403

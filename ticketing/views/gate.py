@@ -16,13 +16,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ticketing.etickets import gate
 from ticketing.models import Ticket
+
+from .throttle import client_address, sign_in_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +60,38 @@ def is_gate_staff(user) -> bool:
 
 
 class GateLoginView(auth_views.LoginView):
-    """Django's login with its own page, so that gate staff need no admin (is_staff) access."""
+    """Django's login with its own page, so that gate staff need no admin (is_staff) access.
+
+    Failed sign-ins are counted per address and per account (`throttle`); past the limit even
+    the right password waits, or guessing would simply go on.
+    """
 
     template_name = "gate/login.html"
     redirect_authenticated_user = True
     next_page = reverse_lazy("gate")
+
+    def _throttle(self):
+        username = self.request.POST.get("username", "")[:150]
+        return sign_in_throttle(client_address(self.request), username)
+
+    def post(self, request, *args, **kwargs):
+        wait = self._throttle().retry_after()
+        if not wait:
+            return super().post(request, *args, **kwargs)
+        minutes = max((wait + 59) // 60, 1)
+        message = ngettext(
+            "Too many unsuccessful sign-ins. Please wait %(minutes)d minute and try again.",
+            "Too many unsuccessful sign-ins. Please wait %(minutes)d minutes and try again.",
+            minutes,
+        ) % {"minutes": minutes}
+        context = self.get_context_data(form=self.get_form_class()(request), limited=message)
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+    def form_invalid(self, form):
+        self._throttle().record_failure()
+        return super().form_invalid(form)
 
 
 login = GateLoginView.as_view()

@@ -12,7 +12,7 @@ from ticketing import orders
 from ticketing.forms import LookupForm
 
 from . import access
-from .throttle import LookupThrottle, client_address
+from .throttle import client_address, lookup_throttle
 
 
 def _limited(request: HttpRequest, form: LookupForm, seconds: int) -> HttpResponse:
@@ -36,7 +36,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
     form = LookupForm(request.POST)
     if not form.is_valid():
         return render(request, "shop/lookup.html", {"form": form}, status=400)
-    throttle = LookupThrottle(client_address(request), form.cleaned_data["code"])
+    throttle = lookup_throttle(client_address(request), form.cleaned_data["code"])
     wait = throttle.retry_after()
     if wait:
         return _limited(request, form, wait)

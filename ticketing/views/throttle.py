@@ -1,9 +1,10 @@
-"""Attempt counting for the order look-up, so order codes cannot be found by guessing.
+"""Counting failed attempts, so that secrets cannot be found by guessing.
 
-Failed look-ups are counted per client address and per order code in fixed windows of the movable
-clock (tests move time instead of waiting). Counting *failures* only means a buyer who types their
-code and e-mail correctly is never slowed down; a guesser runs into the per-address limit, and a
-targeted attack on one code (from many addresses) runs into the per-code limit.
+Used by the order look-up (order codes) and the gate staff sign-in (passwords). Failures are counted
+per key (a client address, an order code, a user name) in fixed windows of the movable clock (tests
+move time instead of waiting). Counting *failures* only means that someone who types their code or
+password correctly is never slowed down; a guesser runs into the per-address limit, and a targeted
+attack on one code or account (from many addresses) runs into the per-target limit.
 
 The counters live in Django's default cache: per process with the in-memory default, shared between
 processes and hosts when the cache is Redis or the database.
@@ -21,6 +22,7 @@ from payments import clock
 WINDOW_SECONDS = 15 * 60
 MAX_FAILURES_PER_ADDRESS = 10
 MAX_FAILURES_PER_CODE = 5
+MAX_FAILURES_PER_ACCOUNT = 5
 
 
 def _bucket() -> tuple[int, int]:
@@ -29,28 +31,30 @@ def _bucket() -> tuple[int, int]:
     return now // WINDOW_SECONDS, WINDOW_SECONDS - now % WINDOW_SECONDS
 
 
-def _key(kind: str, value: str, window: int) -> str:
+def _key(scope: str, kind: str, value: str, window: int) -> str:
     # Hashed: cache keys must be short and plain, and an address or code should not sit in a cache.
     digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
-    return f"shop-lookup:{kind}:{digest}:{window}"
+    return f"{scope}:{kind}:{digest}:{window}"
 
 
 @dataclass(frozen=True)
-class LookupThrottle:
-    address: str
-    code: str
+class FailureThrottle:
+    """Failures of one kind of attempt, counted under each (kind, value, limit) of `limits`."""
+
+    scope: str
+    limits: tuple[tuple[str, str, int], ...]
 
     def _keys(self, window: int) -> list[tuple[str, int]]:
         return [
-            (_key("addr", self.address, window), MAX_FAILURES_PER_ADDRESS),
-            (_key("code", self.code.upper(), window), MAX_FAILURES_PER_CODE),
+            (_key(self.scope, kind, value, window), limit) for kind, value, limit in self.limits
         ]
 
     def retry_after(self) -> int:
-        """Seconds to wait before trying again; 0 when a look-up may be attempted now."""
+        """Seconds to wait before trying again; 0 when an attempt may be made now."""
         window, remaining = _bucket()
-        counts = cache.get_many([key for key, _limit in self._keys(window)])
-        for key, limit in self._keys(window):
+        keys = self._keys(window)
+        counts = cache.get_many([key for key, _limit in keys])
+        for key, limit in keys:
             if counts.get(key, 0) >= limit:
                 return remaining
         return 0
@@ -64,6 +68,28 @@ class LookupThrottle:
                 cache.incr(key)
             except ValueError:  # expired between add and incr: start again
                 cache.set(key, 1, timeout=remaining + 5)
+
+
+def lookup_throttle(address: str, code: str) -> FailureThrottle:
+    """Order look-ups: per client address and per order code."""
+    return FailureThrottle(
+        "shop-lookup",
+        (
+            ("addr", address, MAX_FAILURES_PER_ADDRESS),
+            ("code", code.upper(), MAX_FAILURES_PER_CODE),
+        ),
+    )
+
+
+def sign_in_throttle(address: str, username: str) -> FailureThrottle:
+    """Staff sign-ins: per client address and per account."""
+    return FailureThrottle(
+        "sign-in",
+        (
+            ("addr", address, MAX_FAILURES_PER_ADDRESS),
+            ("user", username.strip().lower(), MAX_FAILURES_PER_ACCOUNT),
+        ),
+    )
 
 
 def client_address(request) -> str:
