@@ -116,6 +116,11 @@ if DATABASE_URL:
         DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
     else:
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # Server-side binding lets psycopg prepare the statements a worker repeats (from their
+        # 5th use) instead of quoting parameters into the SQL each time: +10% booking throughput
+        # (bench/booking.py). Connections live CONN_MAX_AGE (60 s), so plans never outlive a
+        # deploy's migration by long; restart workers after migrating, as usual.
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
 else:
     # The embedded database lives in var/ (ignored by git); create it so a fresh clone just runs.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
