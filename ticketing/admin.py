@@ -180,11 +180,12 @@ class OrderAdmin(admin.ModelAdmin):
         "buyer_name",
         "email",
         "state",
+        "channel",
         "total",
         "currency",
         "created_at",
     )
-    list_filter = ("state", "attraction")
+    list_filter = ("state", "channel", "attraction")
     search_fields = ("code", "email", "buyer_name")
     list_select_related = ("attraction", "slot", "slot__attraction")
     readonly_fields = [f.name for f in Order._meta.fields if f.name != "token"]

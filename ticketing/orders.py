@@ -80,9 +80,12 @@ def _transition(order_id: int, from_states, to: str, **fields) -> bool:
 # --- Booking ---------------------------------------------------------------------------------
 
 
-def _clean_buyer(buyer_name, email, language) -> tuple[str, str, str]:
+def _clean_buyer(buyer_name, email, language, channel=Order.Channel.ONLINE) -> tuple[str, str, str]:
     errors: dict[str, list[str]] = {}
+    counter = channel == Order.Channel.BOX_OFFICE
     name = buyer_name.strip() if isinstance(buyer_name, str) else ""
+    if not name and counter:
+        name = _("Box office")
     if not name:
         errors["buyer_name"] = [_("Please enter your name.")]
     elif len(name) > 120:
@@ -91,7 +94,8 @@ def _clean_buyer(buyer_name, email, language) -> tuple[str, str, str]:
     try:
         if len(address) > 254:
             raise ValidationError("too long")
-        validate_email(address)
+        if address or not counter:  # at the counter the e-mail is optional
+            validate_email(address)
     except ValidationError:
         errors["email"] = [_("Please enter a valid e-mail address.")]
     known = {code.lower(): code for code, _name in settings.LANGUAGES}
@@ -159,14 +163,21 @@ def create_order(
     buyer_name: str,
     email: str,
     language: str,
+    channel: str = Order.Channel.ONLINE,
+    actor: str = "buyer",
 ) -> Order:
     """Book: validate, then hold the places for the hold time, atomically; or raise.
+
+    `channel` box_office (a counter sale): the e-mail may be empty (then no ticket e-mail) and
+    the name defaults to "Box office".
 
     Raises SoldOut when the slot lacks the places (nothing is held), SlotUnavailable,
     InvalidQuantity, InvalidBuyer. Expired holds on the slot are returned first when the slot
     looks full, so an abandoned basket never blocks a real buyer for long.
     """
-    name, address, lang = _clean_buyer(buyer_name, email, language)
+    if channel not in Order.Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    name, address, lang = _clean_buyer(buyer_name, email, language, channel)
     now = clock.now()
     if (
         not attraction.active
@@ -178,7 +189,7 @@ def create_order(
     chosen = _clean_quantities(attraction, quantities)
     admissions = sum(tt.admissions * q for tt, q in chosen)
     total = sum((tt.price * q for tt, q in chosen), Decimal("0"))
-    args = (attraction, slot, chosen, admissions, total, name, address, lang)
+    args = (attraction, slot, chosen, admissions, total, name, address, lang, channel, actor)
     try:
         return _book(*args)
     except SoldOut:
@@ -188,18 +199,20 @@ def create_order(
     return _book(*args)
 
 
-def _book(attraction, slot, chosen, admissions, total, name, address, lang) -> Order:
+def _book(*args) -> Order:
     # A duplicate order code (31^8 of them) rolls the whole booking back, hold included, and
     # it is tried again with a new code: cheaper than a savepoint around every insert.
     for _attempt in range(5):
         try:
-            return _book_once(attraction, slot, chosen, admissions, total, name, address, lang)
+            return _book_once(*args)
         except IntegrityError:
             continue
     raise RuntimeError("could not allocate an order code")  # pragma: no cover
 
 
-def _book_once(attraction, slot, chosen, admissions, total, name, address, lang) -> Order:
+def _book_once(
+    attraction, slot, chosen, admissions, total, name, address, lang, channel, actor
+) -> Order:
     now = clock.now()
     with transaction.atomic():
         inventory.take_hold(slot.id, admissions)
@@ -209,6 +222,7 @@ def _book_once(attraction, slot, chosen, admissions, total, name, address, lang)
             buyer_name=name,
             email=address,
             language=lang,
+            channel=channel,
             state=State.HELD,
             total=total,
             currency=attraction.currency,
@@ -229,7 +243,10 @@ def _book_once(attraction, slot, chosen, admissions, total, name, address, lang)
                 for tt, quantity in chosen
             ]
         )
-        _event(order, "created", "", State.HELD, "buyer", admissions=admissions, slot=slot.id)
+        _event(
+            order, "created", "", State.HELD, actor, admissions=admissions, slot=slot.id,
+            channel=channel,
+        )  # fmt: skip
     # The caller usually shows the lines at once: spare it a query (ticket types included).
     order.created_lines = lines
     return order
@@ -338,6 +355,59 @@ def start_payment(order: Order):
     Raises HoldExpired, OrderStateConflict, PaymentUnavailable (the hold is kept: retry later).
     """
     from payments import lifecycle
+
+    def create(current: Order, remaining: int):
+        # The QR lives as long as the hold plus a grace for a buyer who scanned at the last
+        # moment and is still confirming; the hold in turn is kept while the payment is in flight.
+        return lifecycle.create_qr_payment(
+            amount=current.total,
+            currency=current.currency,
+            description=_describe(current),
+            reference=current.payment_reference,
+            deadline_seconds=min(max(remaining, 60), 7200),
+            actor="ticketing",
+        )
+
+    return _start_order_payment(order, create, actor="buyer")
+
+
+def start_counter_payment(order: Order, buyer_code: str, *, store_id: str, terminal_id: str,
+                          actor: str):  # fmt: skip
+    """At the box office: pay the order with the buyer's Alipay payment code (barcode flow).
+
+    Returns the Payment as the first pay left it: paid (the order is paid, tickets issued),
+    failed (the order is held again: scan another code while the hold lasts) or pending (the
+    buyer is confirming with a PIN; the poller follows it to its end), or None for a free order.
+    Raises payments.exceptions.InvalidBuyerCode for a code that is not an Alipay payment code
+    (nothing changes), and what start_payment raises.
+    """
+    from payments import lifecycle
+    from payments.exceptions import InvalidBuyerCode
+
+    code = buyer_code.strip() if isinstance(buyer_code, str) else ""
+    # The lifecycle checks this too, but only once the order awaits its payment: check first so
+    # a misread scan leaves the order held with nothing recorded.
+    if not lifecycle._BUYER_CODE.fullmatch(code):
+        raise InvalidBuyerCode(fields={"buyer_code": "16 to 24 digits starting 25 to 30"})
+
+    def create(current: Order, remaining: int):
+        return lifecycle.create_barcode_payment(
+            amount=current.total,
+            currency=current.currency,
+            description=_describe(current),
+            buyer_code=code,
+            reference=current.payment_reference,
+            store_id=store_id,
+            terminal_id=terminal_id,
+            actor=actor,
+        )
+
+    return _start_order_payment(order, create, actor=actor)
+
+
+def _start_order_payment(order: Order, create, *, actor: str):
+    """held -> awaiting_payment, then `create(order, seconds the hold has left + grace)` makes the
+    payment; a payment that cannot start (or fails at once) gives the order back to held."""
     from payments.exceptions import PaymentError
 
     payment_model = _payment_model()
@@ -368,19 +438,10 @@ def start_payment(order: Order):
             if moved_to == State.AWAITING_PAYMENT:
                 raise PaymentInProgress()
             raise HoldExpired() if moved_to in (State.HELD, State.EXPIRED) else OrderStateConflict()
-        _event(current, "payment_started", State.HELD, State.AWAITING_PAYMENT, "buyer")
-    # The QR lives as long as the hold plus a grace for a buyer who scanned at the last moment
-    # and is still confirming; the hold in turn is kept for as long as the payment is in flight.
+        _event(current, "payment_started", State.HELD, State.AWAITING_PAYMENT, actor)
     remaining = int((current.hold_expires_at - now).total_seconds()) + PAYMENT_GRACE_SECONDS
     try:
-        payment = lifecycle.create_qr_payment(
-            amount=current.total,
-            currency=current.currency,
-            description=_describe(current),
-            reference=current.payment_reference,
-            deadline_seconds=min(max(remaining, 60), 7200),
-            actor="ticketing",
-        )
+        payment = create(current, remaining)
     except PaymentError as exc:
         logger.warning("order %s: payment could not start (%s)", current.code, exc.code)
         payment_ended(current.pk, None)
@@ -393,8 +454,9 @@ def start_payment(order: Order):
         Order.objects.filter(
             pk=current.pk, state=State.AWAITING_PAYMENT, payment__isnull=True
         ).update(payment=payment)
-    # Its outcome may already be known (a precreate refused at once): its signal came before
-    # the order knew the payment, so apply it here. Both paths are idempotent.
+    # Its outcome may already be known (a precreate refused at once, a barcode pay declined or
+    # even paid): its signal came before the order knew the payment, so apply it here. Both
+    # paths are idempotent.
     payment.refresh_from_db()
     if payment.state in (payment_model.State.FAILED, payment_model.State.CANCELLED):
         payment_ended(current.pk, payment)
@@ -619,7 +681,9 @@ def _issue_tickets(order: Order) -> list[Ticket]:
 
 
 def _queue_delivery(order_id: int) -> None:
-    async_task("ticketing.tasks.deliver_tickets", order_id)
+    # A counter sale without an e-mail address has its tickets printed, not sent.
+    if Order.objects.filter(pk=order_id).exclude(email="").exists():
+        async_task("ticketing.tasks.deliver_tickets", order_id)
 
 
 # --- Reading -----------------------------------------------------------------------------------

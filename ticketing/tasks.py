@@ -113,7 +113,7 @@ def notify_refund(order_id: int) -> None:
 def deliver_tickets(order_id: int) -> None:
     """E-mail the paid order's e-tickets (the PDF is built by ticketing.etickets)."""
     order = Order.objects.filter(pk=order_id, state=Order.State.PAID).first()
-    if order is None:
+    if order is None or not order.email:  # a counter sale without an address: printed only
         return
     if importlib.util.find_spec("ticketing.etickets.delivery") is None:
         logger.warning("order %s paid; ticket delivery is not installed", order.code)
@@ -135,9 +135,13 @@ def sweep() -> dict:
         refunds += 1
     resumed = resume_payment_outcomes(stale)
     deliveries = 0
-    for order_id in Order.objects.filter(
-        state=Order.State.PAID, tickets_sent_at__isnull=True, paid_at__lte=stale
-    ).values_list("id", flat=True)[:100]:
+    for order_id in (
+        Order.objects.filter(
+            state=Order.State.PAID, tickets_sent_at__isnull=True, paid_at__lte=stale
+        )
+        .exclude(email="")
+        .values_list("id", flat=True)[:100]
+    ):
         deliver_tickets(order_id)
         deliveries += 1
     if expired or refunds or deliveries or resumed:

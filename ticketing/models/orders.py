@@ -47,6 +47,10 @@ class Order(models.Model):
         REFUND_PENDING = "refund_pending", _("Refund in progress")
         REFUNDED = "refunded", _("Refunded")
 
+    class Channel(models.TextChoices):
+        ONLINE = "online", _("Online")
+        BOX_OFFICE = "box_office", _("Box office")
+
     HOLDING_STATES = (State.HELD, State.AWAITING_PAYMENT)
     SOLD_STATES = (State.PAID,)
 
@@ -55,9 +59,14 @@ class Order(models.Model):
     attraction = models.ForeignKey(Attraction, on_delete=models.PROTECT, related_name="orders")
     slot = models.ForeignKey(TimeSlot, on_delete=models.PROTECT, related_name="orders")
     buyer_name = models.CharField(_("buyer name"), max_length=120)
-    email = models.EmailField(_("e-mail"))
+    # Empty only for a counter sale whose buyer gave no address (tickets printed, not sent).
+    email = models.EmailField(_("e-mail"), blank=True)
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.HELD)
+    # Where it was sold: the shop or API (online) or the box office counter.
+    channel = models.CharField(
+        _("channel"), max_length=20, choices=Channel.choices, default=Channel.ONLINE
+    )
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     # Places this order takes from its slot (sum of quantity x ticket type admissions).
