@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ticketing.views import gate
+from ticketing.views import box_office, gate
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,6 +18,15 @@ urlpatterns = [
     path("tickets/", include("ticketing.etickets.urls")),
     path("gate/", gate.check_in, name="gate"),
     path("gate/login/", gate.login, name="gate-login"),
+    path("box-office/", box_office.sell, name="box-office"),
+    path("box-office/login/", box_office.login, name="box-office-login"),
+    path("box-office/sales/<str:code>/pay/", box_office.pay, name="box-office-pay"),
+    path("box-office/sales/<str:code>/status/", box_office.status, name="box-office-status"),
+    path("box-office/sales/<str:code>/cancel/", box_office.cancel_sale, name="box-office-cancel"),
+    path("box-office/sales/<str:code>/receipt/", box_office.receipt, name="box-office-receipt"),
+    path("box-office/sales/<str:code>/tickets.pdf", box_office.tickets_pdf, name="box-office-pdf"),
+    path("box-office/orders/", box_office.find, name="box-office-find"),
+    path("box-office/orders/<str:code>/", box_office.order_detail, name="box-office-order"),
     path("", include("ticketing.shop_urls")),
 ]
 

@@ -59,8 +59,9 @@ def is_gate_staff(user) -> bool:
     )
 
 
-class GateLoginView(auth_views.LoginView):
-    """Django's login with its own page, so that gate staff need no admin (is_staff) access.
+class StaffLoginView(auth_views.LoginView):
+    """Django's login with its own page, so that staff (gate, box office) need no admin
+    (is_staff) access; each staff page mounts it with its own `title` and `next_page`.
 
     Failed sign-ins are counted per address and per account (`throttle`); past the limit even
     the right password waits, or guessing would simply go on.
@@ -69,6 +70,10 @@ class GateLoginView(auth_views.LoginView):
     template_name = "gate/login.html"
     redirect_authenticated_user = True
     next_page = reverse_lazy("gate")
+    title = gettext_lazy("Gate staff sign-in")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "title": self.title}
 
     def _throttle(self):
         username = self.request.POST.get("username", "")[:150]
@@ -94,7 +99,7 @@ class GateLoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
-login = GateLoginView.as_view()
+login = StaffLoginView.as_view()
 
 
 def _details(verdict: gate.GateVerdict) -> dict | None:

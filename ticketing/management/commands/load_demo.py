@@ -1,7 +1,7 @@
 """Load the demo data `make run` starts with; safe to run any number of times.
 
-Everything it creates is plainly demo: the admin and gate logins, the sandbox's demo merchant and
-keys.
+Everything it creates is plainly demo: the admin, gate and box office logins, the sandbox's demo
+merchant and keys.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from payments.demo_keys import ensure_demo_keys
 DEMO_ADMIN = ("admin", "entrada-demo")
 # A member of "Gate staff" only: the check-in page at /gate/, nothing in the admin.
 DEMO_GATE = ("gate", "entrada-demo")
+# The box office (/box-office/): a cashier, and a supervisor who also approves refunds.
+DEMO_CASHIER = ("cashier", "entrada-demo")
+DEMO_SUPERVISOR = ("supervisor", "entrada-demo")
 
 
 class Command(BaseCommand):
@@ -34,6 +37,7 @@ class Command(BaseCommand):
             user_model.objects.create_superuser(username, "admin@entrada.example", password)
             self.stdout.write(f"Created demo superuser {username} / {password}")
         self._gate_user()
+        self._box_office_users()
         self._sandbox_merchant()
         from ticketing.demo import load_demo_catalogue
         from ticketing.tasks import ensure_schedules as ensure_ticketing_schedules
@@ -59,6 +63,25 @@ class Command(BaseCommand):
             self.stdout.write(f"Created demo gate user {username} / {password}")
         group, _created = Group.objects.get_or_create(name=GATE_STAFF_GROUP)
         user.groups.add(group)
+
+    def _box_office_users(self) -> None:
+        from django.contrib.auth.models import Group
+
+        from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
+
+        user_model = get_user_model()
+        for (username, password), groups in (
+            (DEMO_CASHIER, (BOX_OFFICE_GROUP,)),
+            (DEMO_SUPERVISOR, (BOX_OFFICE_GROUP, SUPERVISORS_GROUP)),
+        ):
+            user = user_model.objects.filter(username=username).first()
+            if user is None:
+                user = user_model.objects.create_user(
+                    username, f"{username}@entrada.example", password
+                )
+                self.stdout.write(f"Created demo box office user {username} / {password}")
+            for name in groups:
+                user.groups.add(Group.objects.get_or_create(name=name)[0])
 
     def _sandbox_merchant(self) -> None:
         """The sandbox's demo merchant with the demo keys, and its notification Schedule."""

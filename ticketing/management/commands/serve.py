@@ -70,6 +70,8 @@ class Command(BaseCommand):
             f"  Shop:            {base}/",
             f"  Admin:           {base}/admin/   (demo login: admin / entrada-demo)",
             f"  Gate check-in:   {base}/gate/    (demo login: gate / entrada-demo)",
+            f"  Box office:      {base}/box-office/   (demo logins: cashier / entrada-demo,"
+            " supervisor / entrada-demo)",
             f"  API docs:        {base}/api/docs/",
         ]
         if settings.SANDBOX_ENABLED:
