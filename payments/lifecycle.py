@@ -54,6 +54,7 @@ from payments.transitions import (
 )
 
 __all__ = [
+    "clean_buyer_code",
     "create_barcode_payment",
     "create_qr_payment",
     "refresh_from_gateway",
@@ -109,6 +110,14 @@ def _clean_id(value: object, name: str, max_length: int) -> str:
     if text and not re.fullmatch(r"[A-Za-z0-9_.\-]+", text):
         raise InvalidPaymentRequest(fields={name: "only letters, digits, '_', '-' and '.'"})
     return text
+
+
+def clean_buyer_code(buyer_code: object) -> str:
+    """The scanned Alipay payment code, trimmed, or InvalidBuyerCode (nothing is recorded)."""
+    code = buyer_code.strip() if isinstance(buyer_code, str) else ""
+    if not _BUYER_CODE.fullmatch(code):
+        raise InvalidBuyerCode(fields={"buyer_code": "16 to 24 digits starting 25 to 30"})
+    return code
 
 
 def new_partner_trans_id() -> str:
@@ -170,9 +179,7 @@ def create_barcode_payment(
     reference = _clean_text(reference, "reference", 64, required=False)
     store_id = _clean_id(store_id, "store_id", 32) or ""
     terminal_id = _clean_id(terminal_id, "terminal_id", 32)
-    code = buyer_code.strip() if isinstance(buyer_code, str) else ""
-    if not _BUYER_CODE.fullmatch(code):
-        raise InvalidBuyerCode(fields={"buyer_code": "16 to 24 digits starting 25 to 30"})
+    code = clean_buyer_code(buyer_code)
     if partner_trans_id is not None:
         partner_trans_id = _clean_id(partner_trans_id, "partner_trans_id", 64)
         if not partner_trans_id:

@@ -298,8 +298,15 @@ def release_expired_holds(*, slot_id: int | None = None, limit: int = 500) -> in
     return sum(expire_order(order_id) for order_id in ids)
 
 
-def cancel_order(order: Order, *, actor: str, reason: str = "") -> Order:
-    """Cancel: a hold gives its places back; a paid order is refunded and its tickets revoked."""
+def cancel_order(
+    order: Order, *, actor: str, reason: str = "", refund_if_paid: bool = True
+) -> Order:
+    """Cancel: a hold gives its places back; a paid order is refunded and its tickets revoked.
+
+    With refund_if_paid=False a paid order raises OrderStateConflict instead: for callers that
+    may only give back an unpaid hold (a cashier's "cancel sale"), decided in the same
+    transaction as the cancel, so a payment landing meanwhile is never refunded by accident.
+    """
     now = clock.now()
     with transaction.atomic():
         current = Order.objects.get(pk=order.pk)
@@ -308,7 +315,7 @@ def cancel_order(order: Order, *, actor: str, reason: str = "") -> Order:
                 raise OrderStateConflict()
             inventory.release_hold(current.slot_id, current.admissions)
             _event(current, "cancelled", State.HELD, State.CANCELLED, actor, reason=reason)
-        elif current.state == State.PAID:
+        elif current.state == State.PAID and refund_if_paid:
             if not _transition(
                 current.pk, State.PAID, State.REFUND_PENDING, outcome_reason="cancelled_refund"
             ):
@@ -382,13 +389,10 @@ def start_counter_payment(order: Order, buyer_code: str, *, store_id: str, termi
     (nothing changes), and what start_payment raises.
     """
     from payments import lifecycle
-    from payments.exceptions import InvalidBuyerCode
 
-    code = buyer_code.strip() if isinstance(buyer_code, str) else ""
     # The lifecycle checks this too, but only once the order awaits its payment: check first so
     # a misread scan leaves the order held with nothing recorded.
-    if not lifecycle._BUYER_CODE.fullmatch(code):
-        raise InvalidBuyerCode(fields={"buyer_code": "16 to 24 digits starting 25 to 30"})
+    code = lifecycle.clean_buyer_code(buyer_code)
 
     def create(current: Order, remaining: int):
         return lifecycle.create_barcode_payment(

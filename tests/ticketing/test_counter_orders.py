@@ -202,3 +202,18 @@ def test_online_orders_still_need_a_name_and_an_e_mail(world):
     assert set(caught.value.fields) >= {"buyer_name", "email"}
     order = world.order(slot, adult=1)
     assert order.channel == Order.Channel.ONLINE
+
+
+def test_cancelling_only_a_hold_never_refunds_an_order_paid_meanwhile(world):
+    from ticketing.exceptions import OrderStateConflict
+
+    slot = world.slot(capacity=5)
+    order = counter_order(world, slot, adult=1)
+    held_view = Order.objects.get(pk=order.pk)  # what a cashier's page read before the scan
+    assert pay(order, SUCCESS).state == Payment.State.PAID
+    with pytest.raises(OrderStateConflict):
+        orders.cancel_order(held_view, actor="box-office:cashier", refund_if_paid=False)
+    assert state(order) == Order.State.PAID
+    assert counters(slot) == (0, 1)
+    assert not OrderEvent.objects.filter(order=order, kind="cancelled").exists()
+    assert not order.payment.refunds.exists()
