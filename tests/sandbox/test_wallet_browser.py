@@ -6,7 +6,6 @@ reads the screenshot; the code it reads then pays at the gateway like the typed 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -15,17 +14,10 @@ import pytest
 
 from payments.alipay.results import Outcome
 
-CHROMIUM = "/usr/bin/chromium"
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
+from ..browser import MARKS, chromium_context
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python package) not installed"),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing"),
+    *MARKS,
     pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbarimg (zbar-tools) missing"),
 ]
 
@@ -35,15 +27,12 @@ def test_the_wallet_barcode_scans_to_the_code_shown(
 ):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     shot = tmp_path / "wallet.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-sync"]
-        )
-        page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    screen = {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
+    with chromium_context(tmp_path / "profile", **screen) as context:
+        page = context.new_page()
         page.goto(live_server.url + "/sandbox/wallet/")
         shown = page.get_by_test_id("buyer-code").inner_text().strip()
         page.screenshot(path=str(shot))
-        browser.close()
     scanned = subprocess.run(
         ["zbarimg", "-q", "--raw", str(shot)], capture_output=True, text=True, check=True
     ).stdout.strip()

@@ -9,56 +9,26 @@ clock moved), as a worker would. Screenshots go to test-artifacts/box_office/.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import Group, User
-from django.db import connections
 
 from payments import poller
 from ticketing.models import Order
 from ticketing.views.box_office import BOX_OFFICE_GROUP
 
+from ..browser import MARKS, artifacts, chromium_context, expect
 from ..ticketing.conftest import Booking, make_attraction
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "box_office"
 PIN_CONFIRM_6S = "280000000000000306"
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python package) not installed"),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} missing: install Debian's chromium (make system-deps)",
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture
 def desk(tmp_path, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            viewport={"width": 1024, "height": 900},
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context
-        finally:
-            connections.close_all()
-            context.close()
+    with chromium_context(tmp_path / "profile", viewport={"width": 1024, "height": 900}) as context:
+        yield context
 
 
 @pytest.fixture
@@ -76,8 +46,7 @@ def test_a_pin_sale_moves_on_to_the_receipt_by_itself(
     slot = booking.slot(capacity=10)
     group, _created = Group.objects.get_or_create(name=BOX_OFFICE_GROUP)
     User.objects.create_user("cashier-mei", password="pw-mei-12345").groups.add(group)
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = artifacts("box_office")
 
     page = desk.new_page()
     page.goto(f"{live_server.url}/box-office/?date={slot.local_date.isoformat()}")
@@ -88,7 +57,7 @@ def test_a_pin_sale_moves_on_to_the_receipt_by_itself(
 
     page.locator(f'input[name="slot"][value="{slot.pk}"]').check()
     page.get_by_label("Adult").fill("2")
-    page.screenshot(path=str(ARTIFACTS / "01-sell.png"), full_page=True)
+    page.screenshot(path=str(shots / "01-sell.png"), full_page=True)
     page.get_by_role("button", name="Hold places and take payment").click()
 
     field = page.get_by_label("Buyer's payment code")
@@ -99,7 +68,7 @@ def test_a_pin_sale_moves_on_to_the_receipt_by_itself(
     expect(page.get_by_test_id("waiting")).to_contain_text(
         "Waiting for the buyer to confirm in Alipay"
     )
-    page.screenshot(path=str(ARTIFACTS / "02-waiting.png"), full_page=True)
+    page.screenshot(path=str(shots / "02-waiting.png"), full_page=True)
     order = Order.objects.get()
     assert order.state == Order.State.AWAITING_PAYMENT
 
@@ -108,6 +77,6 @@ def test_a_pin_sale_moves_on_to_the_receipt_by_itself(
     expect(page.get_by_test_id("paid")).to_be_visible()
     assert page.url.endswith(f"/box-office/sales/{order.code}/receipt/")
     expect(page.get_by_test_id("order-code")).to_have_text(order.code)
-    page.screenshot(path=str(ARTIFACTS / "03-receipt.png"), full_page=True)
+    page.screenshot(path=str(shots / "03-receipt.png"), full_page=True)
     order.refresh_from_db()
     assert order.state == Order.State.PAID and order.channel == Order.Channel.BOX_OFFICE

@@ -11,33 +11,16 @@ Screenshots of every step go to test-artifacts/shop/<language>/ for a person to 
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from pypdf import PdfReader
 
 from ticketing.models import Order
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "shop"
+from ..browser import MARKS, artifacts, chromium_context, expect
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python package) not installed"),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} missing: install Debian's chromium (make system-deps)",
-    ),
-    pytest.mark.usefixtures("shop_gateway"),
-]
+pytestmark = [*MARKS, pytest.mark.usefixtures("shop_gateway")]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -47,39 +30,15 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 def browser_context(tmp_path, monkeypatch, request):
     """A fresh Chromium profile; the test drives live_server from this thread's event loop."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    screen = request.param
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-            accept_downloads=True,
-            **screen,
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context
-        finally:
-            # ORM calls made while Playwright's loop is set run in a context of their own:
-            # close that connection here, or PostgreSQL refuses to drop the test database.
-            connections.close_all()
-            context.close()
+    with chromium_context(tmp_path / "profile", accept_downloads=True, **request.param) as context:
+        yield context
 
 
 class Shots:
     """Numbered full-page screenshots of each step."""
 
     def __init__(self, language: str):
-        self.folder = ARTIFACTS / language
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = artifacts(f"shop/{language}")
         self.count = 0
 
     def __call__(self, page, step: str) -> None:

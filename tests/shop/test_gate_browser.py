@@ -8,59 +8,29 @@ the field is empty and focused for the next scan. Screenshots go to test-artifac
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import zoneinfo
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.db import connections
 
 from ticketing.models import OrderEvent, Ticket
 from ticketing.views.gate import GATE_STAFF_GROUP
 
+from ..browser import MARKS, artifacts, chromium_context, expect
 from ..ticketing.conftest import Booking, make_attraction
 from ..ticketing.test_etickets_orders import paid_order, tokens_of
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "gate"
 SLOT_START = dt.datetime(2026, 12, 24, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python package) not installed"),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} missing: install Debian's chromium (make system-deps)",
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture
 def phone(tmp_path, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            viewport={"width": 390, "height": 844},
-            is_mobile=True,
-            has_touch=True,
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context
-        finally:
-            connections.close_all()
-            context.close()
+    screen = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    with chromium_context(tmp_path / "profile", **screen) as context:
+        yield context
 
 
 def test_gate_staff_scan_a_ticket_by_typing_and_enter(phone, live_server, transactional_db, clock):
@@ -71,8 +41,7 @@ def test_gate_staff_scan_a_ticket_by_typing_and_enter(phone, live_server, transa
     # A transactional test starts from an empty database: the migration's group is gone.
     group, _created = Group.objects.get_or_create(name=GATE_STAFF_GROUP)
     User.objects.create_user("gate-lin", password="pw-lin-12345").groups.add(group)
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = artifacts("gate")
 
     page = phone.new_page()
     page.goto(live_server.url + "/gate/")
@@ -81,7 +50,7 @@ def test_gate_staff_scan_a_ticket_by_typing_and_enter(phone, live_server, transa
     page.get_by_role("button", name="Sign in").click()
     field = page.get_by_label("Ticket code")
     expect(field).to_be_focused()
-    page.screenshot(path=str(ARTIFACTS / "01-ready.png"), full_page=True)
+    page.screenshot(path=str(shots / "01-ready.png"), full_page=True)
 
     page.keyboard.type(first)
     page.keyboard.press("Enter")
@@ -91,7 +60,7 @@ def test_gate_staff_scan_a_ticket_by_typing_and_enter(phone, live_server, transa
     expect(verdict).to_contain_text(order.code)
     expect(field).to_be_focused()
     expect(field).to_have_value("")
-    page.screenshot(path=str(ARTIFACTS / "02-admitted.png"), full_page=True)
+    page.screenshot(path=str(shots / "02-admitted.png"), full_page=True)
 
     page.keyboard.type(first)
     page.keyboard.press("Enter")
@@ -99,7 +68,7 @@ def test_gate_staff_scan_a_ticket_by_typing_and_enter(phone, live_server, transa
     expect(verdict).to_contain_text("Do not admit")
     expect(verdict).to_contain_text("Used at 10:00:00 on 24 Dec.")
     expect(field).to_be_focused()
-    page.screenshot(path=str(ARTIFACTS / "03-used.png"), full_page=True)
+    page.screenshot(path=str(shots / "03-used.png"), full_page=True)
 
     assert order.tickets.get(number=1).state == Ticket.State.USED
     assert order.tickets.get(number=2).state == Ticket.State.VALID
