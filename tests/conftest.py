@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite."""
 
+from contextlib import contextmanager
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -90,3 +92,17 @@ def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, de
     # would keep its database connection open, and PostgreSQL then refuses to drop the test
     # database at the end of the run.
     gateway.close_client()
+
+
+@contextmanager
+def queued_only():
+    """django-q2 out of sync mode: queued tasks (a poller kicked by a payment) wait for a worker
+    instead of running inline, as in production between a request and the cluster."""
+    from django_q.conf import Conf
+
+    saved = Conf.SYNC
+    Conf.SYNC = False
+    try:
+        yield
+    finally:
+        Conf.SYNC = saved

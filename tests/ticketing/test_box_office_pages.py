@@ -9,7 +9,6 @@ throttle counts failures in the shared cache, per address and per account.
 from __future__ import annotations
 
 import secrets
-from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -18,30 +17,14 @@ from django.urls import reverse
 
 from payments import poller
 from payments.models import Payment
+from tests.conftest import queued_only
+from tests.payments.conftest import INSUFFICIENT, SUCCESS, pin_confirm
 from ticketing.models import Order, OrderEvent, Ticket, TimeSlot
 from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SUCCESS = "280000000000000001"
-INSUFFICIENT = "280000000000000002"
 SELL_URL = "/box-office/"
-
-
-def pin_confirm(seconds: int) -> str:
-    return f"2800000000000003{seconds:02d}"
-
-
-@contextmanager
-def queued_only():
-    from django_q.conf import Conf
-
-    saved = Conf.SYNC
-    Conf.SYNC = False
-    try:
-        yield
-    finally:
-        Conf.SYNC = saved
 
 
 def unique(prefix: str) -> str:

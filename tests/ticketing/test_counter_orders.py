@@ -6,39 +6,19 @@ inline (moving the clock) unless `queued_only` keeps the tasks in the broker.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from django.core import mail
 
 from payments import poller
 from payments.exceptions import InvalidBuyerCode
 from payments.models import Payment
+from tests.conftest import queued_only
+from tests.payments.conftest import INSUFFICIENT, PIN_NEVER, SUCCESS, pin_confirm
 from ticketing import inventory, orders
 from ticketing.exceptions import InvalidBuyer
 from ticketing.models import Order, OrderEvent, TimeSlot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SUCCESS = "280000000000000001"
-INSUFFICIENT = "280000000000000002"
-PIN_NEVER = "280000000000000004"
-
-
-def pin_confirm(seconds: int) -> str:
-    return f"2800000000000003{seconds:02d}"
-
-
-@contextmanager
-def queued_only():
-    from django_q.conf import Conf
-
-    saved = Conf.SYNC
-    Conf.SYNC = False
-    try:
-        yield
-    finally:
-        Conf.SYNC = saved
 
 
 @pytest.fixture

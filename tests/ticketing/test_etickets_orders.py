@@ -13,7 +13,6 @@ import io
 import socket
 import threading
 import uuid
-from contextlib import contextmanager
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -23,6 +22,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from payments import clock as entrada_clock
+from tests.conftest import queued_only
 from ticketing import inventory, orders
 from ticketing.etickets import delivery, faces, gate, keys
 from ticketing.etickets.exceptions import NoTickets
@@ -67,19 +67,6 @@ def paid_order(booking: Booking, *, language: str = "en", **counts) -> Order:
         orders._issue_tickets(order)
     order.refresh_from_db()
     return order
-
-
-@contextmanager
-def queued_only():
-    """django-q2 out of sync mode: start_payment's poller is queued, not chased inline."""
-    from django_q.conf import Conf
-
-    saved = Conf.SYNC
-    Conf.SYNC = False
-    try:
-        yield
-    finally:
-        Conf.SYNC = saved
 
 
 def local_slot_text(order: Order) -> str:

@@ -19,6 +19,7 @@ from payments.models import Payment
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.notify import deliver_due_notifications
 from payments.sandbox.trades import buyer_confirms, buyer_declines
+from tests.conftest import queued_only
 from ticketing import inventory, orders, tasks
 from ticketing.exceptions import HoldExpired, PaymentInProgress
 from ticketing.models import Order, Ticket, TimeSlot
@@ -26,18 +27,6 @@ from ticketing.models import Order, Ticket, TimeSlot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SUCCESS_CODE = "280000000000000001"
-
-
-@contextmanager
-def queued_only():
-    from django_q.conf import Conf
-
-    saved = Conf.SYNC
-    Conf.SYNC = False
-    try:
-        yield
-    finally:
-        Conf.SYNC = saved
 
 
 @pytest.fixture
