@@ -19,14 +19,11 @@ import logging
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from payments import clock
@@ -36,7 +33,7 @@ from ticketing.etickets.faces import order_pdf
 from ticketing.exceptions import OrderStateConflict, PaymentInProgress, TicketingError
 from ticketing.models import Attraction, Order, TimeSlot
 
-from .gate import StaffLoginView
+from .staff import StaffLoginView, in_group, staff_only
 from .throttle import client_address, sign_in_throttle
 
 logger = logging.getLogger(__name__)
@@ -44,30 +41,12 @@ logger = logging.getLogger(__name__)
 BOX_OFFICE_GROUP = "Box office"  # created by migration 0006_box_office_groups
 SUPERVISORS_GROUP = "Box office supervisors"
 UNDECIDED = ("created", "pending", "cancelling")
-LOGIN_URL = reverse_lazy("box-office-login")
 
 login = StaffLoginView.as_view(
     next_page=reverse_lazy("box-office"), title=gettext_lazy("Box office sign-in")
 )
-
-
-def in_group(user, name: str) -> bool:
-    return bool(user.is_active and (user.is_superuser or user.groups.filter(name=name).exists()))
-
-
-def staff_only(view):
-    """Signed in (else the sign-in page), in "Box office" (else 403), never cached."""
-
-    @never_cache
-    @login_required(login_url=LOGIN_URL)
-    def wrapped(request, *args, **kwargs):
-        if not in_group(request.user, BOX_OFFICE_GROUP):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+# Signed in (else the box office sign-in), in "Box office" (else 403), never cached.
+box_office_staff = staff_only(BOX_OFFICE_GROUP, login_url=reverse_lazy("box-office-login"))
 
 
 def store_id() -> str:
@@ -204,7 +183,7 @@ def _attraction(raw) -> Attraction | None:
         return None
 
 
-@staff_only
+@box_office_staff
 @require_http_methods(["GET", "POST"])
 def sell(request: HttpRequest) -> HttpResponse:
     """GET: the day's slots and the sale form. POST: book the counter order, then pay."""
@@ -320,7 +299,7 @@ def _pay_context(order: Order, status, **extra) -> dict:
     }
 
 
-@staff_only
+@box_office_staff
 @require_http_methods(["GET", "POST"])
 def pay(request: HttpRequest, code: str) -> HttpResponse:
     """GET: the total and the scan field, the wait for the PIN, or what went wrong.
@@ -366,7 +345,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     return redirect("box-office-pay", code=order.code)
 
 
-@staff_only
+@box_office_staff
 @require_GET
 def status(request: HttpRequest, code: str) -> HttpResponse:
     """The JSON the pay page polls while the buyer confirms (shop.js reads the same keys)."""
@@ -391,7 +370,7 @@ def status(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-@staff_only
+@box_office_staff
 @require_POST
 def cancel_sale(request: HttpRequest, code: str) -> HttpResponse:
     """Give the places back; a payment still waiting for the buyer's PIN is cancelled first."""
@@ -432,7 +411,7 @@ def cancel_sale(request: HttpRequest, code: str) -> HttpResponse:
 # --- After the sale -----------------------------------------------------------------------------
 
 
-@staff_only
+@box_office_staff
 @require_GET
 def receipt(request: HttpRequest, code: str) -> HttpResponse:
     order = _order(code)
@@ -452,7 +431,7 @@ def receipt(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-@staff_only
+@box_office_staff
 @require_GET
 def tickets_pdf(request: HttpRequest, code: str) -> HttpResponse:
     order = _order(code)
@@ -463,7 +442,7 @@ def tickets_pdf(request: HttpRequest, code: str) -> HttpResponse:
     return response
 
 
-@staff_only
+@box_office_staff
 @require_GET
 def find(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("code", "").strip().upper()
@@ -500,7 +479,7 @@ def _order_page(request, order, form, status=200, **extra) -> HttpResponse:
     return render(request, "box_office/order.html", context, status=status)
 
 
-@staff_only
+@box_office_staff
 @require_http_methods(["GET", "POST"])
 def order_detail(request: HttpRequest, code: str) -> HttpResponse:
     """An order found by its code; a paid one can be refunded with a supervisor's approval."""

@@ -10,21 +10,17 @@ from __future__ import annotations
 import logging
 
 from django import forms
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
-from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ticketing.etickets import gate
 from ticketing.models import Ticket
 
-from .throttle import client_address, sign_in_throttle
+from .staff import StaffLoginView, staff_only
 
 logger = logging.getLogger(__name__)
 
@@ -53,53 +49,9 @@ class ScanForm(forms.Form):
     check_only = forms.BooleanField(label=gettext_lazy("Check only (do not admit)"), required=False)
 
 
-def is_gate_staff(user) -> bool:
-    return user.is_active and (
-        user.is_superuser or user.groups.filter(name=GATE_STAFF_GROUP).exists()
-    )
-
-
-class StaffLoginView(auth_views.LoginView):
-    """Django's login with its own page, so that staff (gate, box office) need no admin
-    (is_staff) access; each staff page mounts it with its own `title` and `next_page`.
-
-    Failed sign-ins are counted per address and per account (`throttle`); past the limit even
-    the right password waits, or guessing would simply go on.
-    """
-
-    template_name = "gate/login.html"
-    redirect_authenticated_user = True
-    next_page = reverse_lazy("gate")
-    title = gettext_lazy("Gate staff sign-in")
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "title": self.title}
-
-    def _throttle(self):
-        username = self.request.POST.get("username", "")[:150]
-        return sign_in_throttle(client_address(self.request), username)
-
-    def post(self, request, *args, **kwargs):
-        wait = self._throttle().retry_after()
-        if not wait:
-            return super().post(request, *args, **kwargs)
-        minutes = max((wait + 59) // 60, 1)
-        message = ngettext(
-            "Too many unsuccessful sign-ins. Please wait %(minutes)d minute and try again.",
-            "Too many unsuccessful sign-ins. Please wait %(minutes)d minutes and try again.",
-            minutes,
-        ) % {"minutes": minutes}
-        context = self.get_context_data(form=self.get_form_class()(request), limited=message)
-        response = self.render_to_response(context, status=429)
-        response["Retry-After"] = str(wait)
-        return response
-
-    def form_invalid(self, form):
-        self._throttle().record_failure()
-        return super().form_invalid(form)
-
-
-login = StaffLoginView.as_view()
+login = StaffLoginView.as_view(
+    next_page=reverse_lazy("gate"), title=gettext_lazy("Gate staff sign-in")
+)
 
 
 def _details(verdict: gate.GateVerdict) -> dict | None:
@@ -141,12 +93,9 @@ def _details(verdict: gate.GateVerdict) -> dict | None:
     return details
 
 
-@never_cache
-@login_required(login_url=reverse_lazy("gate-login"))
+@staff_only(GATE_STAFF_GROUP, login_url=reverse_lazy("gate-login"))
 @require_http_methods(["GET", "POST"])
 def check_in(request: HttpRequest) -> HttpResponse:
-    if not is_gate_staff(request.user):
-        raise PermissionDenied
     if request.method == "GET":
         return render(request, "gate/check_in.html", {"form": ScanForm()})
     form = ScanForm(request.POST)
