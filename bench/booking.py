@@ -42,6 +42,7 @@ PRETIX = {
     "race_wall_s": 9.5,
 }
 SEQUENTIAL = 200
+WARM_UP = 160
 RACE_ATTEMPTS = 300
 RACE_THREADS = 32
 RACE_PLACES = 100
@@ -154,8 +155,10 @@ def post_order(session: requests.Session, base: str, body: dict) -> requests.Res
 
 def sequential(base: str, world: dict) -> dict:
     session = requests.Session()
-    # Warm-up: every worker thread imports, opens its persistent database connection, fills caches.
-    for index in range(40):
+    # Warm-up: every worker thread imports, opens its persistent database connection and fills
+    # caches, and on PostgreSQL prepares its statements (psycopg does so at a statement's 5th
+    # use on a connection): 2 workers x 8 threads x 5 uses is 80 requests, so warm up with more.
+    for index in range(WARM_UP):
         post_order(session, base, order_body(world, "warm", index, 1)).raise_for_status()
     latencies = []
     statuses: Counter = Counter()
