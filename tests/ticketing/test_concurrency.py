@@ -57,20 +57,28 @@ def race(base: str, body_for, buyers: int) -> list[tuple[int, dict]]:
     return results
 
 
+def one_adult(slug: str, slot_id: int, adult_id: int):
+    """Buyer `index`'s order body: one adult ticket in the slot."""
+
+    def body(index: int) -> dict:
+        return {
+            "attraction": slug,
+            "slot": slot_id,
+            "quantities": [{"ticket_type": adult_id, "quantity": 1}],
+            "buyer_name": f"Buyer {index}",
+            "email": f"buyer{index}@example.com",
+            "language": "en",
+        }
+
+    return body
+
+
 def test_two_hundred_buyers_fifty_places_exactly_fifty_sold_no_errors(transactional_db):
     booking = Booking(make_attraction("race"))
     slot = booking.slot(capacity=PLACES)
     adult = booking.types["adult"].id
 
-    def body(index: int) -> dict:
-        return {
-            "attraction": "race",
-            "slot": slot.pk,
-            "quantities": [{"ticket_type": adult, "quantity": 1}],
-            "buyer_name": f"Buyer {index}",
-            "email": f"buyer{index}@example.com",
-            "language": "en",
-        }
+    body = one_adult("race", slot.pk, adult)
 
     with gunicorn() as base:
         results = race(base, body, BUYERS)
@@ -131,15 +139,7 @@ def test_buyers_racing_for_places_of_expired_holds_reclaim_each_exactly_once(tra
         clock.reset()
     adult = booking.types["adult"].id
 
-    def body(index: int) -> dict:
-        return {
-            "attraction": "race-expired",
-            "slot": slot.pk,
-            "quantities": [{"ticket_type": adult, "quantity": 1}],
-            "buyer_name": f"Buyer {index}",
-            "email": f"buyer{index}@example.com",
-            "language": "en",
-        }
+    body = one_adult("race-expired", slot.pk, adult)
 
     with gunicorn() as base:
         results = race(base, body, 120)

@@ -18,6 +18,8 @@ from ticketing import inventory, orders
 from ticketing.exceptions import InvalidBuyer
 from ticketing.models import Order, OrderEvent, TimeSlot
 
+from .test_order_payments import counters, state
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -44,16 +46,6 @@ def pay(order: Order, code: str) -> Payment:
     return orders.start_counter_payment(
         order, code, store_id="BOX-OFFICE", terminal_id="WEB-7", actor="box-office:cashier"
     )
-
-
-def state(order: Order) -> str:
-    order.refresh_from_db()
-    return order.state
-
-
-def counters(slot: TimeSlot) -> tuple[int, int]:
-    slot.refresh_from_db()
-    return slot.held, slot.sold
 
 
 def test_an_instant_payment_pays_the_order_and_issues_its_tickets(world):

@@ -34,7 +34,7 @@ from ticketing.exceptions import OrderStateConflict, PaymentInProgress, Ticketin
 from ticketing.models import Attraction, Order, TimeSlot
 
 from .staff import StaffLoginView, in_group, staff_only
-from .throttle import client_address, sign_in_throttle
+from .throttle import client_address, minutes_to_wait, sign_in_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -499,7 +499,7 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
     throttle = sign_in_throttle(client_address(request), username)
     wait = throttle.retry_after()
     if wait:
-        minutes = max((wait + 59) // 60, 1)
+        minutes = minutes_to_wait(wait)
         message = ngettext(
             "Too many unsuccessful approvals. Please wait %(minutes)d minute and try again.",
             "Too many unsuccessful approvals. Please wait %(minutes)d minutes and try again.",

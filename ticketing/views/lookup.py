@@ -12,11 +12,11 @@ from ticketing import orders
 from ticketing.forms import LookupForm
 
 from . import access
-from .throttle import client_address, lookup_throttle
+from .throttle import client_address, lookup_throttle, minutes_to_wait
 
 
 def _limited(request: HttpRequest, form: LookupForm, seconds: int) -> HttpResponse:
-    minutes = max((seconds + 59) // 60, 1)
+    minutes = minutes_to_wait(seconds)
     message = ngettext(
         "Too many unsuccessful look-ups. For your security, please wait %(minutes)d minute "
         "and try again.",

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 
-from .throttle import client_address, sign_in_throttle
+from .throttle import client_address, minutes_to_wait, sign_in_throttle
 
 
 def in_group(user, name: str) -> bool:
@@ -59,7 +59,7 @@ class StaffLoginView(auth_views.LoginView):
         wait = self._throttle().retry_after()
         if not wait:
             return super().post(request, *args, **kwargs)
-        minutes = max((wait + 59) // 60, 1)
+        minutes = minutes_to_wait(wait)
         message = ngettext(
             "Too many unsuccessful sign-ins. Please wait %(minutes)d minute and try again.",
             "Too many unsuccessful sign-ins. Please wait %(minutes)d minutes and try again.",

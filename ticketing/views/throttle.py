@@ -92,6 +92,11 @@ def sign_in_throttle(address: str, username: str) -> FailureThrottle:
     )
 
 
+def minutes_to_wait(seconds: int) -> int:
+    """`retry_after()` as whole minutes for a message: rounded up, at least one."""
+    return max((seconds + 59) // 60, 1)
+
+
 def client_address(request) -> str:
     """The peer address. X-Forwarded-For is not trusted: anyone can send it to reset their count."""
     return request.META.get("REMOTE_ADDR", "") or "unknown"
