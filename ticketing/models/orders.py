@@ -51,6 +51,18 @@ class Order(models.Model):
         ONLINE = "online", _("Online")
         BOX_OFFICE = "box_office", _("Box office")
 
+    class OutcomeReason(models.TextChoices):
+        """Why the order ended as it did (blank while nothing has ended it)."""
+
+        HOLD_EXPIRED = "hold_expired", _("Reservation ended before payment")
+        PAYMENT_NOT_COMPLETED = "payment_not_completed", _("Payment not completed in time")
+        CANCELLED = "cancelled", _("Cancelled before payment")
+        CANCELLED_REFUND = "cancelled_refund", _("Cancelled after payment and refunded")
+        LATE_PAYMENT_HONOURED = "late_payment_honoured", _("Late payment honoured")
+        LATE_PAYMENT_SOLD_OUT = "late_payment_sold_out", _("Late payment refunded: slot full")
+        PAID_AFTER_CANCEL = "paid_after_cancel", _("Paid after cancellation and refunded")
+        REFUNDED = "refunded", _("Refunded")
+
     HOLDING_STATES = (State.HELD, State.AWAITING_PAYMENT)
     SOLD_STATES = (State.PAID,)
 
@@ -88,8 +100,8 @@ class Order(models.Model):
     tickets_sent_at = models.DateTimeField(null=True, blank=True)
     # Set once a refund has been asked of the payment lifecycle (refund_pending orders).
     refund_requested_at = models.DateTimeField(null=True, blank=True)
-    # Why the order ended as it did, for the buyer and staff ("late_payment_sold_out", ...).
-    outcome_reason = models.CharField(max_length=60, blank=True)
+    # Why the order ended as it did, for the buyer and staff.
+    outcome_reason = models.CharField(max_length=60, blank=True, choices=OutcomeReason.choices)
     created_at = models.DateTimeField(_("created at"))
     updated_at = models.DateTimeField(_("updated at"))
 

@@ -1,0 +1,82 @@
+"""Order services: book (hold), pay, learn of the payment's outcome, cancel, refund.
+
+The shop, the public API, the box office, the admin and the tasks call these; they never write
+an order's state themselves. Every transition goes through states.move_order: a compare-and-set
+on the old state inside one transaction, with its audit record (OrderEvent) and the
+`order_changed` signal on commit; the capacity change (ticketing.inventory) shares that
+transaction, and follow-up work (e-mails, refunds) is queued on commit. No gateway call happens
+inside a transaction.
+
+    states            move_order, the audit record
+    booking           create_order, buyer and quantity checks, find_order
+    holds             ending overdue holds
+    paying            start_payment (QR), start_counter_payment (barcode), free orders
+    payment_outcomes  a payment ended, paid or refunded
+    tickets           issuing, revoking and e-mailing an order's e-tickets
+    cancelling        cancel_order and the box office's cancel and refund rules
+    status            OrderStatus, what a buyer or cashier sees while waiting
+"""
+
+from .booking import create_order, find_order, hold_minutes, max_admissions
+from .cancelling import (
+    can_refund_at_counter,
+    cancel_counter_sale,
+    cancel_order,
+    check_refundable_at_counter,
+    refund_counter_sale,
+)
+from .holds import end_hold_if_overdue, expire_order, release_expired_holds
+from .paying import PAYMENT_GRACE_SECONDS, start_counter_payment, start_payment
+from .payment_outcomes import (
+    REFERENCE_PREFIX,
+    order_for_payment,
+    payment_ended,
+    payment_paid,
+    payment_refunded,
+)
+from .states import State, move_order, record_event
+from .status import (
+    OrderStatus,
+    failed_attempt_message,
+    order_status,
+    payment_undecided,
+    payment_waiting,
+)
+from .tickets import issue_tickets, queue_delivery, revoke_tickets
+
+# The name the e-ticket tests call.
+_issue_tickets = issue_tickets
+
+__all__ = [
+    "PAYMENT_GRACE_SECONDS",
+    "REFERENCE_PREFIX",
+    "OrderStatus",
+    "State",
+    "can_refund_at_counter",
+    "cancel_counter_sale",
+    "cancel_order",
+    "check_refundable_at_counter",
+    "create_order",
+    "end_hold_if_overdue",
+    "expire_order",
+    "failed_attempt_message",
+    "find_order",
+    "hold_minutes",
+    "issue_tickets",
+    "max_admissions",
+    "move_order",
+    "order_for_payment",
+    "order_status",
+    "payment_ended",
+    "payment_paid",
+    "payment_refunded",
+    "payment_undecided",
+    "payment_waiting",
+    "queue_delivery",
+    "record_event",
+    "refund_counter_sale",
+    "release_expired_holds",
+    "revoke_tickets",
+    "start_counter_payment",
+    "start_payment",
+]

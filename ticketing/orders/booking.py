@@ -1,0 +1,220 @@
+"""Booking: check the buyer and the tickets chosen, hold the places, find an order again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from payments import clock
+
+from .. import inventory
+from ..exceptions import InvalidBuyer, InvalidQuantity, SlotUnavailable, SoldOut
+from ..models import Attraction, Order, OrderLine, TimeSlot
+from .holds import release_expired_holds
+from .states import State, record_event
+
+
+def hold_minutes() -> int:
+    return int(getattr(settings, "TICKETING_HOLD_MINUTES", 15))
+
+
+def max_admissions() -> int:
+    return int(getattr(settings, "TICKETING_MAX_ADMISSIONS_PER_ORDER", 20))
+
+
+def _clean_buyer(buyer_name, email, language, channel=Order.Channel.ONLINE) -> tuple[str, str, str]:
+    errors: dict[str, list[str]] = {}
+    counter = channel == Order.Channel.BOX_OFFICE
+    name = buyer_name.strip() if isinstance(buyer_name, str) else ""
+    if not name and counter:
+        name = _("Box office")
+    if not name:
+        errors["buyer_name"] = [_("Please enter your name.")]
+    elif len(name) > 120:
+        errors["buyer_name"] = [_("Please use at most 120 characters.")]
+    address = email.strip() if isinstance(email, str) else ""
+    try:
+        if len(address) > 254:
+            raise ValidationError("too long")
+        if address or not counter:  # at the counter the e-mail is optional
+            validate_email(address)
+    except ValidationError:
+        errors["email"] = [_("Please enter a valid e-mail address.")]
+    known = {code.lower(): code for code, _name in settings.LANGUAGES}
+    lang = known.get(language.strip().lower()) if isinstance(language, str) else None
+    if lang is None:
+        errors["language"] = [_("Choose one of: %(codes)s.") % {"codes": ", ".join(known)}]
+    if errors:
+        raise InvalidBuyer(fields=errors)
+    return name, address, lang
+
+
+def _clean_quantities(attraction: Attraction, quantities) -> list[tuple[object, int]]:
+    """[(ticket type, quantity)] for quantities above zero, or InvalidQuantity."""
+    if not isinstance(quantities, dict) or not quantities:
+        raise InvalidQuantity(fields={"quantities": [_("Choose at least one ticket.")]})
+    # order_by(): the default ordering would join the attraction for nothing; `chosen` is
+    # sorted below.
+    types = {tt.id: tt for tt in attraction.ticket_types.filter(active=True).order_by()}
+    chosen = []
+    for raw_id, raw_quantity in quantities.items():
+        try:
+            type_id = int(raw_id)
+        except (TypeError, ValueError):
+            type_id = None
+        ticket_type = types.get(type_id)
+        if ticket_type is None:
+            raise InvalidQuantity(
+                _("This ticket type is not on sale."),
+                fields={"quantities": [_("Unknown ticket type %(id)s.") % {"id": raw_id}]},
+            )
+        if isinstance(raw_quantity, bool) or not isinstance(raw_quantity, int):
+            raise InvalidQuantity(fields={"quantities": [_("Quantities must be whole numbers.")]})
+        if raw_quantity < 0 or raw_quantity > max_admissions():
+            raise InvalidQuantity(
+                fields={
+                    "quantities": [
+                        _("Choose between 0 and %(max)s tickets of each type.")
+                        % {"max": max_admissions()}
+                    ]
+                }
+            )
+        if raw_quantity:
+            chosen.append((ticket_type, raw_quantity))
+    chosen.sort(key=lambda pair: (pair[0].sort_order, pair[0].id))
+    admissions = sum(tt.admissions * q for tt, q in chosen)
+    tickets = sum(tt.tickets_per_unit * q for tt, q in chosen)
+    if admissions < 1:
+        raise InvalidQuantity(
+            _("Choose at least one ticket that admits a visitor."),
+            fields={"quantities": [_("Free tickets need an accompanying paid ticket.")]},
+        )
+    if admissions > max_admissions() or tickets > 2 * max_admissions():
+        raise InvalidQuantity(
+            _("At most %(max)s visitors per order.") % {"max": max_admissions()},
+            fields={"quantities": [_("At most %(max)s visitors.") % {"max": max_admissions()}]},
+        )
+    return chosen
+
+
+def create_order(
+    *,
+    attraction: Attraction,
+    slot: TimeSlot,
+    quantities: dict[int, int],
+    buyer_name: str,
+    email: str,
+    language: str,
+    channel: str = Order.Channel.ONLINE,
+    actor: str = "buyer",
+) -> Order:
+    """Book: validate, then hold the places for the hold time, atomically; or raise.
+
+    `channel` box_office (a counter sale): the e-mail may be empty (then no ticket e-mail) and
+    the name defaults to "Box office".
+
+    Raises SoldOut when the slot lacks the places (nothing is held), SlotUnavailable,
+    InvalidQuantity, InvalidBuyer. Expired holds on the slot are returned first when the slot
+    looks full, so an abandoned basket never blocks a real buyer for long.
+    """
+    if channel not in Order.Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    name, address, lang = _clean_buyer(buyer_name, email, language, channel)
+    now = clock.now()
+    if (
+        not attraction.active
+        or slot.attraction_id != attraction.id
+        or not slot.is_open
+        or slot.starts_at <= now
+    ):
+        raise SlotUnavailable()
+    chosen = _clean_quantities(attraction, quantities)
+    admissions = sum(tt.admissions * q for tt, q in chosen)
+    total = sum((tt.price * q for tt, q in chosen), Decimal("0"))
+    args = (attraction, slot, chosen, admissions, total, name, address, lang, channel, actor)
+    try:
+        return _book(*args)
+    except SoldOut:
+        # Return overdue holds, then try once more: the places may have been freed by us or,
+        # concurrently, by another buyer's release (then ours found nothing left to expire).
+        release_expired_holds(slot_id=slot.id)
+    return _book(*args)
+
+
+def _book(*args) -> Order:
+    # A duplicate order code (31^8 of them) rolls the whole booking back, hold included, and
+    # it is tried again with a new code: cheaper than a savepoint around every insert.
+    for _attempt in range(5):
+        try:
+            return _book_once(*args)
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate an order code")  # pragma: no cover
+
+
+def _book_once(
+    attraction, slot, chosen, admissions, total, name, address, lang, channel, actor
+) -> Order:
+    now = clock.now()
+    with transaction.atomic():
+        inventory.take_hold(slot.id, admissions)
+        order = Order.objects.create(
+            attraction=attraction,
+            slot=slot,
+            buyer_name=name,
+            email=address,
+            language=lang,
+            channel=channel,
+            state=State.HELD,
+            total=total,
+            currency=attraction.currency,
+            admissions=admissions,
+            hold_expires_at=now + dt.timedelta(minutes=hold_minutes()),
+            created_at=now,
+            updated_at=now,
+        )
+        lines = OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    ticket_type=tt,
+                    quantity=quantity,
+                    unit_price=tt.price,
+                    admissions_each=tt.admissions,
+                )
+                for tt, quantity in chosen
+            ]
+        )
+        # Booking creates the row in its first state: nothing to compare-and-set, only to record.
+        record_event(
+            order, "created", "", State.HELD, actor, admissions=admissions, slot=slot.id,
+            channel=channel,
+        )  # fmt: skip
+    # The caller usually shows the lines at once: spare it a query (ticket types included).
+    order.created_lines = lines
+    return order
+
+
+def find_order(code: str, *, email: str | None = None, token: str | None = None) -> Order | None:
+    """The order with this code, if the caller proves they booked it (e-mail or token)."""
+    if not isinstance(code, str) or not 4 <= len(code.strip()) <= 12:
+        return None
+    order = (
+        Order.objects.select_related("attraction", "slot", "payment")
+        .filter(code=code.strip().upper())
+        .first()
+    )
+    if order is None:
+        return None
+    if token and hmac.compare_digest(str(token).encode(), order.token.encode()):
+        return order
+    if email and isinstance(email, str) and email.strip().lower() == order.email.lower():
+        return order
+    return None

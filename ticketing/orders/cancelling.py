@@ -1,0 +1,131 @@
+"""Cancelling: an order's places go back; a paid one is refunded and its tickets revoked.
+
+Also the box office's two rules on top of it: a cashier may cancel only a sale not yet paid (a
+payment still waiting for the buyer's PIN is cancelled first), and a paid sale is undone only as
+a refund a supervisor approved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
+
+from payments import clock
+
+from .. import inventory
+from ..exceptions import OrderStateConflict, PaymentInProgress
+from ..models import Order
+from .states import State, move_order
+from .tickets import revoke_tickets
+
+Reason = Order.OutcomeReason
+
+
+def cancel_order(
+    order: Order, *, actor: str, reason: str = "", refund_if_paid: bool = True
+) -> Order:
+    """Cancel: a hold gives its places back; a paid order is refunded and its tickets revoked.
+
+    With refund_if_paid=False a paid order raises OrderStateConflict instead: for callers that
+    may only give back an unpaid hold (a cashier's "cancel sale"), decided in the same
+    transaction as the cancel, so a payment landing meanwhile is never refunded by accident.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        current = Order.objects.get(pk=order.pk)
+        if current.state == State.HELD:
+            if not move_order(
+                current,
+                to=State.CANCELLED,
+                from_states=State.HELD,
+                kind="cancelled",
+                actor=actor,
+                fields={"outcome_reason": Reason.CANCELLED},
+                detail={"reason": reason},
+            ):
+                raise OrderStateConflict()
+            inventory.release_hold(current.slot_id, current.admissions)
+        elif current.state == State.PAID and refund_if_paid:
+            if not move_order(
+                current,
+                to=State.REFUND_PENDING,
+                from_states=State.PAID,
+                kind="cancelled",
+                actor=actor,
+                fields={"outcome_reason": Reason.CANCELLED_REFUND},
+                detail={"reason": reason},
+            ):
+                raise OrderStateConflict()
+            inventory.release_sold(current.slot_id, current.admissions)
+            revoke_tickets(current.pk, now)
+            transaction.on_commit(
+                lambda: async_task("ticketing.tasks.refund_order", current.pk, reason)
+            )
+        elif current.state == State.AWAITING_PAYMENT:
+            raise PaymentInProgress()
+        else:
+            raise OrderStateConflict()
+    current.refresh_from_db()
+    return current
+
+
+# --- At the box office ---------------------------------------------------------------------------
+
+
+def _already_paid() -> OrderStateConflict:
+    return OrderStateConflict(_("This sale is already paid: refund it with a supervisor instead."))
+
+
+def cancel_counter_sale(order: Order, *, actor: str) -> Order:
+    """A cashier's "cancel sale": give an unpaid sale's places back; the cancelled order.
+
+    A payment still waiting for the buyer's PIN is cancelled first (a gateway call, so outside
+    any transaction). Raises OrderStateConflict for a paid sale (refunding it needs a
+    supervisor: refund_counter_sale) or one already ended, PaymentInProgress while its payment
+    is still on its way to an end.
+    """
+    from payments import lifecycle
+    from payments.exceptions import NotCancellable, PaymentError
+    from payments.models import Payment
+
+    if order.state == State.PAID:
+        raise _already_paid()
+    if order.state not in Order.HOLDING_STATES:
+        raise OrderStateConflict()
+    if order.state == State.AWAITING_PAYMENT and order.payment is not None:
+        if order.payment.state in (Payment.State.CREATED, Payment.State.PENDING):
+            # Already final or cancelling elsewhere: the order's state, read again below, says
+            # what the cashier may do now.
+            with contextlib.suppress(NotCancellable, PaymentError):
+                lifecycle.request_cancel(order.payment, actor=actor)
+        order = Order.objects.get(pk=order.pk)
+    if order.state != State.HELD:
+        # Still awaiting its payment (the cancel is on its way, or it was paid meanwhile).
+        if order.state == State.PAID:
+            raise _already_paid()
+        raise PaymentInProgress()
+    # Paid meanwhile after all: cancel_order refuses, as a refund needs a supervisor.
+    return cancel_order(
+        order, actor=actor, reason="box office: sale cancelled", refund_if_paid=False
+    )
+
+
+def can_refund_at_counter(order: Order) -> bool:
+    return order.state == State.PAID
+
+
+def check_refundable_at_counter(order: Order) -> None:
+    """Raise OrderStateConflict unless the box office may refund `order` (it must be paid)."""
+    if not can_refund_at_counter(order):
+        raise OrderStateConflict(_("Only a paid order can be refunded."))
+
+
+def refund_counter_sale(order: Order, *, actor: str, supervisor: str, reason: str) -> Order:
+    """Cancel a paid counter sale and refund it, as approved by `supervisor` (already checked)."""
+    check_refundable_at_counter(order)
+    return cancel_order(
+        order, actor=f"{actor} approved by {supervisor}", reason=reason or "box office refund"
+    )
