@@ -1,4 +1,4 @@
-"""The shop's forms: what a buyer types, checked before any service is called.
+"""Ticketing's forms: what a buyer or staff type or scan, checked before any service is called.
 
 Forms validate shape (numbers, lengths, an e-mail address); the services decide what is possible
 (places left, hold still valid) and their errors are shown next to the form by the views.
@@ -12,8 +12,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ticketing.models.catalogue import TicketType
-
-MAX_PER_TYPE = 20
+from ticketing.orders import max_admissions
 
 
 class TicketsForm(forms.Form):
@@ -35,17 +34,18 @@ class TicketsForm(forms.Form):
     def __init__(self, *args, ticket_types: Iterable[TicketType], language: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.ticket_types = list(ticket_types)
+        # The booking service's own limit (per type, as per order), so the form never allows
+        # more than the order would accept.
+        most = max_admissions()
         quantity_fields = {}
         for ticket_type in self.ticket_types:
             field = forms.IntegerField(
                 label=ticket_type.display_name(language),
                 min_value=0,
-                max_value=MAX_PER_TYPE,
+                max_value=most,
                 initial=0,
                 required=False,
-                widget=forms.NumberInput(
-                    attrs={"inputmode": "numeric", "min": 0, "max": MAX_PER_TYPE}
-                ),
+                widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 0, "max": most}),
             )
             field.ticket_type = ticket_type
             quantity_fields[self.quantity_field_name(ticket_type)] = field
@@ -108,3 +108,53 @@ class LookupForm(forms.Form):
         if not code.isascii() or not code.isalnum():
             raise forms.ValidationError(_("An order code has only letters and digits."))
         return code
+
+
+class ScannerInput(forms.TextInput):
+    """A text field a barcode scanner types into: focused, no browser help, Enter submits.
+
+    The gate (e-ticket codes) and the box office (buyers' payment codes) scan with it; each
+    adds what suits its codes (capitals, digits).
+    """
+
+    def __init__(self, **extra_attrs):
+        super().__init__(
+            attrs={
+                "autofocus": True,
+                "autocomplete": "off",
+                **extra_attrs,
+                "autocorrect": "off",
+                "spellcheck": "false",
+                "enterkeyhint": "go",
+            }
+        )
+
+
+class TicketScanForm(forms.Form):
+    """The gate: one scanned e-ticket code, admitted or only checked."""
+
+    # A token is 154 characters; room for a scanner's prefix or suffix, nothing like a flood.
+    MAX_LENGTH = 400
+
+    token = forms.CharField(
+        label=_("Ticket code"),
+        max_length=MAX_LENGTH,
+        strip=True,
+        help_text=_("Scan the QR code on the ticket, or type its code and press Enter."),
+        widget=ScannerInput(autocapitalize="characters"),
+    )
+    check_only = forms.BooleanField(label=_("Check only (do not admit)"), required=False)
+
+
+class PaymentCodeForm(forms.Form):
+    """The box office: the payment code the buyer shows in Alipay, scanned at the counter."""
+
+    buyer_code = forms.CharField(
+        label=_("Buyer's payment code"),
+        max_length=64,
+        strip=True,
+        help_text=_(
+            "Scan the payment code in the buyer's Alipay app, or type its digits and press Enter."
+        ),
+        widget=ScannerInput(inputmode="numeric"),
+    )

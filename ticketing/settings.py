@@ -335,7 +335,12 @@ TICKET_CJK_FONT_CANDIDATES = [
 # --- Booking ----------------------------------------------------------------------------------
 # How long chosen tickets hold their places, and the most visitors one order may admit.
 TICKETING_HOLD_MINUTES = int(os.environ.get("TICKETING_HOLD_MINUTES", "15"))
-TICKETING_MAX_ADMISSIONS_PER_ORDER = int(os.environ.get("TICKETING_MAX_ADMISSIONS", "20"))
+# Environment and setting share one name; TICKETING_MAX_ADMISSIONS is its old name, still read.
+TICKETING_MAX_ADMISSIONS_PER_ORDER = int(
+    os.environ.get(
+        "TICKETING_MAX_ADMISSIONS_PER_ORDER", os.environ.get("TICKETING_MAX_ADMISSIONS", "20")
+    )
+)
 # The box office's store id sent to Alipay with each counter payment (extend_info store_id);
 # each signed-in cashier is terminal "WEB-<user id>".
 BOX_OFFICE_STORE_ID = os.environ.get("BOX_OFFICE_STORE_ID", "BOX-OFFICE")

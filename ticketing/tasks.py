@@ -24,6 +24,8 @@ from .orders import release_expired_holds
 
 logger = logging.getLogger(__name__)
 
+Reason = Order.OutcomeReason
+
 REFUND_REASONS = {
     "sold_out": "Paid after the reservation ended; slot full",
     "cancelled": "Order cancelled",
@@ -67,9 +69,9 @@ def refund_order(order_id: int, reason: str = "") -> None:
             refund_requested_at=clock.now()
         )
         if order.outcome_reason in (
-            "late_payment_sold_out",
-            "paid_after_cancel",
-            "cancelled_refund",
+            Reason.LATE_PAYMENT_SOLD_OUT,
+            Reason.PAID_AFTER_CANCEL,
+            Reason.CANCELLED_REFUND,
         ):
             notify_refund(order_id)
 
@@ -88,12 +90,12 @@ def notify_refund(order_id: int) -> None:
     order = Order.objects.select_related("attraction").get(pk=order_id)
     with translation.override(order.language):
         subject = _("Your payment for order %(code)s is being refunded") % {"code": order.code}
-        if order.outcome_reason == "late_payment_sold_out":
+        if order.outcome_reason == Reason.LATE_PAYMENT_SOLD_OUT:
             why = _(
                 "Your payment arrived after your reservation had ended, and in the meantime the "
                 "time slot sold out."
             )
-        elif order.outcome_reason == "cancelled_refund":
+        elif order.outcome_reason == Reason.CANCELLED_REFUND:
             why = _("Your order has been cancelled; its e-tickets are no longer valid.")
         else:
             why = _("The order had been cancelled before the payment arrived.")

@@ -30,7 +30,8 @@ from payments import clock
 from payments.exceptions import InvalidBuyerCode, PaymentError
 from ticketing import orders
 from ticketing.etickets.faces import order_pdf
-from ticketing.exceptions import OrderStateConflict, PaymentInProgress, TicketingError
+from ticketing.exceptions import TicketingError
+from ticketing.forms import PaymentCodeForm
 from ticketing.models import Attraction, Order, TimeSlot
 
 from .staff import StaffLoginView, in_group, staff_only
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 BOX_OFFICE_GROUP = "Box office"  # created by migration 0006_box_office_groups
 SUPERVISORS_GROUP = "Box office supervisors"
-UNDECIDED = ("created", "pending", "cancelling")
 
 login = StaffLoginView.as_view(
     next_page=reverse_lazy("box-office"), title=gettext_lazy("Box office sign-in")
@@ -255,46 +255,16 @@ def sell(request: HttpRequest) -> HttpResponse:
 # --- Pay ----------------------------------------------------------------------------------------
 
 
-class ScanForm(forms.Form):
-    buyer_code = forms.CharField(
-        label=gettext_lazy("Buyer's payment code"),
-        max_length=64,
-        strip=True,
-        help_text=gettext_lazy(
-            "Scan the payment code in the buyer's Alipay app, or type its digits and press Enter."
-        ),
-        widget=forms.TextInput(
-            attrs={
-                "autofocus": True,
-                "autocomplete": "off",
-                "inputmode": "numeric",
-                "autocorrect": "off",
-                "spellcheck": "false",
-                "enterkeyhint": "go",
-            }
-        ),
-    )
-
-
 def _pay_context(order: Order, status, **extra) -> dict:
     payment = order.payment
-    payment_state = payment.state if payment is not None else None
-    waiting = order.state == Order.State.AWAITING_PAYMENT and payment_state in UNDECIDED
-    failed = (
-        order.state == Order.State.HELD
-        and payment is not None
-        and payment.state in ("failed", "cancelled")
-    )
     return {
         **_summary(order),
         "status": status,
-        "waiting": waiting,
-        "failure": (payment.failure_message or _("The payment was not completed."))
-        if failed
-        else "",
+        "waiting": orders.payment_waiting(order),
+        "failure": orders.failed_attempt_message(order),
         "can_scan": status.can_retry_payment,
         "status_url": reverse("box-office-status", args=[order.code]),
-        "shown_state": payment_state or "",
+        "shown_state": (payment.state if payment is not None else None) or "",
         **extra,
     }
 
@@ -310,8 +280,10 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     if order.state == Order.State.PAID:
         return redirect("box-office-receipt", code=order.code)
     if request.method == "GET":
-        return render(request, "box_office/pay.html", _pay_context(order, status, form=ScanForm()))
-    form = ScanForm(request.POST)
+        return render(
+            request, "box_office/pay.html", _pay_context(order, status, form=PaymentCodeForm())
+        )
+    form = PaymentCodeForm(request.POST)
     if not form.is_valid():
         context = _pay_context(order, status, form=form)
         return render(request, "box_office/pay.html", context, status=400)
@@ -330,7 +302,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     except (TicketingError, PaymentError) as error:
         order = _order(code)
         context = _pay_context(
-            order, orders.order_status(order), form=ScanForm(), error=str(error.message)
+            order, orders.order_status(order), form=PaymentCodeForm(), error=str(error.message)
         )
         return render(request, "box_office/pay.html", context, status=error.http_status)
     logger.info(
@@ -361,7 +333,7 @@ def status(request: HttpRequest, code: str) -> HttpResponse:
             "state": str(current.state),
             "payment_state": current.payment_state or "",
             "paid": current.paid,
-            "waiting": current.payment_state in UNDECIDED,
+            "waiting": orders.payment_undecided(current.payment_state),
             "seconds_left": max(int(current.seconds_left or 0), 0),
             "can_retry_payment": current.can_retry_payment,
             "message": _("Paid.") if current.paid else "",
@@ -374,35 +346,8 @@ def status(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def cancel_sale(request: HttpRequest, code: str) -> HttpResponse:
     """Give the places back; a payment still waiting for the buyer's PIN is cancelled first."""
-    from payments import lifecycle
-    from payments.exceptions import NotCancellable
-
-    order = _order(code)
-    if order.state == Order.State.PAID:
-        # orders.cancel_order would refund it: that needs a supervisor (order_detail).
-        message = _("This sale is already paid: refund it with a supervisor instead.")
-        return _bad(request, message, status=409)
-    if order.state not in Order.HOLDING_STATES:
-        return _bad(request, str(OrderStateConflict.default_message), status=409)
-    if order.state == Order.State.AWAITING_PAYMENT and order.payment is not None:
-        if order.payment.state in ("created", "pending"):
-            with contextlib.suppress(NotCancellable, PaymentError):
-                lifecycle.request_cancel(order.payment, actor=actor(request))
-        order = _order(code)
-    if order.state != Order.State.HELD:
-        # Still awaiting its payment (the cancel is on its way, or it was paid meanwhile).
-        if order.state == Order.State.PAID:
-            message = _("This sale is already paid: refund it with a supervisor instead.")
-        else:
-            message = str(PaymentInProgress.default_message)
-        return _bad(request, message, status=409)
     try:
-        orders.cancel_order(
-            order,
-            actor=actor(request),
-            reason="box office: sale cancelled",
-            refund_if_paid=False,  # paid meanwhile: a refund needs a supervisor
-        )
+        order = orders.cancel_counter_sale(_order(code), actor=actor(request))
     except TicketingError as error:
         return _bad(request, str(error.message), status=error.http_status)
     return render(request, "box_office/cancelled.html", {"order": order})
@@ -473,7 +418,7 @@ def _order_page(request, order, form, status=200, **extra) -> HttpResponse:
     context = {
         **_summary(order),
         "form": form,
-        "refundable": order.state == Order.State.PAID,
+        "refundable": orders.can_refund_at_counter(order),
         **extra,
     }
     return render(request, "box_office/order.html", context, status=status)
@@ -483,17 +428,19 @@ def _order_page(request, order, form, status=200, **extra) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def order_detail(request: HttpRequest, code: str) -> HttpResponse:
     """An order found by its code; a paid one can be refunded with a supervisor's approval."""
-    order = _order(code)
-    orders.order_status(order)  # ends an overdue hold
+    orders.end_hold_if_overdue(_order(code))
     order = _order(code)
     if request.method == "GET":
         return _order_page(request, order, RefundForm())
     form = RefundForm(request.POST)
     if not form.is_valid():
         return _order_page(request, order, form, status=400)
-    if order.state != Order.State.PAID:
+    try:
+        # Before the supervisor's password: a refusal here costs no approval attempt.
+        orders.check_refundable_at_counter(order)
+    except TicketingError as error:
         return _order_page(
-            request, order, RefundForm(), status=409, error=_("Only a paid order can be refunded.")
+            request, order, RefundForm(), status=error.http_status, error=str(error.message)
         )
     username = form.cleaned_data["supervisor"]
     throttle = sign_in_throttle(client_address(request), username)
@@ -524,14 +471,12 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
             status=403,
             error=_("A box office supervisor's username and password are needed to refund."),
         )
-    reason = form.cleaned_data["reason"] or "box office refund"
     try:
-        order = orders.cancel_order(
+        orders.refund_counter_sale(
             order,
-            actor=(
-                f"box-office:{request.user.get_username()} approved by {supervisor.get_username()}"
-            ),
-            reason=reason,
+            actor=actor(request),
+            supervisor=supervisor.get_username(),
+            reason=form.cleaned_data["reason"],
         )
     except TicketingError as error:
         return _order_page(

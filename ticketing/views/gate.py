@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from ticketing.etickets import gate
+from ticketing.forms import TicketScanForm
 from ticketing.models import Ticket
 
 from .staff import StaffLoginView, staff_only
@@ -25,28 +25,6 @@ from .staff import StaffLoginView, staff_only
 logger = logging.getLogger(__name__)
 
 GATE_STAFF_GROUP = "Gate staff"  # created by migration 0004_gate_staff_group
-# A token is 154 characters; room for a scanner's prefix or suffix, nothing like a flood.
-MAX_SCAN_LENGTH = 400
-
-
-class ScanForm(forms.Form):
-    token = forms.CharField(
-        label=gettext_lazy("Ticket code"),
-        max_length=MAX_SCAN_LENGTH,
-        strip=True,
-        help_text=gettext_lazy("Scan the QR code on the ticket, or type its code and press Enter."),
-        widget=forms.TextInput(
-            attrs={
-                "autofocus": True,
-                "autocomplete": "off",
-                "autocapitalize": "characters",
-                "autocorrect": "off",
-                "spellcheck": "false",
-                "enterkeyhint": "go",
-            }
-        ),
-    )
-    check_only = forms.BooleanField(label=gettext_lazy("Check only (do not admit)"), required=False)
 
 
 login = StaffLoginView.as_view(
@@ -97,10 +75,10 @@ def _details(verdict: gate.GateVerdict) -> dict | None:
 @require_http_methods(["GET", "POST"])
 def check_in(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        return render(request, "gate/check_in.html", {"form": ScanForm()})
-    form = ScanForm(request.POST)
+        return render(request, "gate/check_in.html", {"form": TicketScanForm()})
+    form = TicketScanForm(request.POST)
     check_only = request.POST.get("check_only") == "on"
-    fresh = ScanForm(initial={"check_only": check_only})
+    fresh = TicketScanForm(initial={"check_only": check_only})
     if not form.is_valid():
         # Empty, far too long or not text at all: no ticket, nothing to look up.
         context = {"form": fresh, "verdict": gate.invalid_token_verdict(), "check_only": check_only}
