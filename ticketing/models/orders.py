@@ -8,7 +8,8 @@ An order holds places in one slot. Its state says what its admissions count as o
     expired, cancelled,
     refund_pending, refunded -> nothing        (capacity went back when the state was entered)
 
-State fields are written only by ticketing.orders, always as a compare-and-set on the old state.
+State fields are written only by ticketing.orders.states.move_order, always as a compare-and-set
+on the old state.
 """
 
 from __future__ import annotations

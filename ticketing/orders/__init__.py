@@ -17,7 +17,7 @@ inside a transaction.
     status            OrderStatus, what a buyer or cashier sees while waiting
 """
 
-from .booking import create_order, find_order, hold_minutes, max_admissions
+from .booking import bookable_slots, create_order, find_order, hold_minutes, max_admissions
 from .cancelling import (
     can_refund_at_counter,
     cancel_counter_sale,
@@ -52,6 +52,7 @@ __all__ = [
     "REFERENCE_PREFIX",
     "OrderStatus",
     "State",
+    "bookable_slots",
     "can_refund_at_counter",
     "cancel_counter_sale",
     "cancel_order",

@@ -202,6 +202,14 @@ def _book_once(
     return order
 
 
+def bookable_slots(attraction: Attraction, day: dt.date):
+    """The day's slots on sale now (open, not started), in time order: what the box office
+    offers. Whether places are left is create_order's to say, under its lock."""
+    return TimeSlot.objects.filter(
+        attraction=attraction, local_date=day, is_open=True, starts_at__gt=clock.now()
+    ).order_by("starts_at")
+
+
 def find_order(code: str, *, email: str | None = None, token: str | None = None) -> Order | None:
     """The order with this code, if the caller proves they booked it (e-mail or token)."""
     if not isinstance(code, str) or not 4 <= len(code.strip()) <= 12:

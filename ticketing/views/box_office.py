@@ -132,14 +132,6 @@ def _parse_day(raw, attraction: Attraction) -> dt.date | None:
     return day
 
 
-def _slots(attraction: Attraction, day: dt.date):
-    return list(
-        TimeSlot.objects.filter(
-            attraction=attraction, local_date=day, is_open=True, starts_at__gt=clock.now()
-        ).order_by("starts_at")
-    )
-
-
 def _sell_context(request, attraction, day, form, **extra) -> dict:
     language = _language()
     tz = attraction.tz
@@ -148,7 +140,7 @@ def _sell_context(request, attraction, day, form, **extra) -> dict:
             "slot": slot,
             "text": f"{slot.starts_at.astimezone(tz):%H:%M}–{slot.ends_at.astimezone(tz):%H:%M}",
         }
-        for slot in _slots(attraction, day)
+        for slot in orders.bookable_slots(attraction, day)
     ]
     chosen_quantities = extra.pop("quantities", {})
     return {
