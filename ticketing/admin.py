@@ -26,7 +26,7 @@ from .models import (
     TicketType,
     TimeSlot,
 )
-from .slots import generate_slots
+from .slot_generation import generate_slots
 
 
 class TicketTypeInline(admin.TabularInline):

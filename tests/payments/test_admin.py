@@ -7,12 +7,12 @@ from django.urls import reverse
 
 from payments.models import Payment, Refund
 
-from .conftest import INSUFFICIENT, SUCCESS, cancel_system_error, pay
+from .helpers import INSUFFICIENT, SUCCESS, cancel_system_error, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_needs_attention_filter_and_retry_action(gateway, admin_client, settings):
+def test_needs_attention_filter_and_retry_action(sandbox_clock, admin_client, settings):
     settings.PAYMENTS = {**settings.PAYMENTS, "CANCEL_MAX_ATTEMPTS": 2}
     stuck = pay(cancel_system_error(3), deadline_seconds=12)
     pay(SUCCESS)
@@ -37,7 +37,7 @@ def test_needs_attention_filter_and_retry_action(gateway, admin_client, settings
     assert stuck.state == Payment.State.CANCELLED  # the sandbox's 3rd cancel succeeds
 
 
-def test_refund_action_and_error_messages(gateway, admin_client):
+def test_refund_action_and_error_messages(sandbox_clock, admin_client):
     paid = pay(SUCCESS)
     failed = pay(INSUFFICIENT)
     url = reverse("admin:payments_payment_changelist")

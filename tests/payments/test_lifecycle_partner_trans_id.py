@@ -19,12 +19,12 @@ from payments.exceptions import InvalidPaymentRequest
 from payments.models import GatewayExchange, Payment
 from payments.sandbox.models import SandboxTrade
 
-from .conftest import INSUFFICIENT, SUCCESS, pay
+from .helpers import INSUFFICIENT, SUCCESS, pay
 
 OWN_ID = "EK0123456789ABCDEF0123456789ABCDEF01234567"
 
 
-def test_own_id_is_used_and_asked_again_returns_the_same_payment(gateway):
+def test_own_id_is_used_and_asked_again_returns_the_same_payment(sandbox_clock):
     first = pay(SUCCESS, partner_trans_id=OWN_ID)
     assert first.partner_trans_id == OWN_ID
     assert first.state == Payment.State.PAID
@@ -37,7 +37,7 @@ def test_own_id_is_used_and_asked_again_returns_the_same_payment(gateway):
     assert GatewayExchange.objects.filter(service__endswith="spot.pay").count() == 1
 
 
-def test_a_failed_payment_asked_again_stays_failed_and_is_not_paid_again(gateway):
+def test_a_failed_payment_asked_again_stays_failed_and_is_not_paid_again(sandbox_clock):
     first = pay(INSUFFICIENT, partner_trans_id=OWN_ID)
     assert first.state == Payment.State.FAILED
     again = pay(INSUFFICIENT, partner_trans_id=OWN_ID)
@@ -56,7 +56,7 @@ def test_a_failed_payment_asked_again_stays_failed_and_is_not_paid_again(gateway
     ],
     ids=["amount", "currency", "store", "terminal", "buyer"],
 )
-def test_own_id_of_another_payment_is_refused(gateway, other):
+def test_own_id_of_another_payment_is_refused(sandbox_clock, other):
     pay(SUCCESS, partner_trans_id=OWN_ID)
     with pytest.raises(InvalidPaymentRequest) as refused:
         pay(other.pop("buyer_code", SUCCESS), partner_trans_id=OWN_ID, **other)
@@ -64,7 +64,7 @@ def test_own_id_of_another_payment_is_refused(gateway, other):
     assert Payment.objects.count() == 1 and SandboxTrade.objects.count() == 1
 
 
-def test_a_qr_payments_id_is_not_taken_for_a_barcode_payment(gateway):
+def test_a_qr_payments_id_is_not_taken_for_a_barcode_payment(sandbox_clock):
     qr = lifecycle.create_qr_payment(amount="25.00", currency="USD", description="x")
     with pytest.raises(InvalidPaymentRequest):
         pay(SUCCESS, partner_trans_id=qr.partner_trans_id)
@@ -72,14 +72,14 @@ def test_a_qr_payments_id_is_not_taken_for_a_barcode_payment(gateway):
 
 
 @pytest.mark.parametrize("bad", ["", "E" * 65, "EK 1", 'EK"1', "EK/1", "单号"])
-def test_unusable_own_ids_are_refused_before_anything_is_recorded(gateway, bad):
+def test_unusable_own_ids_are_refused_before_anything_is_recorded(sandbox_clock, bad):
     with pytest.raises(InvalidPaymentRequest) as refused:
         pay(SUCCESS, partner_trans_id=bad)
     assert "partner_trans_id" in refused.value.fields
     assert not Payment.objects.exists() and not SandboxTrade.objects.exists()
 
 
-def test_without_an_own_id_each_payment_gets_a_new_one(gateway):
+def test_without_an_own_id_each_payment_gets_a_new_one(sandbox_clock):
     first, second = pay(SUCCESS), pay(SUCCESS)
     for payment in (first, second):
         assert re.fullmatch(r"E\d{14}[0-9A-F]{12}", payment.partner_trans_id)
@@ -87,7 +87,7 @@ def test_without_an_own_id_each_payment_gets_a_new_one(gateway):
     assert SandboxTrade.objects.count() == 2
 
 
-def test_two_runs_inserting_the_same_id_at_once_record_and_pay_it_once(gateway, caplog):
+def test_two_runs_inserting_the_same_id_at_once_record_and_pay_it_once(sandbox_clock, caplog):
     """Run A has inserted the payment but not committed yet when run B looks for it: B does not
     see it, its own insert waits for A and then hits the unique partner_trans_id; B returns A's
     payment and sends no pay."""

@@ -10,7 +10,7 @@ import pytest
 from payments.alipay.results import Outcome
 from payments.sandbox.models import SandboxRefund, SandboxTrade
 
-from .conftest import new_id
+from .helpers import new_id
 
 INSTANT = "280000000000000001"
 PIN_NEVER = "280000000000000004"

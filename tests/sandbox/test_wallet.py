@@ -11,7 +11,7 @@ from payments.alipay.results import Outcome
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.scenarios import Scenario, behaviour_for
 
-from .conftest import new_id
+from .helpers import new_id
 
 
 @pytest.fixture
