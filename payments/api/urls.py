@@ -9,7 +9,7 @@ app_name = "partner_api"
 
 urlpatterns = [
     path("payments/", views.PaymentCreateView.as_view(), name="payments"),
-    path("payments/<str:payment_id>/", views.PaymentDetailView.as_view(), name="payment"),
+    path("payments/<str:payment_id>/", views.payment_detail, name="payment"),
     path(
         "payments/<str:payment_id>/cancel/",
         views.PaymentCancelView.as_view(),

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -19,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import lifecycle
+from payments import lifecycle, waiters
 from payments.api.auth import IsTerminal, TerminalTokenAuthentication
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent, request_fingerprint
@@ -181,7 +184,9 @@ class PaymentDetailView(PartnerView):
         description=(
             "With `wait=N` the request is held up to N seconds until the payment's state changes "
             "(then answers at once), so a POS needs no tight polling loop. A final payment "
-            "(failed, cancelled, refunded) is answered at once."
+            "(failed, cancelled, refunded) is answered at once. Waits are capped per terminal "
+            "and per server process: past a cap the current state is answered at once with a "
+            "`Retry-After` header (seconds) instead of waiting."
         ),
         parameters=[
             OpenApiParameter("payment_id", location=OpenApiParameter.PATH, type=uuid.UUID),
@@ -199,14 +204,65 @@ class PaymentDetailView(PartnerView):
         },
     )
     def get(self, request: Request, payment_id: str) -> Response:
+        """The answer as of now; with `wait`, also what payment_detail should await.
+
+        Authentication, throttling, validation and the store check all happen here, once, before
+        any wait: the wait itself is payment_detail's (awaited, so it holds no thread).
+        """
         query = WaitQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         payment = self.get_payment(payment_id)
         wait = query.validated_data["wait"]
-        # A final payment will not change: answer at once rather than hold a worker for nothing.
+        response = Response(PaymentSerializer(payment).data)
+        # A final payment will not change: answer at once rather than hold anything for nothing.
         if wait and not payment.is_final:
-            payment = lifecycle.wait_for_change(payment, timeout=wait)
-        return Response(PaymentSerializer(payment).data)
+            response.long_poll = LongPoll(
+                payment_id=payment.pk,
+                state=payment.state,
+                seconds=wait,
+                holder=f"terminal:{request.user.pk}",
+            )
+        return response
+
+
+@dataclass(frozen=True)
+class LongPoll:
+    payment_id: int
+    state: str
+    seconds: int
+    holder: str
+
+
+def _payment_data(payment_id: int) -> dict:
+    return PaymentSerializer(Payment.objects.get(pk=payment_id)).data
+
+
+_payment_detail_now = PaymentDetailView.as_view()
+
+
+async def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
+    """GET /api/v1/payments/{id}/: PaymentDetailView's answer, after its `wait` if it asks one.
+
+    Under ASGI the wait is an awaited event (payments.waiters), so hundreds of registers waiting
+    for their buyers' PINs hold no web thread. Past a cap (waits per terminal, per process) the
+    register gets the current state at once with Retry-After, never a place in a queue.
+    """
+    response = await sync_to_async(_payment_detail_now)(request, payment_id=payment_id)
+    poll = getattr(response, "long_poll", None)
+    if poll is None:
+        return response
+    outcome = await waiters.wait_for_change(
+        poll.payment_id, state=poll.state, seconds=poll.seconds, holder=poll.holder
+    )
+    if outcome is waiters.WaitOutcome.REFUSED:
+        response["Retry-After"] = str(waiters.conf("WAIT_RETRY_AFTER"))
+        return response
+    response.data = await sync_to_async(_payment_data)(poll.payment_id)
+    return response
+
+
+# The schema generator and Django's URL tools see the DRF view behind the function.
+payment_detail.__dict__.update(_payment_detail_now.__dict__)
 
 
 class PaymentCancelView(PartnerView):
