@@ -241,6 +241,7 @@ def main() -> None:
 
         told: dict[str, float] = {}
         began: dict[str, float] = {}
+        trail: dict[str, list] = {}
         errors: list[str] = []
         stop_waiting = threading.Event()
 
@@ -250,14 +251,18 @@ def main() -> None:
             url = f"{base}/api/v1/payments/{payment_id}/"
             began[payment_id] = time.time()
             while not stop_waiting.is_set():
+                sent = time.time()
                 try:
-                    response = session.get(url, params={"wait": 25}, timeout=60)
+                    response = session.get(url, params={"wait": 25, "state": "pending"}, timeout=60)
                 except requests.RequestException as exc:
                     errors.append(str(exc))
                     return
                 if response.status_code != 200:
                     errors.append(f"{response.status_code} {response.text[:100]}")
                     return
+                trail.setdefault(payment_id, []).append(
+                    (sent, time.time(), response.json()["state"], "Retry-After" in response.headers)
+                )
                 if response.json()["state"] != "pending":
                     told[payment_id] = time.time()
                     return
@@ -312,6 +317,20 @@ def main() -> None:
         if delays:
             print(f"  change -> told {summary(delays)}; within 1 s: "
                   f"{sum(d < 1.0 for d in delays) / len(delays):.0%}")  # fmt: skip
+        late = [
+            pid
+            for pid in payment_ids
+            if pid in told
+            and uuid.UUID(pid) in changed_at
+            and began[pid] < changed_at[uuid.UUID(pid)].timestamp() < told[pid] - 1.0
+        ]
+        for pid in late[:5]:
+            at = changed_at[uuid.UUID(pid)].timestamp()
+            requests_seen = [
+                (round(a - at, 2), round(b - at, 2), st, r) for a, b, st, r in trail[pid]
+            ]
+            print(f"  late: changed at +{at - began[pid]:.2f} s; requests (sent, answered, state, "
+                  f"refused) relative to the change: {requests_seen}")  # fmt: skip
         if errors:
             print(f"  {len(errors)} waiter errors, e.g. {errors[0]}")
         print(f"web workers without waiters: {threads_before}; with: {threads_during}")

@@ -196,10 +196,21 @@ class PaymentDetailView(PartnerView):
                 required=False,
                 description="Seconds to hold until the state changes, 0 to 30.",
             ),
+            OpenApiParameter(
+                "state",
+                type=str,
+                enum=Payment.State.values,
+                required=False,
+                description=(
+                    "The state the register last saw (e.g. `pending`): the wait ends at once if "
+                    "the payment is already in another. Without it, the state when the request "
+                    "arrives, so a change just before the request would be waited past."
+                ),
+            ),
         ],
         responses={
             200: PaymentSerializer,
-            400: _error("Invalid wait (code invalid_request)."),
+            400: _error("Invalid wait or state (code invalid_request)."),
             **COMMON_ERRORS,
         },
     )
@@ -213,12 +224,14 @@ class PaymentDetailView(PartnerView):
         query.is_valid(raise_exception=True)
         payment = self.get_payment(payment_id)
         wait = query.validated_data["wait"]
+        known = query.validated_data.get("state", payment.state)
         response = Response(PaymentSerializer(payment).data)
-        # A final payment will not change: answer at once rather than hold anything for nothing.
-        if wait and not payment.is_final:
+        # A final payment will not change, and one already past the state the register knows
+        # is news: answer both at once rather than hold anything for nothing.
+        if wait and not payment.is_final and payment.state == known:
             response.long_poll = LongPoll(
                 payment_id=payment.pk,
-                state=payment.state,
+                state=known,
                 seconds=wait,
                 holder=f"terminal:{request.user.pk}",
             )
