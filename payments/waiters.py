@@ -253,12 +253,36 @@ def _current_state(payment_id: int) -> str | None:
     return Payment.objects.filter(pk=payment_id).values_list("state", flat=True).first()
 
 
+def _current(payment_id: int, state: str, read: Callable[[Payment], object] | None):
+    """The payment's state, and `read(payment)` when it left `state`: one trip to a thread."""
+    if read is None:
+        return _current_state(payment_id), None
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or payment.state == state:
+        return (payment.state if payment else None), None
+    return payment.state, read(payment)
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    outcome: WaitOutcome
+    # What `read` returned for the changed payment (CHANGED with a `read` only).
+    value: object = None
+
+
 async def wait_for_change(
-    payment_id: int, *, state: str, seconds: float, holder: str = ""
-) -> WaitOutcome:
+    payment_id: int,
+    *,
+    state: str,
+    seconds: float,
+    holder: str = "",
+    read: Callable[[Payment], object] | None = None,
+) -> WaitResult:
     """Await until the payment leaves `state`, `seconds` pass, or the wait is refused (a cap).
 
-    Cancelled (the client went away), it releases its place at once like any other ending.
+    `read`, if given, is applied to the changed payment in the same trip to a thread as the read
+    that saw the change (the API serializes it there). Cancelled (the client went away), the wait
+    releases its place at once like any other ending.
     """
     loop = asyncio.get_running_loop()
     event = asyncio.Event()
@@ -270,23 +294,23 @@ async def wait_for_change(
 
     waiter = hub.acquire(payment_id, state, holder, wake)
     if waiter is None:
-        return WaitOutcome.REFUSED
+        return WaitResult(WaitOutcome.REFUSED)
+    look = sync_to_async(_current)
     try:
         ends = loop.time() + max(0.0, float(seconds))
         # A change between the caller's read and acquire() woke nobody: look once more.
-        if await sync_to_async(_current_state)(payment_id) != state:
-            return WaitOutcome.CHANGED
-        while True:
+        current, value = await look(payment_id, state, read)
+        while current == state:
             remaining = ends - loop.time()
             if remaining <= 0:
-                return WaitOutcome.TIMED_OUT
+                return WaitResult(WaitOutcome.TIMED_OUT)
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
-                return WaitOutcome.TIMED_OUT
+                return WaitResult(WaitOutcome.TIMED_OUT)
             event.clear()
-            if await sync_to_async(_current_state)(payment_id) != state:
-                return WaitOutcome.CHANGED
+            current, value = await look(payment_id, state, read)
+        return WaitResult(WaitOutcome.CHANGED, value)
     finally:
         hub.release(waiter)
 

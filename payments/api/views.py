@@ -246,8 +246,12 @@ class LongPoll:
     holder: str
 
 
-def _payment_data(payment_id: int) -> dict:
-    return PaymentSerializer(Payment.objects.get(pk=payment_id)).data
+def _payment_data(payment: Payment) -> dict:
+    return PaymentSerializer(payment).data
+
+
+def _payment_data_by_id(payment_id: int) -> dict:
+    return _payment_data(Payment.objects.get(pk=payment_id))
 
 
 _payment_detail_now = PaymentDetailView.as_view()
@@ -264,13 +268,20 @@ async def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
     poll = getattr(response, "long_poll", None)
     if poll is None:
         return response
-    outcome = await waiters.wait_for_change(
-        poll.payment_id, state=poll.state, seconds=poll.seconds, holder=poll.holder
+    result = await waiters.wait_for_change(
+        poll.payment_id,
+        state=poll.state,
+        seconds=poll.seconds,
+        holder=poll.holder,
+        read=_payment_data,
     )
-    if outcome is waiters.WaitOutcome.REFUSED:
+    if result.outcome is waiters.WaitOutcome.REFUSED:
         response["Retry-After"] = str(waiters.conf("WAIT_RETRY_AFTER"))
-        return response
-    response.data = await sync_to_async(_payment_data)(poll.payment_id)
+    elif result.outcome is waiters.WaitOutcome.CHANGED:
+        response.data = result.value
+    else:
+        # Timed out: the state is the same, other fields (query count, times) may not be.
+        response.data = await sync_to_async(_payment_data_by_id)(poll.payment_id)
     return response
 
 
