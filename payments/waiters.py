@@ -2,7 +2,9 @@
 
 A register long-polls `GET /api/v1/payments/{id}/?wait=N` while its buyer types a PIN. Holding a
 web thread per wait let a dozen registers starve the shop, so a wait is an asyncio event in the
-web process (memory, not a thread), and two things per process wake it:
+web process (memory, not a place in a thread pool; Django's ASGI handler does keep one idle
+thread per open request for its synchronous parts, which limits nothing), and two things per
+process wake it:
 
 - a change announced by the code that made it (`announce_change`, on commit of a transition):
   published on Redis where REDIS_URL is set, and heard by one listener thread per process; the
