@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from types import SimpleNamespace
 
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
@@ -38,8 +39,11 @@ def run_role_migration(group: str) -> Group:
     steps = [op for op in migration.operations if isinstance(op, RunPython)]
     assert steps, f"{app_label}.{name} has no data step"
     apps = _historical_apps(app_label, name)
+    # The data steps read only the connection of their schema editor; a real one cannot open
+    # inside the test's transaction on SQLite.
+    editor = SimpleNamespace(connection=connection)
     for step in steps:
-        step.code(apps, None)
+        step.code(apps, editor)
     return Group.objects.get(name=group)
 
 
