@@ -152,6 +152,12 @@ def test_support_cancel_and_refund_payments_but_leave_stuck_ones_to_finance(stuc
     assert refunded.state == Payment.State.REFUNDED
     assert cancelled.state == Payment.State.CANCELLED  # reversed on its Beijing day
     assert cancelled.events.filter(actor=f"admin:{member.username}").exists()
+    # They see the gateway exchanges beside the payment, read-only.
+    page = support.get(f"/admin/payments/payment/{refunded.pk}/change/")
+    assert (
+        page.status_code == 200 and "alipay.acquire.overseas.spot.refund" in page.content.decode()
+    )
+    assert support.post(f"/admin/payments/payment/{refunded.pk}/change/", {}).status_code == 403
 
 
 def test_finance_resolve_stuck_payments_and_retry_refunds(stuck):

@@ -159,6 +159,8 @@ def test_support_cancel_orders_and_cannot_generate_slots(booking):
     support = signed_in(member)
     assert offered_actions(support, ORDERS) == {"cancel_orders"}
     assert support.get(ATTRACTIONS).status_code == 403
+    page = support.get(f"{ORDERS}{order.pk}/change/")
+    assert page.status_code == 200 and "Adult" in page.content.decode()  # its lines inline
 
     assert "1 order cancelled." in messages_of(run_action(support, ORDERS, "cancel_orders", order))
     order.refresh_from_db()
