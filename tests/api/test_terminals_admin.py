@@ -66,6 +66,19 @@ def test_view_only_staff_cannot_create_a_terminal_and_see_its_token(terminal_tok
     assert list(Terminal.objects.values_list("terminal_id", flat=True)) == ["R1"]
 
 
+def test_view_only_staff_cannot_change_a_terminal(terminal_token):
+    terminal, token = terminal_token
+    viewer = signed_in(staff_with("partner_api.view_terminal"))
+    response = viewer.post(
+        f"/admin/partner_api/terminal/{terminal.pk}/change/",
+        {"store": terminal.store.pk, "terminal_id": "R1", "name": "renamed"},
+    )
+    assert response.status_code == 403
+    terminal.refresh_from_db()
+    assert terminal.active and terminal.name != "renamed"
+    assert status_with(token) == 404
+
+
 def test_partner_api_admins_rotate_tokens_and_create_terminals(terminal_token):
     terminal, old = terminal_token
     manager = signed_in(role_member("Partner API admins"))

@@ -181,6 +181,16 @@ def test_generating_slots_needs_the_slot_permissions(booking):
     assert TimeSlot.objects.filter(attraction=booking.attraction).count() == 90 * 2
 
 
+def test_view_only_staff_cannot_save_a_capacity_override(booking):
+    slot = booking.slot(capacity=10)
+    viewer = signed_in(staff_with("ticketing.view_timeslot"))
+    url = f"/admin/ticketing/timeslot/{slot.pk}/change/"
+    assert viewer.get(url).status_code == 200
+    assert viewer.post(url, {"capacity_override": "12"}).status_code == 403
+    slot.refresh_from_db()
+    assert slot.capacity_override is None
+
+
 def test_orders_are_read_only_even_for_superusers(staff, booking):
     order = booking.order(booking.slot(capacity=3), adult=1)
     url = f"/admin/ticketing/order/{order.pk}/change/"
