@@ -89,6 +89,12 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_action_at"], name="payment_due_idx")]
+        # Beyond view: each admin action that moves money or state has its own permission.
+        permissions = [
+            ("cancel_payment", "Can cancel payments"),
+            ("refund_payment", "Can refund payments"),
+            ("resolve_payment", "Can retry payments needing attention"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.partner_trans_id} {self.amount} {self.currency} ({self.state})"
@@ -135,6 +141,7 @@ class Refund(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_action_at"], name="refund_due_idx")]
+        permissions = [("retry_refund", "Can retry refunds needing attention")]
 
     def __str__(self) -> str:
         return f"{self.partner_refund_id} {self.amount} ({self.state})"

@@ -114,6 +114,8 @@ class Order(models.Model):
         ]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
+        # Cancelling a paid order also refunds it: the admin asks for payments.refund_payment too.
+        permissions = [("cancel_order", "Can cancel orders")]
 
     def __str__(self) -> str:
         return self.code
