@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from payments import clock
 from payments.exceptions import InvalidBuyerCode, PaymentError
+from payments.models import Payment
 from ticketing import orders
 from ticketing.etickets.faces import order_pdf
 from ticketing.exceptions import OrderStateConflict, PaymentInProgress, TicketingError
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 BOX_OFFICE_GROUP = "Box office"  # created by migration 0006_box_office_groups
 SUPERVISORS_GROUP = "Box office supervisors"
-UNDECIDED = ("created", "pending", "cancelling")
+UNDECIDED = Payment.ACTIVE_STATES
 
 login = StaffLoginView.as_view(
     next_page=reverse_lazy("box-office"), title=gettext_lazy("Box office sign-in")
@@ -385,7 +386,7 @@ def cancel_sale(request: HttpRequest, code: str) -> HttpResponse:
     if order.state not in Order.HOLDING_STATES:
         return _bad(request, str(OrderStateConflict.default_message), status=409)
     if order.state == Order.State.AWAITING_PAYMENT and order.payment is not None:
-        if order.payment.state in ("created", "pending"):
+        if order.payment.state in Payment.IN_FLIGHT_STATES:
             with contextlib.suppress(NotCancellable, PaymentError):
                 lifecycle.request_cancel(order.payment, actor=actor(request))
         order = _order(code)
