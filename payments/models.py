@@ -36,8 +36,12 @@ class Payment(models.Model):
         BARCODE = "barcode", _("Barcode (buyer's payment code)")
         QR = "qr", _("QR (buyer scans)")
 
-    # States in which the lifecycle still owes the payment a next step (the sweeper looks here).
-    ACTIVE_STATES = (State.CREATED, State.PENDING, State.CANCELLING)
+    # Still waiting for the buyer to pay (or for Alipay to say whether they did): a cancel sent
+    # now stops the payment before any money moves.
+    IN_FLIGHT_STATES = (State.CREATED, State.PENDING)
+    # States in which the lifecycle still owes the payment a next step (the sweeper looks here):
+    # its outcome is undecided, so pages showing it keep polling.
+    ACTIVE_STATES = (*IN_FLIGHT_STATES, State.CANCELLING)
     FINAL_STATES = (State.FAILED, State.CANCELLED, State.REFUNDED)
     REFUNDABLE_STATES = (State.PAID, State.PARTIALLY_REFUNDED)
 

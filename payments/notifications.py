@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments import clock, gateway, lifecycle
+from payments import alipay_client, clock, lifecycle
 from payments.alipay.exceptions import InvalidNotification
 from payments.alipay.notifications import ACKNOWLEDGEMENT, Notification
 from payments.exceptions import GatewayUnavailable
@@ -77,7 +77,7 @@ def handle_notification(note: Notification) -> str:
 @require_POST
 def alipay_notify(request: HttpRequest) -> HttpResponse:
     try:
-        note = gateway.client().parse_notification(request.POST)
+        note = alipay_client.client().parse_notification(request.POST)
     except InvalidNotification as exc:
         logger.warning("notification refused: %s", exc.message)
         return _answer("fail", 400)

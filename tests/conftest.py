@@ -69,7 +69,7 @@ def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, de
     The client's read timeout (1 s) is shorter than the sandbox's slow replies (2 s), so the
     "no reply in time" buyer codes really time out without slowing the suite much.
     """
-    from payments import gateway
+    from payments import alipay_client
 
     settings.ALIPAY = {
         **settings.ALIPAY,
@@ -91,7 +91,7 @@ def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, de
     # The client keeps its connection alive per thread; the live server's thread serving it
     # would keep its database connection open, and PostgreSQL then refuses to drop the test
     # database at the end of the run.
-    gateway.close_client()
+    alipay_client.close_client()
 
 
 @pytest.fixture(name="no_worker")

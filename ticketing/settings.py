@@ -13,6 +13,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from payments.conf import DEFAULTS as PAYMENTS_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ENTRADA_VAR_DIR", BASE_DIR / "var"))
 
@@ -292,8 +294,10 @@ PAYMENTS = {
     "REFUND_RETRY_INTERVAL": float(os.environ.get("PAYMENTS_REFUND_RETRY_INTERVAL", "5.0")),
     "SWEEP_GRACE_SECONDS": float(os.environ.get("PAYMENTS_SWEEP_GRACE_SECONDS", "10")),
     "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "16")),
-    # Pollers that may run at once (each on payment id modulo this), across workers and hosts.
-    "POLLER_SHARDS": int(os.environ.get("PAYMENTS_POLLER_SHARDS", "2")),
+    # Pollers that may run at once (each on payment id modulo this); default in payments.conf.
+    "POLLER_SHARDS": int(
+        os.environ.get("PAYMENTS_POLLER_SHARDS", PAYMENTS_DEFAULTS["POLLER_SHARDS"])
+    ),
     # Hold refunds asked for 00:00-01:30 Beijing time until 01:30 (Alipay executes none then).
     "REFUND_BLACKOUT": env_bool("PAYMENTS_REFUND_BLACKOUT", True),
     # An API request left in progress this long (its process died) is taken over by a retry.

@@ -23,6 +23,7 @@ from payments.alipay.validation import (
     check_text,
     check_url,
     check_yes_no,
+    is_buyer_code,
 )
 
 SPOT_PAY = "alipay.acquire.overseas.spot.pay"
@@ -109,9 +110,7 @@ def check_timestamp(value: object, name: str = "timestamp") -> str:
 def check_buyer_code(code: object) -> str:
     """The scanned payment code: 16-24 digits starting 25-30 (ALIPAY.md, spot.pay)."""
     text = check_text(code, "buyer_identity_code", 24)
-    if not (
-        16 <= len(text) <= 24 and text.isascii() and text.isdigit() and 25 <= int(text[:2]) <= 30
-    ):
+    if not is_buyer_code(text):
         raise InvalidRequest("buyer_identity_code", "expected 16 to 24 digits starting 25 to 30")
     return text
 

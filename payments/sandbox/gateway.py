@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from payments.alipay.signing import SIGN_TYPES, KeyConfigError, Verifier
 
-from . import notify, params, paying, replies, reversing
+from . import outbox, params, paying, replies, reversing
 from .answers import Answer
 from .models import SandboxMerchant
 from .params import Rejected
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 def notify_verify(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> Answer:
     notify_id = params.require(p, "notify_id", 128)
-    issued = notify.was_issued(merchant.partner_id, notify_id)
+    issued = outbox.was_issued(merchant.partner_id, notify_id)
     return Answer({}, plain_text="true" if issued else "false")
 
 

@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from payments import clock
 
-from . import notify, params
+from . import outbox, params
 from .answers import Answer, failure, money, system_error, trade_fields
 from .models import SandboxMerchant, SandboxTrade
 from .params import Rejected
@@ -118,7 +118,7 @@ def pay(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> A
                 **_initial_state(behaviour, amount, now),
             )
             if trade.state == State.TRADE_SUCCESS:
-                notify.queue_trade_notification(trade, notify.PAID)
+                outbox.queue_trade_notification(trade, outbox.PAID)
     except IntegrityError:
         trade = SandboxTrade.objects.get(merchant=merchant, partner_trans_id=partner_trans_id)
         return _repeat_pay(trade, code, amount, currency)
