@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Payment states appear in several components (payment, day summary): one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"PaymentStateEnum": "payments.models.Payment.State"},
 }
 
 # --- Alipay -----------------------------------------------------------------------------------
