@@ -401,14 +401,21 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # The level is on the handler too: records from loggers with their own level ("django" is
     # INFO) propagate to root's handler whatever root's level is.
-    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        # payments.alerts mails ADMINS itself, with more detail: its ERROR log is not mailed again.
+        "not_mailed_already": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": lambda record: record.name != "payments.alerts",
+        },
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": LOG_LEVEL},
         # Errors (a 500, a capacity mismatch, a failed task) are mailed to ADMINS in production.
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
             "level": "ERROR",
-            "filters": ["require_debug_false"],
+            "filters": ["require_debug_false", "not_mailed_already"],
         },
     },
     "root": {"handlers": ["console", "mail_admins"], "level": LOG_LEVEL},
