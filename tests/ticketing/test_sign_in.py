@@ -33,7 +33,7 @@ def gate_member(name: str) -> User:
 
 def gate_sign_in(client: Client, username: str, password: str, **headers):
     return client.post(
-        reverse("gate-login"), {"username": username, "password": password}, **headers
+        reverse("gate:login"), {"username": username, "password": password}, **headers
     )
 
 

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ticketing", "0006_box_office_groups"),
+        ("ticketing", "0008_staff_roles"),
     ]
 
     operations = [
