@@ -106,7 +106,8 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 SQLITE_OPTIONS = {
     # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the busy timeout
-    # instead of failing with "database is locked" on lock upgrade (STACK.md: measured 27% -> 0%).
+    # instead of failing with "database is locked" on lock upgrade (docs/stack.md: measured 27% ->
+    # 0%).
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
     "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
@@ -137,7 +138,8 @@ IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue (django-q2) -------------------------------------------------------------------
-# `retry` must exceed `timeout` plus queue wait, or a running task is handed out twice (STACK.md).
+# `retry` must exceed `timeout` plus queue wait, or a running task is handed out twice
+# (docs/stack.md).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": "entrada",
@@ -301,7 +303,7 @@ if (
         "or ALIPAY_SANDBOX=1 for a demo or staging site."
     )
 
-# Payment lifecycle timings and bounds (ALIPAY.md "Lifecycle rules"); seconds unless named.
+# Payment lifecycle timings and bounds (docs/alipay.md "Lifecycle rules"); seconds unless named.
 PAYMENTS = {
     "FIRST_QUERY_DELAY": float(os.environ.get("PAYMENTS_FIRST_QUERY_DELAY", "3.0")),
     "POLL_INTERVAL": float(os.environ.get("PAYMENTS_POLL_INTERVAL", "3.0")),

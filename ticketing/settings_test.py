@@ -1,8 +1,8 @@
 """Test settings: the same site, with tasks run inline and fast password hashing.
 
 django-q2 reads Q_CLUSTER at import, so sync mode must be set here, not with override_settings
-(STACK.md). Crash tests start a real `qcluster` subprocess with `ticketing.settings` instead, on the
-same database file, which is why the SQLite test database is a file and not in memory.
+(docs/stack.md). Crash tests start a real `qcluster` subprocess with `ticketing.settings` instead,
+on the same database file, which is why the SQLite test database is a file and not in memory.
 """
 
 import os

@@ -4,7 +4,7 @@ A state change writes a SandboxNotification in the same transaction and, on comm
 `deliver_due_notifications` through django-q2; a Schedule runs it every minute as the safety net
 (it also applies buyer actions the clock made due, so a PIN confirmed in 10 s is announced even if
 nobody queries). Delivery is retried with Alipay's back-off until the merchant answers exactly
-`success`, 8 tries at most (ALIPAY.md "Async notifications").
+`success`, 8 tries at most (docs/alipay.md "Async notifications").
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def url(params: dict[str, str], name: str, *, required: bool = False) -> str:
 
 
 def json_object(params: dict[str, str], name: str) -> dict[str, str]:
-    # JSON needs the quotes other values must not carry (ALIPAY.md: extend_info is JSON).
+    # JSON needs the quotes other values must not carry (docs/alipay.md: extend_info is JSON).
     text = params.get(name, "")
     if not text:
         return {}

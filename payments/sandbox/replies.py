@@ -1,4 +1,4 @@
-"""The XML the sandbox answers with, in Alipay's shapes (ALIPAY.md "XML shapes" and "Signing").
+"""The XML the sandbox answers with, in Alipay's shapes (docs/alipay.md "XML shapes" and "Signing").
 
 Accepted requests: is_success=T, the request's parameters echoed in <request>, the business answer
 in <response><alipay>, and a signature over those children only. Rejected requests: is_success=F
