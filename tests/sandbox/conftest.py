@@ -20,6 +20,12 @@ EXTEND_INFO = {
 _ids = itertools.count(1)
 
 
+def site_notify_url(client: AlipayClient) -> str:
+    """Entrada's own notification endpoint on the site the sandbox runs in: a notify_url the
+    sandbox accepts (another host would be refused)."""
+    return client.config.gateway_url.split("/sandbox/")[0] + "/payments/alipay/notify/"
+
+
 def new_id(prefix: str = "T") -> str:
     return f"{prefix}{entrada_clock.now():%H%M%S%f}{next(_ids)}"
 
