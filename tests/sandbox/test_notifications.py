@@ -222,3 +222,14 @@ def test_a_redirect_from_the_notify_url_is_not_followed(pay, merchant_endpoint, 
         assert row.delivered_at is None and row.last_response.startswith("307")
     finally:
         target.close()
+
+
+@pytest.mark.parametrize(
+    "merchant_endpoint", [["success" + " " * (8 * 1024 * 1024)]], indirect=True
+)
+def test_a_huge_answer_is_not_read_and_not_an_acknowledgement(pay, merchant_endpoint):
+    _, result = pay("280000000000000001", notify_url=merchant_endpoint.url)
+    assert result.ok, result
+    row = SandboxNotification.objects.get()
+    assert row.delivered_at is None and row.attempts == 1
+    assert len(row.last_response) < 300
