@@ -137,8 +137,8 @@ def notify_url(params: dict[str, str], request: HttpRequest, *, required: bool =
     """A notify_url the sandbox may POST to: on this site or a host SANDBOX_NOTIFY_HOSTS allows.
 
     Anywhere else is refused with INVALID_PARAMETER before any trade is created, so nothing is
-    stored and nothing is ever sent there: the sandbox is reachable by anyone who can run it,
-    and must not make blind requests to internal addresses on their behalf.
+    stored and nothing is ever sent there: otherwise anyone who can reach the sandbox could make
+    it send blind requests to internal addresses.
     """
     value = url(params, "notify_url", required=required)
     if value and not notify_host_allowed(value, request):
