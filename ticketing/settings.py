@@ -348,6 +348,10 @@ SANDBOX_PIN_THRESHOLD = os.environ.get("SANDBOX_PIN_THRESHOLD", "1000")
 SANDBOX_REFUND_BLACKOUT = env_bool("SANDBOX_REFUND_BLACKOUT", True)
 # Days after the payment during which a paid sandbox trade can be refunded; then TRADE_FINISHED.
 SANDBOX_REFUND_PERIOD_DAYS = int(os.environ.get("SANDBOX_REFUND_PERIOD_DAYS", "90"))
+# Hosts besides this site (the request's host and ENTRADA_PUBLIC_URL) that the sandbox may send
+# notifications to: `host` (any port) or `host:port`, comma-separated. Any other notify_url is
+# refused with INVALID_PARAMETER, so the sandbox never posts to an address it was merely given.
+SANDBOX_NOTIFY_HOSTS = env_list("SANDBOX_NOTIFY_HOSTS", "")
 
 # --- E-tickets --------------------------------------------------------------------------------
 # The Ed25519 key that signs ticket QR tokens (ticketing/etickets/keys.py): PEM text or base64 of

@@ -90,7 +90,7 @@ def pay(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> A
     params.create_time(p, "trans_create_time")
     params.optional(p, "memo", 256)
     extend = params.json_object(p, "extend_info")
-    notify_url = params.url(p, "notify_url")
+    notify_url = params.notify_url(p, request)
 
     behaviour = behaviour_for(code)
     now = clock.now()
@@ -170,7 +170,7 @@ def _validity(p: dict[str, str]) -> timedelta:
 
 
 def precreate(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> Answer:
-    notify_url = params.url(p, "notify_url", required=True)
+    notify_url = params.notify_url(p, request, required=True)
     out_trade_no = params.require(p, "out_trade_no", 64)
     subject = params.require(p, "subject", 256)
     currency = params.currency(p, "trans_currency" if p.get("trans_currency") else "currency")
