@@ -24,7 +24,7 @@ from payments.models import Payment, Refund
 # (fewer for currencies without minor units, checked against the currency in validate()).
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?$"
 BUYER_CODE_PATTERN = f"^{validation.BUYER_CODE_PATTERN}$"  # anchored, for the OpenAPI schema
-# What Alipay refuses in any text value (ALIPAY.md "Common parameters"): double quotes and
+# What Alipay refuses in any text value (docs/alipay.md "Common parameters"): double quotes and
 # control characters.
 _FORBIDDEN_TEXT = re.compile(r'["\x00-\x1f\x7f]')
 
