@@ -1,8 +1,8 @@
 """Background work of ticketing: idempotent, taking ids, re-reading state first.
 
-Queued with transaction.on_commit by ticketing.orders; `sweep` runs every minute (a django-q2
-schedule created by migration 0002) and resumes anything overdue: holds past their expiry, and
-refunds a crash may have left unrequested.
+Queued with transaction.on_commit by ticketing.orders; `sweep` runs every minute and `daily`
+once a day (django-q2 schedules created by migration 0010 from ticketing.schedules); the sweep
+resumes anything overdue: holds past their expiry, and refunds a crash may have left unrequested.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from payments import clock
 from . import orders
 from .models import Order
 from .orders import release_expired_holds
+from .schedules import write_schedules
 
 logger = logging.getLogger(__name__)
 
@@ -178,10 +179,6 @@ def resume_payment_outcomes(stale) -> int:
     return resumed
 
 
-SWEEPER_NAME = "ticketing-sweep"
-DAILY_NAME = "ticketing-daily"
-
-
 def daily() -> dict:
     """Once a day: keep 90 days of slots ahead, and check the capacity counters (alerting)."""
     from .inventory import check_capacity
@@ -196,19 +193,8 @@ def daily() -> dict:
 
 
 def ensure_schedules() -> None:
-    """Create the ticketing schedules once (idempotent; load_demo and deploys call it)."""
+    """Create the ticketing schedules (idempotent): what migration 0010 wrote, re-asserted by
+    load_demo."""
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name=SWEEPER_NAME,
-        defaults={
-            "func": "ticketing.tasks.sweep",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=DAILY_NAME,
-        defaults={"func": "ticketing.tasks.daily", "schedule_type": Schedule.DAILY, "repeats": -1},
-    )
+    write_schedules(Schedule)
