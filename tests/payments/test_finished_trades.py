@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments import gateway as alipay
+from payments import alipay_client as alipay
 from payments import lifecycle
 from payments.alipay.results import Outcome
 from payments.alipay.services import REFUND

@@ -11,9 +11,8 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
+from payments import alipay_client, lifecycle, paying
 from payments import clock as entrada_clock
-from payments import gateway as payments_gateway
-from payments import lifecycle
 from payments.alipay.services import mask
 from payments.exceptions import InvalidPaymentRequest
 from payments.models import GatewayExchange, Payment
@@ -98,7 +97,7 @@ def test_two_runs_inserting_the_same_id_at_once_record_and_pay_it_once(sandbox_c
     def run_a():
         try:
             with transaction.atomic():
-                results["a"] = lifecycle._record_new_payment(
+                results["a"] = paying._record_new_payment(
                     now=now,
                     deadline=60,
                     actor="test:a",
@@ -109,7 +108,7 @@ def test_two_runs_inserting_the_same_id_at_once_record_and_pay_it_once(sandbox_c
                     description="Museum entry x2",
                     channel=Payment.Channel.BARCODE,
                     buyer_code_masked=mask(SUCCESS),
-                    buyer_code_sealed=payments_gateway.seal_buyer_code(SUCCESS),
+                    buyer_code_sealed=alipay_client.seal_buyer_code(SUCCESS),
                     store_id="STORE-1",
                     terminal_id="POS-1",
                     trans_create_time=now.strftime("%Y%m%d%H%M%S"),
@@ -131,7 +130,7 @@ def test_two_runs_inserting_the_same_id_at_once_record_and_pay_it_once(sandbox_c
     a.start()
     try:
         assert inserted.wait(20)
-        with caplog.at_level(logging.INFO, logger="payments.lifecycle"):
+        with caplog.at_level(logging.INFO, logger="payments.paying"):
             b.start()
             # B's look-up finds nothing (uncommitted), then its insert waits on A's.
             b.join(0.5)

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
-from payments import clock
+from payments import clock, lifecycle
+from payments.exceptions import NotCancellable, PaymentError
+from payments.models import Payment
 
 from .. import inventory
 from ..exceptions import OrderStateConflict, PaymentInProgress
@@ -87,16 +89,12 @@ def cancel_counter_sale(order: Order, *, actor: str) -> Order:
     supervisor: refund_counter_sale) or one already ended, PaymentInProgress while its payment
     is still on its way to an end.
     """
-    from payments import lifecycle
-    from payments.exceptions import NotCancellable, PaymentError
-    from payments.models import Payment
-
     if order.state == State.PAID:
         raise _already_paid()
     if order.state not in Order.HOLDING_STATES:
         raise OrderStateConflict()
     if order.state == State.AWAITING_PAYMENT and order.payment is not None:
-        if order.payment.state in (Payment.State.CREATED, Payment.State.PENDING):
+        if order.payment.state in Payment.IN_FLIGHT_STATES:
             # Already final or cancelling elsewhere: the order's state, read again below, says
             # what the cashier may do now.
             with contextlib.suppress(NotCancellable, PaymentError):
