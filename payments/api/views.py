@@ -260,8 +260,9 @@ def _payment_data(payment: Payment) -> dict:
     return PaymentSerializer(payment).data
 
 
-def _payment_data_by_id(payment_id: int) -> dict:
-    return _payment_data(Payment.objects.get(pk=payment_id))
+def _payment_data_by_id(payment_id: int) -> dict | None:
+    payment = Payment.objects.filter(pk=payment_id).first()
+    return _payment_data(payment) if payment is not None else None
 
 
 _payment_detail_now = PaymentDetailView.as_view()
@@ -287,16 +288,20 @@ async def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
     )
     if result.outcome is waiters.WaitOutcome.REFUSED:
         response["Retry-After"] = str(waiters.conf("WAIT_RETRY_AFTER"))
-    elif result.outcome is waiters.WaitOutcome.CHANGED:
-        response.data = result.value
-    else:
-        # Timed out: the state is the same, other fields (query count, times) may not be.
-        response.data = await sync_to_async(_payment_data_by_id)(poll.payment_id)
+        return response
+    # Changed: the payment as read when the change was seen. Timed out: read again, as fields
+    # besides the state (query count, times) may have moved.
+    fresh = result.value or await sync_to_async(_payment_data_by_id)(poll.payment_id)
+    if fresh is not None:  # None: the row is gone (never in use); the first read stands
+        response.data = fresh
     return response
 
 
-# The schema generator and Django's URL tools see the DRF view behind the function.
-payment_detail.__dict__.update(_payment_detail_now.__dict__)
+# The schema generator and Django's URL tools see the DRF view behind the function (its class,
+# csrf_exempt), but not as the function itself: `__wrapped__` would make it look synchronous.
+payment_detail.__dict__.update(
+    {k: v for k, v in _payment_detail_now.__dict__.items() if k != "__wrapped__"}
+)
 
 
 class PaymentCancelView(PartnerView):
