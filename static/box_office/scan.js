@@ -52,7 +52,11 @@
           canvas.width = source.videoWidth || source.naturalWidth || source.width;
           canvas.height = source.videoHeight || source.naturalHeight || source.height;
           if (!canvas.width || !canvas.height) return Promise.resolve(null);
-          canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+          var context = canvas.getContext("2d");
+          // White under a transparent image (an SVG, a PNG screenshot): bars need a background.
+          context.fillStyle = "#fff";
+          context.fillRect(0, 0, canvas.width, canvas.height);
+          context.drawImage(source, 0, 0, canvas.width, canvas.height);
           var luminance = new window.ZXing.HTMLCanvasElementLuminanceSource(canvas);
           var bitmap = new window.ZXing.BinaryBitmap(new window.ZXing.HybridBinarizer(luminance));
           return Promise.resolve(reader.decodeBitmap(bitmap).getText());
