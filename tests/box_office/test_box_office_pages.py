@@ -472,3 +472,4 @@ def test_load_demo_creates_the_cashier_and_the_supervisor(db, settings, tmp_path
         BOX_OFFICE_GROUP,
         SUPERVISORS_GROUP,
     }
+    assert set(Till.objects.values_list("name", flat=True)) == {"Counter 1", "Counter 2", "Phone 1"}
