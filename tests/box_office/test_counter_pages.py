@@ -142,3 +142,16 @@ def test_supervisors_see_every_shift_and_reprint_z_reports(world):
         boss.get(reverse("box_office:day_z", args=[jun_shift.till_id, "not-a-day"])).status_code
         == 404
     )
+
+
+def test_the_counter_admin_pages_render_and_shifts_are_read_only(world, admin_client):
+    cashier = on_shift(member(BOX_OFFICE_GROUP), "Counter 7")
+    shift = shifts.current_shift(cashier)
+    for url in (
+        "/admin/ticketing/till/",
+        f"/admin/ticketing/till/{shift.till_id}/change/",
+        "/admin/ticketing/shift/",
+        f"/admin/ticketing/shift/{shift.pk}/change/",
+    ):
+        assert admin_client.get(url).status_code == 200, url
+    assert admin_client.get("/admin/ticketing/shift/add/").status_code == 403
