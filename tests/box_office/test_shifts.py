@@ -221,3 +221,36 @@ def test_jpy_has_no_fractions(world):
     assert count_total({"1000": 3, "500": "1"}, "JPY")[1] == Decimal("3500")
     with pytest.raises(InvalidCash):
         count_total({"0.50": 1}, "JPY")
+
+
+def test_a_walk_in_with_an_e_mail_is_greeted_without_a_made_up_name(
+    world, mailoutbox, django_capture_on_commit_callbacks
+):
+    shift = open_on("Counter 1", user("mei"))
+    order = sales.book(
+        shift,
+        attraction=world.attraction,
+        slot=world.slot(capacity=5),
+        quantities=world.quantities(adult=1),
+        buyer_name="",
+        email="walkin@example.com",
+        language="en",
+        actor="box-office:mei",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        sales.pay_cash(order, shift, "80", actor="box-office:mei")
+    [message] = mailoutbox
+    assert message.body.startswith("Hello,")
+    assert "Box office" not in message.body and "Dear" not in message.body
+
+
+def test_the_z_report_reads_a_fixed_number_of_queries(world, django_assert_max_num_queries):
+    shift = open_on("Counter 1", user("mei"))
+    slot = world.slot(capacity=50)
+    for _sale in range(6):
+        sales.pay_cash(sell(world, shift, slot, adult=1, child=1), shift, "120", actor="mei")
+    sales.cancel(sell(world, shift, slot), shift, actor="mei")
+    with django_assert_max_num_queries(6):
+        report = reports.z_report([shift])
+    assert report.sales["cash"].count == 6 and report.voids.count == 1
+    assert report.by_ticket_type["Child"].count == 6
