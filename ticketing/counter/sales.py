@@ -10,8 +10,6 @@ Alipay or online sale goes back to the buyer's Alipay account through ticketing.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -208,10 +206,3 @@ def refund(order: Order, shift: Shift, *, actor: str, supervisor, reason: str) -
             supervisor=approver,
         )
     return counter_refund
-
-
-def change_due(total: Decimal, tendered, currency: str) -> Decimal:
-    cash = parse_amount(tendered, currency)
-    if cash < total:
-        raise InvalidCash(_("The cash handed over is less than the total."))
-    return cash - total

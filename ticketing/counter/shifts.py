@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils.translation import gettext as _
 
 from payments import clock
 
@@ -124,7 +125,7 @@ def close_shift(
             approved_by=approver if count.over_threshold else "",
         )
         if not closed:
-            raise ShiftConflict(_closed_message())
+            raise ShiftConflict(_("This shift is already closed."))
         record(
             shift,
             "closed",
@@ -136,9 +137,3 @@ def close_shift(
         )
     shift.refresh_from_db()
     return shift
-
-
-def _closed_message() -> str:
-    from django.utils.translation import gettext as _
-
-    return _("This shift is already closed.")

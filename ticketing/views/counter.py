@@ -8,7 +8,6 @@ once as rows (ticketing.counter.receipts) and rendered either as the print view 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -27,7 +26,7 @@ from ticketing.models import Attraction, CounterRefund, Order, Shift, Till
 
 from .approval import SUPERVISORS_GROUP, supervisor_approval
 from .box_office import _bad, _language, _order, actor, box_office_staff
-from .staff import staff_only
+from .staff import in_group, staff_only
 
 supervisors_only = staff_only(SUPERVISORS_GROUP, login_url=reverse_lazy("box_office:login"))
 
@@ -204,16 +203,12 @@ def _shift(shift_id: int) -> Shift:
 
 
 def _may_see_shift(request: HttpRequest, shift: Shift) -> bool:
-    from .staff import in_group
-
     return shift.cashier_id == request.user.pk or in_group(request.user, SUPERVISORS_GROUP)
 
 
 def _slip_order(code: str) -> Order:
-    order = _order(code)
-    # The receipt prints lines with their ticket types and the slot's attraction in one go.
-    order.lines.all()
-    return order
+    # _order fetches the lines with their ticket types, the attraction, slot and payment.
+    return _order(code)
 
 
 @box_office_staff
@@ -374,6 +369,5 @@ def shift_list(request: HttpRequest) -> HttpResponse:
             "tz": tz.key,
             "tills": tills,
             "threshold": threshold,
-            "zero": Decimal(0),
         },
     )
