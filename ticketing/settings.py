@@ -393,8 +393,13 @@ TICKETING_MAX_ADMISSIONS_PER_ORDER = int(
     )
 )
 # The box office's store id sent to Alipay with each counter payment (extend_info store_id);
-# each signed-in cashier is terminal "WEB-<user id>".
+# each till is terminal "TILL-<till id>".
 BOX_OFFICE_STORE_ID = os.environ.get("BOX_OFFICE_STORE_ID", "BOX-OFFICE")
+# Closing a shift: a drawer off by more than this (in the shift's currency) needs a supervisor's
+# approval and a note.
+BOX_OFFICE_VARIANCE_THRESHOLD = os.environ.get("BOX_OFFICE_VARIANCE_THRESHOLD", "5")
+# The zone receipts and Z reports print their times in, and whose midnight ends a till's day.
+RECEIPT_TIME_ZONE = os.environ.get("RECEIPT_TIME_ZONE", "Asia/Shanghai")
 # Public booking API rates per client address (ticketing/api/throttles.py); an empty value turns
 # one off (benchmarks). The look-up rate is what stands between a guesser and order codes.
 TICKETING_API_RATES = {

@@ -27,4 +27,9 @@ urlpatterns = [
         views.RefundDetailView.as_view(),
         name="payment-refund",
     ),
+    path(
+        "payments/<str:payment_id>/receipt.pdf",
+        views.PaymentReceiptView.as_view(),
+        name="payment-receipt",
+    ),
 ]

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -46,6 +47,7 @@ from payments.api.serializers import (
 )
 from payments.api.throttling import TerminalRateThrottle
 from payments.models import Payment, Refund
+from payments.receipts import payment_receipt_pdf
 
 TAG = "Partner API: payments"
 
@@ -594,3 +596,52 @@ class PaymentDaySummaryView(PartnerView):
         query.is_valid(raise_exception=True)
         summary = day_summary(request.user, query.validated_data["date"])
         return Response(DaySummarySerializer(summary).data)
+
+
+class PaymentReceiptView(PartnerView):
+    """A payment's 80 mm receipt as PDF, for a terminal without printer logic of its own.
+
+    Errors stay JSON like everywhere in the API: content negotiation is skipped, as the only
+    successful answer is the PDF whatever the client's Accept header says.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_receipt",
+        summary="Print a payment's receipt (PDF, 80 mm)",
+        description=(
+            "The receipt of a payment of this terminal's store as a one-page PDF 80 mm wide: "
+            "amount and currency, the CNY amount Alipay charged where it gave one, Alipay's "
+            "transaction id, and the refunds that succeeded. `language` picks the receipt's "
+            "language (en or zh-hans, default en)."
+        ),
+        parameters=[
+            OpenApiParameter("payment_id", location=OpenApiParameter.PATH, type=uuid.UUID),
+            OpenApiParameter(
+                "language",
+                type=str,
+                required=False,
+                enum=["en", "zh-hans"],
+                description="The receipt's language.",
+            ),
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            400: _error("Unknown language (code invalid_request)."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request: Request, payment_id: str) -> HttpResponse:
+        language = request.query_params.get("language", "en")
+        if language not in ("en", "zh-hans"):
+            raise ValidationError({"language": ["Choose en or zh-hans."]})
+        payment = self.get_payment(payment_id)
+        response = HttpResponse(
+            payment_receipt_pdf(payment, language), content_type="application/pdf"
+        )
+        response["Content-Disposition"] = f'inline; filename="receipt-{payment.uuid}.pdf"'
+        return response
