@@ -391,18 +391,18 @@ def test_repeated_wrong_supervisor_passwords_make_even_the_right_one_wait(world,
 
 def test_a_supervisor_cannot_approve_their_own_refund(world):
     slot = world.slot(capacity=5)
-    supervisor = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-1234")
+    supervisor = on_shift(member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-1234"))
     desk = Client(REMOTE_ADDR=address())
     desk.force_login(supervisor)
     order = paid_sale(desk, world, slot)
     refused = refund(desk, order, supervisor.username, "pw-sup-1234")
     assert refused.status_code == 403
-    assert "You cannot approve your own refund" in refused.content.decode()
+    assert "cannot approve their own" in refused.content.decode()
     order.refresh_from_db()
     assert order.state == Order.State.PAID
     # Another supervisor's approval is what it takes.
     other = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-5678")
-    assert refund(desk, order, other.username, "pw-sup-5678").status_code == 200
+    assert refund(desk, order, other.username, "pw-sup-5678").status_code == 302  # PRG
     order.refresh_from_db()
     assert order.state in (Order.State.REFUND_PENDING, Order.State.REFUNDED)
 
