@@ -21,7 +21,7 @@ from payments.exceptions import PaymentError
 from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
 from payments.sandbox.trades import buyer_confirms
 
-from .conftest import (
+from .helpers import (
     REFUND_SYSTEM_ERROR,
     SLOW_REFUND,
     cancel_system_error,
@@ -34,12 +34,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def patient(gateway, settings):
+def patient(sandbox_clock, settings):
     """The sandbox with a client that waits for slow replies on a loaded machine: only the
     refund a test means to time out is sent with the short timeout (see `impatient`)."""
     settings.ALIPAY = {**settings.ALIPAY, "READ_TIMEOUT": 15.0}
     settings.SANDBOX_SLOW_REPLY_SECONDS = 3
-    return gateway
+    return sandbox_clock
 
 
 def impatient(settings) -> None:
@@ -56,7 +56,7 @@ def never_failed(refund: Refund) -> bool:
 # --- Finding 4: cancel and refund exclude each other -------------------------------------------
 
 
-def test_a_payment_being_cancelled_refuses_a_refund_and_sends_nothing(patient, no_cluster):
+def test_a_payment_being_cancelled_refuses_a_refund_and_sends_nothing(patient, no_worker):
     """Finding 4: while the reversal of a paid payment is being retried (cancelling), a refund
     is refused with a domain error and no refund reaches the gateway."""
     payment = pay(cancel_system_error(5))
@@ -73,7 +73,7 @@ def test_a_payment_being_cancelled_refuses_a_refund_and_sends_nothing(patient, n
     assert exchanges(payment, REFUND) == []
 
 
-def test_a_refund_landing_while_a_cancel_is_decided_stops_the_cancel(patient, settings, no_cluster):
+def test_a_refund_landing_while_a_cancel_is_decided_stops_the_cancel(patient, settings, no_worker):
     """Finding 4 (the race): request_cancel looks for refunds without holding the payment's
     row, then moves it from paid to cancelling. Another request's refund committed in between
     (its reply still unknown, so the payment is still paid) must stop the cancel: no
@@ -128,7 +128,7 @@ def test_a_refund_landing_while_a_cancel_is_decided_stops_the_cancel(patient, se
     assert payment.state != Payment.State.NEEDS_ATTENTION
 
 
-def test_a_payment_with_a_refund_requested_never_gets_a_cancel(patient, no_cluster):
+def test_a_payment_with_a_refund_requested_never_gets_a_cancel(patient, no_worker):
     """Finding 4: a refund is requested (its first call answered SYSTEM_ERROR; the retry is
     due). request_cancel then refuses with a domain error, or refunds what is left: it never
     reverses the payment, which would send a cancel beside the refund."""
@@ -148,7 +148,7 @@ def test_a_payment_with_a_refund_requested_never_gets_a_cancel(patient, no_clust
 
 
 def test_a_timed_out_refund_that_succeeded_is_confirmed_by_query_not_left_unknown(
-    gateway, settings
+    sandbox_clock, settings
 ):
     """Finding 5: the refund is executed at the sandbox but its reply comes after the client's
     timeout, and no retry is left. A refund query must confirm it: succeeded, never failed."""

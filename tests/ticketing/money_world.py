@@ -17,8 +17,8 @@ from payments.models import Payment
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.notify import deliver_due_notifications
 from payments.sandbox.trades import buyer_confirms
-from tests.conftest import queued_only
-from tests.ticketing.conftest import Booking, make_attraction
+from tests.helpers import no_worker
+from tests.ticketing.helpers import Booking, make_attraction
 from ticketing import inventory, orders
 from ticketing.etickets.faces import order_faces
 from ticketing.models import Order, Ticket, TimeSlot
@@ -51,7 +51,7 @@ def trade(payment: Payment) -> SandboxTrade:
 
 def start_qr(order: Order) -> Payment:
     """The shop's QR payment, with no worker chasing it to its deadline inline."""
-    with queued_only():
+    with no_worker():
         return orders.start_payment(order)
 
 

@@ -21,8 +21,8 @@ from django_q.models import OrmQ
 from payments import lifecycle
 from payments import tasks as payment_tasks
 from payments.models import Payment
-from tests.conftest import queued_only
-from tests.payments.conftest import cancel_system_error
+from tests.helpers import no_worker
+from tests.payments.helpers import cancel_system_error
 from ticketing import orders
 from ticketing import tasks as ticketing_tasks
 from ticketing.models import Order, OrderEvent
@@ -148,7 +148,7 @@ def test_a_reversal_the_sweeper_completes_after_a_failed_cancel_cancels_the_orde
     poller resumed by the sweeper completes the reversal later, and the order must end unwound."""
     slot = money_world.slot(capacity=5)
     order = book(money_world, slot)
-    with queued_only():  # the buyer confirms with a PIN; nobody polls meanwhile
+    with no_worker():  # the buyer confirms with a PIN; nobody polls meanwhile
         payment = orders.start_counter_payment(
             order, cancel_system_error(1), store_id="BOX-OFFICE", terminal_id="WEB-1", actor="t"
         )
@@ -157,7 +157,7 @@ def test_a_reversal_the_sweeper_completes_after_a_failed_cancel_cancels_the_orde
     order.refresh_from_db()
     assert order.state == Order.State.PAID
     mails_before = len(mail.outbox)
-    with queued_only():  # the retry is left to the sweeper (no worker runs the kicked poller)
+    with no_worker():  # the retry is left to the sweeper (no worker runs the kicked poller)
         payment = lifecycle.request_cancel(payment, actor="staff:test")
     assert payment.state == Payment.State.CANCELLING
     clock.advance(60)
@@ -191,7 +191,7 @@ def test_a_duplicate_payments_refund_survives_a_crash_after_commit(money_world, 
     queued task is lost). The sweepers must still refund it: the buyer is never charged twice."""
     slot = money_world.slot(capacity=5)
     order, first = paid_online_order(money_world, slot, adult=1)
-    with queued_only():
+    with no_worker():
         # A second payment for the same order (two QR codes both paid; see
         # tests/ticketing/test_order_payments.py for the same production of a duplicate).
         second = lifecycle.create_barcode_payment(
