@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -32,7 +33,7 @@ from payments.api.serializers import (
     WaitQuerySerializer,
 )
 from payments.api.throttling import TerminalRateThrottle
-from payments.models import Payment, Refund
+from payments.models import Payment, PaymentEvent, Refund
 
 TAG = "Partner API: payments"
 
@@ -81,8 +82,13 @@ def scope_of(request: Request) -> str:
     return request.user.idempotency_scope
 
 
+# A partner-API payment's first event names its terminal ("terminal:<store>/<terminal>"); store
+# ids hold no "/" (payments.api.models.id_validator), so the prefix names exactly one store.
+TERMINAL_ACTOR = "terminal:"
+
+
 def actor_of(request: Request) -> str:
-    return f"terminal:{request.user}"
+    return f"{TERMINAL_ACTOR}{request.user}"
 
 
 def partner_refund_id_for(request: Request, payment: Payment) -> str:
@@ -130,8 +136,17 @@ class PartnerView(APIView):
             public_id = uuid.UUID(payment_id)
         except ValueError:
             raise NotFound() from None
+        store_id = self.request.user.store.store_id
+        # Only what this store's terminals took through this API: a shop or box-office payment
+        # in a store of the same id is not the terminal's to read, cancel or refund.
+        made_here = PaymentEvent.objects.filter(
+            payment=OuterRef("pk"),
+            from_state="",
+            to_state=Payment.State.CREATED,
+            actor__startswith=f"{TERMINAL_ACTOR}{store_id}/",
+        )
         payment = Payment.objects.filter(
-            uuid=public_id, store_id=self.request.user.store.store_id
+            Exists(made_here), uuid=public_id, store_id=store_id
         ).first()
         if payment is None:
             raise NotFound()

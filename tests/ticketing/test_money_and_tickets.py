@@ -202,6 +202,7 @@ def test_a_duplicate_payments_refund_survives_a_crash_after_commit(money_world, 
             reference=order.payment_reference,
             store_id="WEB",
             terminal_id="WEB",
+            on_record=orders.link_to(order),  # started by ticketing for this order
         )
     assert OrderEvent.objects.filter(order=order, kind="duplicate_payment").exists()
     OrmQ.objects.all().delete()  # the enqueued refund task is lost with the process

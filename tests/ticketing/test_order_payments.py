@@ -168,6 +168,7 @@ def pay_late(order: Order) -> Payment:
         reference=order.payment_reference,
         store_id="WEB",
         terminal_id="WEB",
+        on_record=orders.link_to(order),  # started by ticketing for this order
     )
 
 

@@ -10,7 +10,7 @@ from .catalogue import (
     currency_exponent,
     localized,
 )
-from .orders import Order, OrderEvent, OrderLine, Ticket
+from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
 from .slots import TimeSlot
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderLine",
+    "OrderPayment",
     "SpecialOpening",
     "Ticket",
     "TicketType",
