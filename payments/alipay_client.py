@@ -2,7 +2,7 @@
 
 Settings are read at call time (tests point them at the live sandbox). The functions here take our
 rows and build the protocol call with parameters derived only from stored fields, so that every
-retry of a pay, cancel or refund sends byte-identical parameters (ALIPAY.md, lifecycle rules).
+retry of a pay, cancel or refund sends byte-identical parameters (docs/alipay.md, lifecycle rules).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ State = Payment.State
 
 
 def cancel_window_open(payment: Payment, now: datetime | None = None) -> bool:
-    """Alipay cancels (reverses) a paid trade only on its Beijing-time day (ALIPAY.md, cancel).
+    """Alipay cancels (reverses) a paid trade only on its Beijing-time day (docs/alipay.md, cancel).
 
     The documented 15-minute buffer after midnight is not relied on: past midnight we refund.
     """

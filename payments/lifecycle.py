@@ -1,4 +1,5 @@
-"""The payment lifecycle (DESIGN.md diagram, ALIPAY.md rules): the one owner of payment state.
+"""The payment lifecycle (docs/architecture.md diagram, docs/alipay.md rules): the one owner of
+payment state.
 
 Views, the partner API, the admin, tasks and commands call the functions here (and
 payments.refunds); none of them writes a state field. Rules kept throughout:
@@ -13,8 +14,9 @@ Re-sending a pay. The full buyer code is kept sealed (encrypted) only while a pa
 unknown. When a query answers TRADE_NOT_EXIST (Alipay never received the pay, e.g. a SYSTEM_ERROR
 before processing), the pay is re-sent with identical parameters, at most PAY_RESEND_MAX times
 and only before the deadline: Alipay deduplicates on partner_trans_id, so this cannot charge twice
-(ALIPAY.md table), and it spares the buyer a second scan. In every other unknown case the payment
-is only queried and, at the deadline, cancelled (SPOT-005 / SPOT-006 best practice). The sealed
+(docs/alipay.md table), and it spares the buyer a second scan. In every other unknown case the
+payment is only queried and, at the deadline, cancelled (SPOT-005 / SPOT-006 best practice). The
+sealed
 code is wiped as soon as the payment leaves `pending`.
 """
 

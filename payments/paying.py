@@ -332,8 +332,8 @@ def _fail_unsent(payment: Payment, exc: InvalidRequest) -> None:
 def _send_pay(payment: Payment, code: str, *, generation: int, attempt: int) -> None:
     """One spot.pay (first or identical re-send) and its result, outside any transaction."""
     if transaction.get_connection().in_atomic_block:
-        # Callers must not hold a transaction across a gateway call (DESIGN.md); say so loudly,
-        # but a test case's wrapping transaction must not turn into a crash.
+        # Callers must not hold a transaction across a gateway call (docs/architecture.md); say so
+        # loudly, but a test case's wrapping transaction must not turn into a crash.
         logger.warning("payment %s: spot.pay sent inside a transaction", payment.pk)
     sent_at = clock.now()
     try:

@@ -1,6 +1,6 @@
 """django-q2 tasks of the payment lifecycle: thin, idempotent, safe to run twice or never.
 
-Correctness does not rest on the broker (STACK.md: the Redis broker can lose a task, the ORM
+Correctness does not rest on the broker (docs/stack.md: the Redis broker can lose a task, the ORM
 broker can run one twice): every row carries its own `next_action_at`, the poller claims rows by
 compare-and-set, and the sweeper schedule restarts the poller whenever anything is overdue.
 """

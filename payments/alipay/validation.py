@@ -1,7 +1,7 @@
 """Checks shared by the request builders: each returns the value to send or raises InvalidRequest.
 
-ALIPAY.md "Common parameters": never send empty values, no half-width `"` inside values. Control
-characters are refused too: they would end up in the signed string and on the buyer's bill.
+docs/alipay.md "Common parameters": never send empty values, no half-width `"` inside values.
+Control characters are refused too: they would end up in the signed string and on the buyer's bill.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ same rules again (it is also called by the shop, the POS and the admin).
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -15,13 +17,14 @@ from rest_framework.fields import empty
 
 from payments.alipay import validation
 from payments.alipay.money import MAX_AMOUNT, SUPPORTED_CURRENCIES, exponent
+from payments.api.models import id_validator
 from payments.models import Payment, Refund
 
 # Plain decimal text: no sign, exponent, spaces, leading zeros or bare "."; at most 2 decimals
 # (fewer for currencies without minor units, checked against the currency in validate()).
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?$"
 BUYER_CODE_PATTERN = f"^{validation.BUYER_CODE_PATTERN}$"  # anchored, for the OpenAPI schema
-# What Alipay refuses in any text value (ALIPAY.md "Common parameters"): double quotes and
+# What Alipay refuses in any text value (docs/alipay.md "Common parameters"): double quotes and
 # control characters.
 _FORBIDDEN_TEXT = re.compile(r'["\x00-\x1f\x7f]')
 
@@ -313,11 +316,137 @@ class ApiErrorSerializer(serializers.Serializer):
     )
 
 
+# --- listing and end-of-day summary ------------------------------------------------------------
+MIN_DAY = date(2000, 1, 1)
+MAX_DAY = date(2999, 12, 31)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 instant with its UTC offset: without one, "10:00" would silently mean the
+    server's zone, not the register's."""
+
+    default_error_messages = {
+        "naive": _("Give a date and time with its UTC offset, e.g. 2026-12-02T09:00:00+08:00."),
+    }
+
+    def to_internal_value(self, value):
+        try:
+            parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None  # well-formed but impossible (month 13): DRF's own message below
+        if parsed is not None and parsed.tzinfo is None:
+            self.fail("naive")
+        return super().to_internal_value(value)
+
+
+class StateListField(serializers.Field):
+    """Payment states, repeated (?state=paid&state=refunded) or comma-separated
+    (?state=paid,refunded)."""
+
+    default_error_messages = {
+        "invalid_state": _("Unknown state %(states)s: use one of %(choices)s."),
+    }
+
+    def get_value(self, dictionary):
+        if hasattr(dictionary, "getlist"):
+            values = dictionary.getlist(self.field_name)
+            return values if values else empty
+        return dictionary.get(self.field_name, empty)
+
+    def to_internal_value(self, data) -> list[str]:
+        items = data if isinstance(data, list) else [data]
+        states = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+        unknown = sorted(set(states) - set(Payment.State.values))
+        if unknown or not states:
+            self.fail(
+                "invalid_state",
+                states=", ".join(unknown) or '""',
+                choices=", ".join(Payment.State.values),
+            )
+        return sorted(set(states))
+
+
+class PaymentListQuerySerializer(StrictSerializer):
+    """The listing's query string; unknown parameters are refused, so a misspelt filter cannot
+    silently widen the list."""
+
+    created_after = AwareDateTimeField(required=False)
+    created_before = AwareDateTimeField(required=False)
+    state = StateListField(required=False)
+    terminal = serializers.CharField(required=False, max_length=32, validators=[id_validator])
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+    cursor = serializers.CharField(required=False)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        after, before = attrs.get("created_after"), attrs.get("created_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError(
+                {"created_before": [_("Must be later than created_after.")]}
+            )
+        return attrs
+
+
+class DaySummaryQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(
+        input_formats=["%Y-%m-%d"], help_text=_("The store's day, YYYY-MM-DD.")
+    )
+
+    def validate_date(self, value: date) -> date:
+        if not MIN_DAY <= value <= MAX_DAY:
+            raise serializers.ValidationError(
+                _("Give a day between %(first)s and %(last)s.")
+                % {"first": MIN_DAY.isoformat(), "last": MAX_DAY.isoformat()}
+            )
+        return value
+
+
+class PaymentPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text=_("The next page, or null."))
+    previous = serializers.URLField(allow_null=True, help_text=_("The previous page, or null."))
+    results = PaymentSerializer(many=True)
+
+
+class PaymentTotalSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Payment.State.choices)
+    currency = serializers.CharField()
+    count = serializers.IntegerField()
+    amount = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "string", "example": "125.00"})
+    def get_amount(self, total) -> str:
+        return _amount_text(total.amount, total.currency)
+
+
+class RefundTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    count = serializers.IntegerField()
+    amount = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "string", "example": "12.50"})
+    def get_amount(self, total) -> str:
+        return _amount_text(total.amount, total.currency)
+
+
+class DaySummarySerializer(serializers.Serializer):
+    store_id = serializers.CharField()
+    date = serializers.DateField()
+    timezone = serializers.CharField(help_text=_("The time zone the day is counted in."))
+    start = serializers.DateTimeField(help_text=_("The day's first instant (included)."))
+    end = serializers.DateTimeField(help_text=_("The next day's first instant (excluded)."))
+    payments = PaymentTotalSerializer(many=True)
+    refunds = RefundTotalSerializer(many=True)
+
+
 __all__ = [
     "AMOUNT_PATTERN",
     "BUYER_CODE_PATTERN",
     "ApiErrorSerializer",
+    "DaySummaryQuerySerializer",
+    "DaySummarySerializer",
     "PaymentCreateSerializer",
+    "PaymentListQuerySerializer",
+    "PaymentPageSerializer",
     "PaymentSerializer",
     "RefundCreateSerializer",
     "RefundSerializer",

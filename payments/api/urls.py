@@ -8,7 +8,9 @@ from payments.api import views
 app_name = "partner_api"
 
 urlpatterns = [
-    path("payments/", views.PaymentCreateView.as_view(), name="payments"),
+    path("payments/", views.PaymentCollectionView.as_view(), name="payments"),
+    # Before "payments/<id>/", which would take "summary" for an id.
+    path("payments/summary/", views.PaymentDaySummaryView.as_view(), name="payments-summary"),
     path("payments/<str:payment_id>/", views.PaymentDetailView.as_view(), name="payment"),
     path(
         "payments/<str:payment_id>/cancel/",

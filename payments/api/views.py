@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -24,16 +28,21 @@ from payments import lifecycle
 from payments.api.auth import IsTerminal, TerminalTokenAuthentication
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent, request_fingerprint
+from payments.api.queries import API_TRANS_ID_PREFIX, day_summary, store_payments
 from payments.api.serializers import (
     ApiErrorSerializer,
+    DaySummaryQuerySerializer,
+    DaySummarySerializer,
     PaymentCreateSerializer,
+    PaymentListQuerySerializer,
+    PaymentPageSerializer,
     PaymentSerializer,
     RefundCreateSerializer,
     RefundSerializer,
     WaitQuerySerializer,
 )
 from payments.api.throttling import TerminalRateThrottle
-from payments.models import Payment, PaymentEvent, Refund
+from payments.models import Payment, Refund
 
 TAG = "Partner API: payments"
 
@@ -82,13 +91,8 @@ def scope_of(request: Request) -> str:
     return request.user.idempotency_scope
 
 
-# A partner-API payment's first event names its terminal ("terminal:<store>/<terminal>"); store
-# ids hold no "/" (payments.api.models.id_validator), so the prefix names exactly one store.
-TERMINAL_ACTOR = "terminal:"
-
-
 def actor_of(request: Request) -> str:
-    return f"{TERMINAL_ACTOR}{request.user}"
+    return f"terminal:{request.user}"
 
 
 def partner_refund_id_for(request: Request, payment: Payment) -> str:
@@ -118,9 +122,9 @@ def partner_trans_id_for(request: Request) -> str:
 
 
 def derive_partner_trans_id(scope: str, key: str, fingerprint: str) -> str:
-    """42 characters, A-Z and 0-9 (ALIPAY.md: <= 64, unique per merchant)."""
+    """42 characters, A-Z and 0-9 (docs/alipay.md: <= 64, unique per merchant)."""
     seed = f"{scope}\n{key}\n{fingerprint}"
-    return "EK" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:40].upper()
+    return API_TRANS_ID_PREFIX + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:40].upper()
 
 
 class PartnerView(APIView):
@@ -136,18 +140,10 @@ class PartnerView(APIView):
             public_id = uuid.UUID(payment_id)
         except ValueError:
             raise NotFound() from None
-        store_id = self.request.user.store.store_id
-        # Only what this store's terminals took through this API: a shop or box-office payment
-        # in a store of the same id is not the terminal's to read, cancel or refund.
-        made_here = PaymentEvent.objects.filter(
-            payment=OuterRef("pk"),
-            from_state="",
-            to_state=Payment.State.CREATED,
-            actor__startswith=f"{TERMINAL_ACTOR}{store_id}/",
-        )
-        payment = Payment.objects.filter(
-            Exists(made_here), uuid=public_id, store_id=store_id
-        ).first()
+        # Only what this store's terminals took through this API (queries.store_payments): a shop
+        # or box-office payment in a store of the same id is not the terminal's to read, cancel
+        # or refund.
+        payment = store_payments(self.request.user).filter(uuid=public_id).first()
         if payment is None:
             raise NotFound()
         return payment
@@ -316,3 +312,201 @@ class RefundDetailView(PartnerView):
             raise NotFound()
         refund.payment = payment
         return Response(RefundSerializer(refund).data)
+
+
+# --- listing and end-of-day summary ------------------------------------------------------------
+class PaymentCursorPagination(CursorPagination):
+    """Oldest first by (created_at, id): a payment created while a register pages through the
+    list lands after the pages already read, so none is skipped or repeated.
+
+    DRF's cursor holds the first ordering field only and steps over ties with an offset, which
+    goes wrong going back through payments that share a created_at (a busy second, a batch). Here
+    the cursor's position is the pair, unique, and the page starts strictly after it.
+    """
+
+    ordering = ("created_at", "id")
+    page_size = 50
+    max_page_size = 200  # also the serializer's limit on page_size
+    invalid_cursor_message = _("Invalid cursor: pass back the 'next' or 'previous' link as given.")
+
+    def __init__(self, page_size: int | None = None):
+        self.requested_page_size = page_size
+
+    def get_page_size(self, request: Request) -> int:
+        return self.requested_page_size or self.page_size
+
+    def _get_position_from_instance(self, instance: Payment, ordering) -> str:
+        return f"{instance.created_at.isoformat()} {instance.pk}"
+
+    def _parse_position(self, position: str) -> tuple[datetime, int]:
+        try:
+            created_text, pk_text = position.split(" ")
+            created_at = parse_datetime(created_text)
+            pk = int(pk_text)
+        except ValueError:
+            created_at = None
+        if created_at is None or created_at.tzinfo is None:
+            raise ValidationError({"cursor": [self.invalid_cursor_message]})
+        return created_at, pk
+
+    def decode_cursor(self, request: Request):
+        # A bad cursor is bad input (400 naming the parameter), not a missing page (DRF's 404);
+        # nor may a tampered position reach the database as a date it cannot read.
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from None
+        if cursor is not None and cursor.position is not None:
+            self._parse_position(cursor.position)
+        return cursor
+
+    def paginate_queryset(self, queryset, request: Request, view=None) -> list[Payment]:
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.cursor = self.decode_cursor(request)
+        offset, reverse, position = self.cursor or (0, False, None)
+        if position is not None:
+            created_at, pk = self._parse_position(position)
+            if reverse:
+                keyset = Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk)
+            else:
+                keyset = Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=pk)
+            queryset = queryset.filter(keyset)
+        queryset = queryset.order_by(*(("-created_at", "-id") if reverse else self.ordering))
+        # One more than a page tells whether another page follows.
+        results = list(queryset[offset : offset + self.page_size + 1])
+        self.page = results[: self.page_size]
+        following = (
+            self._get_position_from_instance(results[-1], self.ordering)
+            if len(results) > len(self.page)
+            else None
+        )
+        came_from_elsewhere = position is not None or offset > 0
+        if reverse:
+            self.page.reverse()
+            self.has_next, self.next_position = came_from_elsewhere, position
+            self.has_previous, self.previous_position = following is not None, following
+        else:
+            self.has_next, self.next_position = following is not None, following
+            self.has_previous, self.previous_position = came_from_elsewhere, position
+        return self.page
+
+
+# The store's collections: nothing to be "not found".
+READ_ERRORS = {code: answer for code, answer in COMMON_ERRORS.items() if code != 404}
+
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "created_after",
+        type={"type": "string", "format": "date-time"},
+        required=False,
+        description="Only payments created at or after this instant (ISO 8601 with offset).",
+    ),
+    OpenApiParameter(
+        "created_before",
+        type={"type": "string", "format": "date-time"},
+        required=False,
+        description="Only payments created before this instant (ISO 8601 with offset).",
+    ),
+    OpenApiParameter(
+        "state",
+        type={"type": "array", "items": {"type": "string", "enum": Payment.State.values}},
+        required=False,
+        explode=True,
+        description=(
+            "Only payments in these states: repeat the parameter (state=paid&state=refunded) "
+            "or separate with commas (state=paid,refunded)."
+        ),
+    ),
+    OpenApiParameter(
+        "terminal",
+        type=str,
+        required=False,
+        description="Only payments of this terminal of the store (its terminal id).",
+    ),
+    OpenApiParameter(
+        "page_size",
+        type={"type": "integer", "minimum": 1, "maximum": PaymentCursorPagination.max_page_size},
+        required=False,
+        description=f"Payments per page, default {PaymentCursorPagination.page_size}.",
+    ),
+    OpenApiParameter(
+        "cursor",
+        type=str,
+        required=False,
+        description="The page to read: pass the 'next' or 'previous' link as given.",
+    ),
+]
+
+
+class PaymentCollectionView(PaymentCreateView):
+    """/payments/: the listing (GET) beside taking a payment (POST, PaymentCreateView)."""
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_list",
+        summary="List the store's payments",
+        description=(
+            "The payments that this terminal's store (any of its terminals) took through the "
+            "partner API, oldest first by (created_at, id), a page at a time: follow `next` "
+            "until it is null. Payments of other stores and of the shop or box office pages are "
+            "never listed."
+        ),
+        parameters=LIST_PARAMETERS,
+        responses={
+            200: PaymentPageSerializer,
+            400: _error("Invalid filter, page size or cursor (code invalid_request)."),
+            **READ_ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = PaymentListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        payments = store_payments(request.user)
+        if "created_after" in filters:
+            payments = payments.filter(created_at__gte=filters["created_after"])
+        if "created_before" in filters:
+            payments = payments.filter(created_at__lt=filters["created_before"])
+        if "state" in filters:
+            payments = payments.filter(state__in=filters["state"])
+        if "terminal" in filters:
+            payments = payments.filter(terminal_id=filters["terminal"])
+        paginator = PaymentCursorPagination(page_size=filters.get("page_size"))
+        page = paginator.paginate_queryset(payments, request, view=self)
+        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+
+
+class PaymentDaySummaryView(PartnerView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_summary",
+        summary="Totals of the store's day, for an end-of-day",
+        description=(
+            "For the store's payments created on `date`: count and sum per state (as it is "
+            "now) and currency; "
+            "and the refunds that succeeded on `date` (whenever their payment was made): count "
+            "and sum per currency. The day runs from midnight to midnight in the site's time zone "
+            "(settings TIME_ZONE; stores have no zone of their own), named in `timezone`, with "
+            "its bounds in `start` and `end`."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "date",
+                type={"type": "string", "format": "date"},
+                required=True,
+                description="The day, YYYY-MM-DD.",
+            )
+        ],
+        responses={
+            200: DaySummarySerializer,
+            400: _error("Missing or invalid date (code invalid_request)."),
+            **READ_ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = DaySummaryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        summary = day_summary(request.user, query.validated_data["date"])
+        return Response(DaySummarySerializer(summary).data)

@@ -4,7 +4,7 @@ A state change writes a SandboxNotification in the same transaction and, on comm
 `deliver_due_notifications` through django-q2; a Schedule runs it every minute as the safety net
 (it also applies buyer actions the clock made due, so a PIN confirmed in 10 s is announced even if
 nobody queries). Delivery is retried with Alipay's back-off until the merchant answers exactly
-`success`, 8 tries at most (ALIPAY.md "Async notifications").
+`success`, 8 tries at most (docs/alipay.md "Async notifications").
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.db.models import F
 from django_q.models import Schedule
 
 from payments import clock
+from payments.alipay import transport
 
 from .models import SandboxNotification
 from .outbox import CLOSED, PAID, REFUNDED, REVERSED, TASK, queue_trade_notification, was_issued
@@ -52,6 +53,10 @@ BACKOFF = (
 # A delivery claimed by a runner is not handed to another one before this.
 CLAIM_LEASE = timedelta(minutes=1)
 TIMEOUT = (3.0, 10.0)
+# The merchant's whole answer must come within this, and only its first bytes are read: the
+# expected body is the word `success`.
+DEADLINE = 15.0
+MAX_ANSWER_BYTES = 1024
 SCHEDULE_NAME = "sandbox: deliver due notifications"
 
 
@@ -78,10 +83,20 @@ def deliver(notification: SandboxNotification) -> bool:
         return False
     attempt = notification.attempts + 1
     try:
-        response = requests.post(notification.url, data=notification.payload, timeout=TIMEOUT)
-        body = response.text[:200]
-        ok = response.status_code == 200 and body.strip() == "success"
-        answer = f"{response.status_code} {body}"
+        # Bounded and never redirected: a redirect is an answer other than `success`.
+        with transport.bounded_session() as session:
+            response = transport.post(
+                session,
+                notification.url,
+                data=notification.payload,
+                connect_timeout=TIMEOUT[0],
+                read_timeout=TIMEOUT[1],
+                deadline=DEADLINE,
+                max_bytes=MAX_ANSWER_BYTES,
+            )
+        body = response.content.decode("utf-8", "replace")[:200]
+        ok = response.status == 200 and response.complete and body.strip() == "success"
+        answer = f"{response.status} {body}"
     except requests.RequestException as exc:
         ok, answer = False, f"{type(exc).__name__}"
     now = clock.now()

@@ -101,7 +101,7 @@ def refund(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -
     amount = params.amount(p, "refund_amount", currency)
     reason = params.optional(p, "refund_reason", 128)
     is_sync = params.choice(p, "is_sync", {"Y", "N"})
-    notify_url = params.url(p, "notify_url")
+    notify_url = params.notify_url(p, request)
     trade = find_trade(merchant, p)
     if trade is None or trade.close_reason == Reason.PRE_CANCELLED:
         return failure("TRADE_NOT_EXIST", partner_trans_id=partner_trans_id)

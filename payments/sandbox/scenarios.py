@@ -59,7 +59,7 @@ class BuyerBehaviour:
 
 
 def is_well_formed(code: str) -> bool:
-    """16-24 digits with a prefix 25-30 (ALIPAY.md, spot.pay `buyer_identity_code`)."""
+    """16-24 digits with a prefix 25-30 (docs/alipay.md, spot.pay `buyer_identity_code`)."""
     return is_buyer_code(code)
 
 

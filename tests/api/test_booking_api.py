@@ -274,3 +274,25 @@ def test_polling_with_the_token_is_not_held_to_the_lookup_rate(booking_api, book
         booking_api.get(f"/api/v1/orders/{created['code']}/?email=ada@example.com").status_code
         == 429
     )
+
+
+def test_a_wrong_token_beside_an_email_is_held_to_the_lookup_rate(booking_api, booking, settings):
+    settings.TICKETING_API_RATES = {"public_lookup": "2/min", "public_read": "100/min"}
+    from django.core.cache import cache
+
+    cache.clear()
+    created = book(booking_api, booking, booking.slot()).json()
+    url = f"/api/v1/orders/{created['code']}/"
+    for guess in ("eve@example.com", "bob@example.com"):
+        assert booking_api.get(url, {"token": "not-the-token", "email": guess}).status_code == 404
+    limited = booking_api.get(url, {"token": "not-the-token", "email": "ada@example.com"})
+    assert_error(limited, 429, "throttled")
+    # The same through the payment endpoint (the proof in the body) and the token header.
+    header = booking_api.get(url, {"email": "ada@example.com"}, HTTP_X_ORDER_TOKEN="not-the-token")
+    assert header.status_code == 429
+    payment = booking_api.post(
+        f"{url}payment/", {"token": "not-the-token", "email": "ada@example.com"}, format="json"
+    )
+    assert payment.status_code == 429
+    # The real token still polls freely.
+    assert booking_api.get(url, {"token": created["token"]}).status_code == 200

@@ -421,7 +421,7 @@ def test_the_payment_id_at_alipay_derives_from_the_terminal_key_and_request(
     fingerprint = request_fingerprint("POST", "/api/v1/payments/", sale_body(PAID_BUYER))
     expected = derive_partner_trans_id(terminal_token[0].idempotency_scope, "sale-7", fingerprint)
     assert paid["partner_trans_id"] == expected
-    assert re.fullmatch(r"EK[0-9A-F]{40}", expected)  # ALIPAY.md: <= 64, plain characters
+    assert re.fullmatch(r"EK[0-9A-F]{40}", expected)  # docs/alipay.md: <= 64, plain characters
     others = [
         register.pay(PAID_BUYER, key="sale-8").json(),  # another key
         register.pay(PAID_BUYER, amount="99.00", key="sale-7b").json(),

@@ -187,7 +187,7 @@ def test_bad_wait_is_refused(api, wait):
 
 @pytest.mark.django_db
 def test_wrong_methods(api):
-    assert_error(api.get("/api/v1/payments/"), 405, "method_not_allowed")
+    assert_error(api.put("/api/v1/payments/", {}), 405, "method_not_allowed")
     assert_error(api.delete(f"/api/v1/payments/{uuid.uuid4()}/"), 405, "method_not_allowed")
 
 

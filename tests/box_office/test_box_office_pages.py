@@ -320,7 +320,9 @@ def test_an_online_order_can_be_found_and_refunded_too(world, counter):
 
 
 def test_repeated_wrong_supervisor_passwords_make_even_the_right_one_wait(world, counter, clock):
-    from ticketing.views.throttle import MAX_FAILURES_PER_ACCOUNT
+    from django.conf import settings
+
+    MAX_FAILURES_PER_ACCOUNT = settings.STAFF_SIGN_IN_FAILURES_PER_ACCOUNT
 
     slot = world.slot(capacity=5)
     order = paid_sale(counter, world, slot)
@@ -331,6 +333,24 @@ def test_repeated_wrong_supervisor_passwords_make_even_the_right_one_wait(world,
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
     order.refresh_from_db()
     assert order.state == Order.State.PAID
+
+
+def test_a_supervisor_cannot_approve_their_own_refund(world):
+    slot = world.slot(capacity=5)
+    supervisor = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-1234")
+    desk = Client(REMOTE_ADDR=address())
+    desk.force_login(supervisor)
+    order = paid_sale(desk, world, slot)
+    refused = refund(desk, order, supervisor.username, "pw-sup-1234")
+    assert refused.status_code == 403
+    assert "You cannot approve your own refund" in refused.content.decode()
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID
+    # Another supervisor's approval is what it takes.
+    other = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-5678")
+    assert refund(desk, order, other.username, "pw-sup-5678").status_code == 200
+    order.refresh_from_db()
+    assert order.state in (Order.State.REFUND_PENDING, Order.State.REFUNDED)
 
 
 # --- Bad requests -------------------------------------------------------------------------------

@@ -86,7 +86,9 @@ def test_gate_staff_sign_in_without_admin_access_and_land_on_the_check_in_page(c
 
 
 def test_repeated_wrong_passwords_make_even_the_right_one_wait(client, gate_user, clock):
-    from ticketing.views.throttle import MAX_FAILURES_PER_ACCOUNT
+    from django.conf import settings
+
+    MAX_FAILURES_PER_ACCOUNT = settings.STAFF_SIGN_IN_FAILURES_PER_ACCOUNT
 
     def sign_in(password):
         return client.post(reverse("gate:login"), {"username": "gate-anna", "password": password})

@@ -1,4 +1,5 @@
-"""Barcode payments end to end against the sandbox over real HTTP (ALIPAY.md lifecycle rules)."""
+"""Barcode payments end to end against the sandbox over real HTTP (docs/alipay.md lifecycle
+rules)."""
 
 from __future__ import annotations
 

@@ -10,14 +10,7 @@ from payments import clock as entrada_clock
 from payments.alipay.client import AlipayClient
 from payments.alipay.config import ClientConfig
 
-from .helpers import new_id
-
-EXTEND_INFO = {
-    "secondary_merchant_id": "ENTRADA-DEMO",
-    "secondary_merchant_name": "Entrada Demo",
-    "secondary_merchant_industry": "7991",
-    "store_id": "STORE-1",
-}
+from .helpers import EXTEND_INFO, new_id
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from ticketing.exceptions import TicketingError
 from ticketing.forms import PaymentCodeForm
 from ticketing.models import Attraction, Order, TimeSlot
 
-from .staff import StaffLoginView, in_group, staff_only
+from .staff import StaffLoginView, in_group, may_approve, staff_only
 from .throttle import client_address, minutes_to_wait, sign_in_throttle
 
 logger = logging.getLogger(__name__)
@@ -462,6 +462,14 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
             RefundForm(initial={"reason": form.cleaned_data["reason"]}),
             status=403,
             error=_("A box office supervisor's username and password are needed to refund."),
+        )
+    if not may_approve(supervisor, request):
+        return _order_page(
+            request,
+            order,
+            RefundForm(initial={"reason": form.cleaned_data["reason"]}),
+            status=403,
+            error=_("You cannot approve your own refund: ask another supervisor."),
         )
     try:
         orders.refund_counter_sale(

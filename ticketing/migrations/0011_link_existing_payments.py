@@ -3,7 +3,8 @@
 The order's own payment (Order.payment) is linked first. Older attempts (a failed QR, a
 duplicate) are found by the reference ticketing gave them, "order:<code>", but only among
 payments not taken through the partner API: those name their terminal in their first event
-("terminal:<store>/<terminal>") and may carry any reference a client wrote.
+("terminal:<store>/<terminal>"), their partner_trans_id starts with the API's prefix "EK"
+(payments.api.queries), and they may carry any reference a client wrote.
 """
 
 from django.db import migrations
@@ -11,6 +12,7 @@ from django.db.models import Exists, OuterRef
 
 PREFIX = "order:"
 PARTNER_ACTOR = "terminal:"
+PARTNER_TRANS_ID_PREFIX = "EK"
 
 
 def link(apps, schema_editor):
@@ -32,6 +34,7 @@ def link(apps, schema_editor):
     candidates = (
         Payment.objects.filter(reference__startswith=PREFIX)
         .exclude(Exists(by_partner))
+        .exclude(partner_trans_id__startswith=PARTNER_TRANS_ID_PREFIX)
         .values_list("pk", "reference", "created_at")
     )
     codes = dict(Order.objects.values_list("code", "pk"))
@@ -48,7 +51,7 @@ def link(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("payments", "0006_staff_roles"),
-        ("ticketing", "0009_order_payment_link"),
+        ("ticketing", "0010_order_payment_link"),
     ]
 
     operations = [migrations.RunPython(link, migrations.RunPython.noop)]
