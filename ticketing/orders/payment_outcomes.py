@@ -111,8 +111,16 @@ def payment_paid(payment) -> str:
         return "no_order"
     now = clock.now()
     refund_reason = None
+    payment_model = _payment_model()
     with transaction.atomic():
         lock_payment(payment.pk)
+        state = payment_model.objects.filter(pk=payment.pk).values_list("state", flat=True)[0]
+        if state not in payment_model.REFUNDABLE_STATES:
+            # Reversed between its commit and this signal (its money_returning found the order
+            # not yet paid): paying the order now would leave tickets valid for money given
+            # back. Its payment_cancelled ends the attempt instead.
+            logger.info("order %s: payment %s is %s, not applied", order.code, payment.uuid, state)
+            return "not_paid_now"
         order = Order.objects.select_for_update().get(pk=order.pk)
         paid_fields = {"payment": payment, "paid_at": now}
         by_payment = {"actor": "system", "detail": {"payment": str(payment.uuid)}}
