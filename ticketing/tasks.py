@@ -1,8 +1,8 @@
 """Background work of ticketing: idempotent, taking ids, re-reading state first.
 
-Queued with transaction.on_commit by ticketing.orders; `sweep` runs every minute (a django-q2
-schedule created by migration 0002) and resumes anything overdue: holds past their expiry, and
-refunds a crash may have left unrequested.
+Queued with transaction.on_commit by ticketing.orders; `sweep` runs every minute and `daily`
+once a day (django-q2 schedules created by migration 0010 from ticketing.schedules); the sweep
+resumes anything overdue: holds past their expiry, and refunds a crash may have left unrequested.
 """
 
 from __future__ import annotations
@@ -19,13 +19,18 @@ from django.db.models import DecimalField, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django_q.models import Schedule
 
 from payments import clock
+from payments.models import Payment
 
 from . import orders
+from .inventory import check_capacity
 from .models import Order
 from .orders import release_expired_holds
 from .orders.refunding import REFUND_REASONS, record_refund_of
+from .schedules import write_schedules
+from .slot_generation import generate_slots
 
 __all__ = ["REFUND_REASONS", "daily", "deliver_tickets", "notify_refund", "refund_order", "sweep"]
 
@@ -51,8 +56,6 @@ def refund_order(order_id: int, reason: str = "") -> None:
 
 def refund_payment(payment_id: int, reason: str) -> None:
     """Record the refund of a payment no order keeps (a task an older version queued)."""
-    from payments.models import Payment
-
     with transaction.atomic():
         payment = Payment.objects.filter(pk=payment_id).first()
         if payment is not None and payment.state in Payment.REFUNDABLE_STATES:
@@ -101,6 +104,7 @@ def deliver_tickets(order_id: int) -> None:
     if importlib.util.find_spec("ticketing.etickets.delivery") is None:
         logger.warning("order %s paid; ticket delivery is not installed", order.code)
         return
+    # At call time, once found above: delivery brings in the PDF stack, which sweeps never need.
     from ticketing.etickets.delivery import send_order_tickets
 
     send_order_tickets(order_id)
@@ -144,8 +148,6 @@ def resume_payment_outcomes(stale) -> int:
     (a crash inside start_payment), and orders still paid, or still waiting for their refund or
     reversal, whose payment's money has gone back (an older version recorded the reversal or
     refund in another transaction than the order's; a receiver error)."""
-    from payments.models import Payment
-
     resumed = 0
     waiting = Order.objects.filter(
         state=Order.State.AWAITING_PAYMENT, payment_started_at__lte=stale
@@ -188,15 +190,8 @@ def resume_payment_outcomes(stale) -> int:
     return resumed
 
 
-SWEEPER_NAME = "ticketing-sweep"
-DAILY_NAME = "ticketing-daily"
-
-
 def daily() -> dict:
     """Once a day: keep 90 days of slots ahead, and check the capacity counters (alerting)."""
-    from .inventory import check_capacity
-    from .slot_generation import generate_slots
-
     created = generate_slots(90).created
     problems = check_capacity()
     for problem in problems:
@@ -206,19 +201,6 @@ def daily() -> dict:
 
 
 def ensure_schedules() -> None:
-    """Create the ticketing schedules once (idempotent; load_demo and deploys call it)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=SWEEPER_NAME,
-        defaults={
-            "func": "ticketing.tasks.sweep",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=DAILY_NAME,
-        defaults={"func": "ticketing.tasks.daily", "schedule_type": Schedule.DAILY, "repeats": -1},
-    )
+    """Create the ticketing schedules (idempotent): what migration 0010 wrote, re-asserted by
+    load_demo."""
+    write_schedules(Schedule)

@@ -1,4 +1,4 @@
-"""Migration 0011 links the payments ticketing started before the link existed, and only those."""
+"""Migration 0012 links the payments ticketing started before the link existed, and only those."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from payments import clock
 from payments.models import Payment, PaymentEvent
 from ticketing.models import Order, OrderPayment
 
-link = importlib.import_module("ticketing.migrations.0011_link_existing_payments").link
+link = importlib.import_module("ticketing.migrations.0012_link_existing_payments").link
 
 pytestmark = pytest.mark.django_db
 

@@ -18,6 +18,7 @@ import logging
 from django.db import transaction
 
 from payments import clock
+from payments.models import Payment
 
 from .. import inventory
 from ..models import Order, OrderPayment
@@ -31,8 +32,6 @@ Reason = Order.OutcomeReason
 
 
 def _payment_model():
-    from payments.models import Payment
-
     return Payment
 
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('payments', '0006_staff_roles'),
-        ('ticketing', '0009_order_client'),
+        ('ticketing', '0010_schedules'),
     ]
 
     operations = [

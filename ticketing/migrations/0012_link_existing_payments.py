@@ -51,7 +51,7 @@ def link(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("payments", "0006_staff_roles"),
-        ("ticketing", "0010_order_payment_link"),
+        ("ticketing", "0011_order_payment_link"),
     ]
 
     operations = [migrations.RunPython(link, migrations.RunPython.noop)]
