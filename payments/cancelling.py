@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.db import transaction
+
 from payments import alipay_client, clock
 from payments.alerts import alert_staff
 from payments.alipay.beijing import same_beijing_day
@@ -18,9 +20,14 @@ from payments.alipay.results import Outcome
 from payments.conf import conf, later
 from payments.exceptions import NotCancellable
 from payments.messages import message_for
-from payments.models import Payment
+from payments.models import Payment, Refund
 from payments.refunds import request_refund
-from payments.transitions import record_exchange, reschedule_payment, transition_payment
+from payments.transitions import (
+    announce_money_returning,
+    record_exchange,
+    reschedule_payment,
+    transition_payment,
+)
 from payments.verification import ids_match
 from payments.wakeup import kick_poller_after_commit
 
@@ -40,23 +47,39 @@ def cancel_window_open(payment: Payment, now: datetime | None = None) -> bool:
 def begin_cancel(
     payment: Payment, *, actor: str, note: str, generation: int | None, kick: bool = True
 ) -> int | None:
-    """pending/created/paid -> cancelling, fixing the cancel's timestamp for every retry."""
+    """pending/created/paid -> cancelling, fixing the cancel's timestamp for every retry.
+
+    A paid payment is reversed (its money goes back) only when no refund exists for it: checked
+    with the payment row locked (select_for_update; SQLite's immediate transaction locks the
+    database), the same lock request_refund takes, so a cancel and a refund are never both sent.
+    The reversal is announced (signals.money_returning) in the same transaction.
+    """
     stamp = payment.cancel_timestamp_ms or int(clock.now().timestamp() * 1000)
-    return transition_payment(
-        payment.pk,
-        to=State.CANCELLING,
-        from_states=[*Payment.IN_FLIGHT_STATES, State.PAID],
-        actor=actor,
-        note=note,
-        generation=generation,
-        kick=kick,
-        fields={
+    move = {
+        "to": State.CANCELLING,
+        "actor": actor,
+        "note": note,
+        "generation": generation,
+        "kick": kick,
+        "fields": {
             "cancel_timestamp_ms": stamp,
             "buyer_code_sealed": "",
             # Owned by whoever sends the first cancel now; due again if that process dies.
             "next_action_at": later(conf("CLAIM_SECONDS")),
         },
-    )
+    }
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().filter(pk=payment.pk).first()
+        if locked is None:
+            return None
+        if locked.state != State.PAID:
+            return transition_payment(payment.pk, from_states=Payment.IN_FLIGHT_STATES, **move)
+        if Refund.objects.filter(payment_id=locked.pk).exists():
+            return None  # a refund was asked for: it, not a reversal, gives the money back
+        new_generation = transition_payment(payment.pk, from_states=[State.PAID], **move)
+        if new_generation is not None:
+            announce_money_returning(locked, refund=None, amount=locked.amount, in_full=True)
+        return new_generation
 
 
 def send_cancel(payment: Payment, *, generation: int, actor: str) -> None:
@@ -120,15 +143,19 @@ def send_cancel(payment: Payment, *, generation: int, actor: str) -> None:
 
 def request_cancel(payment: Payment, *, actor: str) -> Payment:
     """Cancel on request: a pending payment now; a paid one by reversal on its Beijing day, or
-    by a full refund afterwards. Raises NotCancellable for anything already final."""
+    by a full refund afterwards (or once any refund exists). Raises NotCancellable for anything
+    already final."""
     payment = Payment.objects.get(pk=payment.pk)
     if payment.state in Payment.IN_FLIGHT_STATES or (
-        payment.state == State.PAID and cancel_window_open(payment) and not payment.refunds.exists()
+        payment.state == State.PAID and cancel_window_open(payment)
     ):
         generation = begin_cancel(
             payment, actor=actor, note="cancel requested", generation=None, kick=False
         )
         if generation is None:
+            if Payment.objects.filter(pk=payment.pk, state=State.PAID).exists():
+                # A refund exists (decided under the row lock): refund what is left instead.
+                return _refund_rest(payment, actor=actor)
             # Someone moved it meanwhile (paid, failed, cancelling): decide again on fresh state.
             return request_cancel(payment, actor=actor)
         payment.refresh_from_db()
@@ -136,12 +163,18 @@ def request_cancel(payment: Payment, *, actor: str) -> Payment:
     elif payment.state == State.CANCELLING:
         pass  # already on its way; the poller retries
     elif payment.state in Payment.REFUNDABLE_STATES:
-        remaining = payment.refundable_amount
-        if remaining <= 0:
-            raise NotCancellable()
-        request_refund(payment, amount=remaining, reason="cancelled", actor=actor)
+        return _refund_rest(payment, actor=actor)
     else:
         raise NotCancellable()
+    payment.refresh_from_db()
+    return payment
+
+
+def _refund_rest(payment: Payment, *, actor: str) -> Payment:
+    remaining = payment.refundable_amount
+    if remaining <= 0:
+        raise NotCancellable()
+    request_refund(payment, amount=remaining, reason="cancelled", actor=actor)
     payment.refresh_from_db()
     return payment
 

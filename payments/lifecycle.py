@@ -41,7 +41,7 @@ from payments.paying import (
     refresh_from_gateway,
     wait_for_change,
 )
-from payments.refunds import request_refund
+from payments.refunds import record_refund, request_refund
 from payments.verification import PAID_STATUSES
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "create_barcode_payment",
     "create_qr_payment",
     "new_partner_trans_id",
+    "record_refund",
     "refresh_from_gateway",
     "request_cancel",
     "request_refund",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -48,11 +49,20 @@ def new_partner_trans_id() -> str:
 
 # --- creating payments -----------------------------------------------------------------------
 def _record_new_payment(
-    *, now: datetime, deadline: int, actor: str, partner_trans_id: str | None = None, **fields
+    *,
+    now: datetime,
+    deadline: int,
+    actor: str,
+    partner_trans_id: str | None = None,
+    on_record: Callable[[Payment], None] | None = None,
+    **fields,
 ) -> Payment:
     """Insert a payment in `created` together with its first audit event (one transaction).
 
-    Raises IntegrityError when `partner_trans_id` is already taken (nothing is written then).
+    `on_record(payment)` runs in that transaction: whoever starts the payment links it to what
+    it pays for before any gateway call (a barcode pay can succeed before the create returns),
+    and if the link cannot be written, no payment exists. Raises IntegrityError when
+    `partner_trans_id` is already taken (nothing is written then).
     """
     with transaction.atomic():
         payment = Payment.objects.create(
@@ -68,6 +78,8 @@ def _record_new_payment(
         PaymentEvent.objects.create(
             payment=payment, from_state="", to_state=State.CREATED, actor=actor, at=now
         )
+        if on_record is not None:
+            on_record(payment)
     return payment
 
 
@@ -83,6 +95,7 @@ def create_barcode_payment(
     deadline_seconds: int | None = None,
     actor: str = "system",
     partner_trans_id: str | None = None,
+    on_record: Callable[[Payment], None] | None = None,
 ) -> Payment:
     """Take a barcode payment: validate, record, send spot.pay now, apply what it says.
 
@@ -93,7 +106,8 @@ def create_barcode_payment(
     derived from its idempotency key: when a payment with that id exists already, it is returned
     as it is now (the poller owns whatever is left to do) and no pay is sent again; if it is not
     the same payment (amount, currency, store, terminal, buyer code), InvalidPaymentRequest.
-    Without one, a new id is made (new_partner_trans_id).
+    Without one, a new id is made (new_partner_trans_id). `on_record(payment)` runs inside the
+    transaction that inserts the payment (see _record_new_payment).
     """
     value, currency = clean_money(amount, currency)
     description = clean_text(description, "description", 256, required=True)
@@ -125,6 +139,7 @@ def create_barcode_payment(
             deadline=deadline,
             actor=actor,
             partner_trans_id=partner_trans_id,
+            on_record=on_record,
             reference=reference,
             amount=value,
             currency=currency,
@@ -171,8 +186,11 @@ def create_qr_payment(
     terminal_id: str = "",
     deadline_seconds: int | None = None,
     actor: str = "system",
+    on_record: Callable[[Payment], None] | None = None,
 ) -> Payment:
-    """A transaction QR for an online buyer: pending with `qr_code` set, polled and notified."""
+    """A transaction QR for an online buyer: pending with `qr_code` set, polled and notified.
+
+    `on_record(payment)` runs inside the transaction that inserts the payment."""
     value, currency = clean_money(amount, currency)
     description = clean_text(description, "description", 256, required=True)
     reference = clean_text(reference, "reference", 64, required=False)
@@ -187,6 +205,7 @@ def create_qr_payment(
         now=now,
         deadline=deadline,
         actor=actor,
+        on_record=on_record,
         reference=reference,
         amount=value,
         currency=currency,

@@ -36,7 +36,12 @@ from payments.conf import conf, later
 from payments.exceptions import InvalidAmount, InvalidPaymentRequest, NotRefundable, RefundTooLarge
 from payments.messages import message_for, refund_failure_message
 from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
-from payments.transitions import claim_refund, record_exchange, transition_refund
+from payments.transitions import (
+    announce_money_returning,
+    claim_refund,
+    record_exchange,
+    transition_refund,
+)
 from payments.verification import (
     final_answer,
     refund_executed,
@@ -45,7 +50,7 @@ from payments.verification import (
 )
 from payments.wakeup import kick_poller_after_commit
 
-__all__ = ["claim_refund", "request_refund", "retry_refund", "send_refund"]
+__all__ = ["claim_refund", "record_refund", "request_refund", "retry_refund", "send_refund"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,34 @@ def _clean_refund_amount(amount: object, currency: str) -> Decimal:
         raise InvalidAmount() from None
 
 
+def record_refund(
+    payment: Payment,
+    *,
+    amount: Decimal,
+    reason: str,
+    actor: str,
+    partner_refund_id: str | None = None,
+) -> Refund:
+    """Record a refund, due now, without sending it: the poller sends it (kicked on commit).
+
+    For callers that decide a refund inside their own transaction (ticketing refunding a
+    duplicate payment, a late one, a cancelled order): the refund row is the durable intent,
+    committed or rolled back with the decision, and no gateway call happens inside it.
+    Same checks, idempotency and errors as request_refund.
+    """
+    refund, created = _record(
+        payment,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+        partner_refund_id=partner_refund_id,
+        claim=False,
+    )
+    if created:
+        kick_poller_after_commit()
+    return refund
+
+
 def request_refund(
     payment: Payment,
     *,
@@ -74,6 +107,35 @@ def request_refund(
     The same partner_refund_id asked again returns the existing refund when it is for the same
     payment and amount (an idempotent retry by the caller), and is refused otherwise.
     """
+    refund, created = _record(
+        payment,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+        partner_refund_id=partner_refund_id,
+        claim=True,
+    )
+    if not created:
+        return refund
+    if refund_blackout_end(clock.now()) is None:
+        send_refund(refund, claimed_attempts=refund.attempts, actor=actor)
+    refund.refresh_from_db()
+    return refund
+
+
+def _record(
+    payment: Payment,
+    *,
+    amount: Decimal,
+    reason: str,
+    actor: str,
+    partner_refund_id: str | None,
+    claim: bool,
+) -> tuple[Refund, bool]:
+    """The refund row and its audit event, with the payment row locked, and whether this call
+    created it; money_returning is sent in the same transaction. With `claim`, the caller sends
+    the first attempt itself (the row is due for the poller only if that process dies); without,
+    it is due at once."""
     value = _clean_refund_amount(amount, payment.currency)
     reason = (reason or "").strip()
     if len(reason) > 128 or '"' in reason or any(ord(c) < 32 for c in reason):
@@ -90,10 +152,11 @@ def request_refund(
             existing = Refund.objects.filter(partner_refund_id=partner_refund_id).first()
             if existing is not None:
                 if existing.payment_id == locked.pk and existing.amount == value:
-                    return existing
+                    return existing, False
                 raise InvalidPaymentRequest(
                     fields={"partner_refund_id": "already used for another refund"}
                 )
+        # Not while a cancel runs (cancelling): that reversal gives the money back already.
         if locked.state not in Payment.REFUNDABLE_STATES:
             raise NotRefundable()
         taken = locked.refunds.exclude(state=Refund.State.FAILED).aggregate(total=Sum("amount"))[
@@ -111,9 +174,9 @@ def request_refund(
             actor=actor[:150],
             created_at=now,
             updated_at=now,
-            # Owned by the first attempt below (due for the poller if this process dies), or
-            # due when Alipay's refund blackout ends.
-            next_action_at=resume_at or later(conf("CLAIM_SECONDS"), start=now),
+            # Due when Alipay's refund blackout ends; else at once for the poller, or owned by
+            # the caller's first attempt (due for the poller if that process dies).
+            next_action_at=resume_at or (later(conf("CLAIM_SECONDS"), start=now) if claim else now),
         )
         note = f"{value} {locked.currency} {reason}"
         if resume_at:
@@ -127,10 +190,8 @@ def request_refund(
             note=note[:500],
             at=now,
         )
-    if resume_at is None:
-        send_refund(refund, claimed_attempts=refund.attempts, actor=actor)
-    refund.refresh_from_db()
-    return refund
+        announce_money_returning(locked, refund=refund, amount=value, in_full=value >= left)
+    return refund, True
 
 
 def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:

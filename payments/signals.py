@@ -3,6 +3,13 @@
 Each signal is sent once per transition, after the transaction that made it has committed, with
 `sender=Payment` and `payment=<the Payment row>`; `payment_refunded` also carries `refund=<Refund>`.
 Receivers must be idempotent: a receiver that fails is logged, and the sweeper does not resend.
+
+`money_returning` is the exception: it is sent synchronously INSIDE the transaction that records
+money going back to the buyer (a paid payment entering `cancelling`, i.e. a reversal, or a refund
+row created), with `payment`, `refund` (None for a reversal), `amount` and `in_full` (True when
+this return, with the refunds before it, gives back everything paid). A receiver's error is not
+swallowed: it rolls the money movement back, so the money never goes back while what it paid for
+stays valid.
 """
 
 from django.dispatch import Signal
@@ -11,3 +18,4 @@ payment_paid = Signal()
 payment_failed = Signal()
 payment_cancelled = Signal()
 payment_refunded = Signal()
+money_returning = Signal()

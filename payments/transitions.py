@@ -75,6 +75,21 @@ def _send(signal, **kwargs) -> None:
             logger.error("payment signal receiver %r failed: %r", receiver, response)
 
 
+def announce_money_returning(
+    payment: Payment, *, refund: Refund | None, amount, in_full: bool
+) -> None:
+    """Tell receivers, inside the caller's transaction, that money is going back to the buyer.
+
+    Sent with `send`, not `send_robust`: a receiver that fails rolls the caller's transaction
+    back, so no money movement is recorded while what it paid for is still honoured.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("money_returning must be sent inside the transaction recording it")
+    signals.money_returning.send(
+        sender=Payment, payment=payment, refund=refund, amount=amount, in_full=in_full
+    )
+
+
 def transition_payment(
     payment_id: int,
     *,

@@ -1,8 +1,12 @@
 """Payment outcomes -> orders. Connected in TicketingConfig.ready.
 
-payments sends each signal once, after the commit of the transition, in the thread that made it.
-A receiver must not break the payment side: errors are logged with the ids and the sweeper
-(ticketing.tasks.sweep) and check_capacity make them visible, never a silent loss.
+payments sends each outcome signal once, after the commit of the transition, in the thread that
+made it. Those receivers must not break the payment side: errors are logged with the ids and the
+sweeper (ticketing.tasks.sweep) and check_capacity make them visible, never a silent loss.
+
+`money_returning` is different: it comes inside the transaction that records money going back,
+and its receiver lets any error through, so that the money movement rolls back with it rather
+than leave tickets admitting for money the buyer got back.
 """
 
 from __future__ import annotations
@@ -24,14 +28,23 @@ def on_payment_paid(sender, payment, **kwargs) -> None:
 
 
 def on_payment_ended(sender, payment, **kwargs) -> None:
-    """failed or cancelled: the order's hold goes back to held, or ends if overdue."""
+    """failed or cancelled: the order's hold goes back to held, or ends if overdue; a paid
+    order's reversal, now complete, ends the order cancelled."""
     order = orders.order_for_payment(payment)
     if order is None:
         return
     try:
-        orders.payment_ended(order.pk, payment)
+        if order.state in (orders.State.PAID, orders.State.REFUND_PENDING):
+            orders.payment_returned(payment)
+        else:
+            orders.payment_ended(order.pk, payment)
     except Exception:
         logger.exception("ending payment %s of order %s failed", payment.uuid, order.code)
+
+
+def on_money_returning(sender, payment, refund, amount, in_full, **kwargs) -> None:
+    # No try/except: an error here must roll back the refund or reversal being recorded.
+    orders.money_returning(payment, refund=refund, amount=amount, in_full=in_full)
 
 
 def on_payment_refunded(sender, payment, **kwargs) -> None:
@@ -46,3 +59,4 @@ def connect() -> None:
     signals.payment_failed.connect(on_payment_ended, dispatch_uid="ticketing.failed")
     signals.payment_cancelled.connect(on_payment_ended, dispatch_uid="ticketing.cancelled")
     signals.payment_refunded.connect(on_payment_refunded, dispatch_uid="ticketing.refunded")
+    signals.money_returning.connect(on_money_returning, dispatch_uid="ticketing.money_returning")

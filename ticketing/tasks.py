@@ -10,110 +10,58 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import logging
+from decimal import Decimal
 
-from django.conf import settings
-from django.core.mail import send_mail
-from django.utils import translation
-from django.utils.translation import gettext as _
+from django.db import transaction
+from django.db.models import DecimalField, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django_q.models import Schedule
 
 from payments import clock
-from payments.exceptions import PaymentError
 from payments.models import Payment
-from payments.refunds import request_refund
 
 from . import orders
 from .inventory import check_capacity
 from .models import Order
 from .orders import release_expired_holds
+from .orders.notices import send_refund_notice
+from .orders.refunding import REFUND_REASONS, record_refund_of
 from .schedules import write_schedules
 from .slot_generation import generate_slots
+
+__all__ = ["REFUND_REASONS", "daily", "deliver_tickets", "notify_refund", "refund_order", "sweep"]
 
 logger = logging.getLogger(__name__)
 
 Reason = Order.OutcomeReason
 
-REFUND_REASONS = {
-    "sold_out": "Paid after the reservation ended; slot full",
-    "cancelled": "Order cancelled",
-    "duplicate_payment": "Order already paid",
-    "amount_mismatch": "Amount does not match the order",
-}
-
-
-def _refund(payment, *, suffix: str, reason: str) -> bool:
-    """Refund what is left of `payment`, once: the refund id is fixed per payment and purpose."""
-    payment.refresh_from_db()
-    left = payment.refundable_amount
-    if left <= 0:
-        return True
-    try:
-        request_refund(
-            payment,
-            amount=left,
-            reason=REFUND_REASONS.get(reason, reason)[:128],
-            actor="ticketing",
-            partner_refund_id=f"{payment.partner_trans_id[:56]}-{suffix}",
-        )
-    except PaymentError as exc:
-        logger.error("refund of payment %s refused: %s", payment.uuid, exc.code)
-        return False
-    return True
-
 
 def refund_order(order_id: int, reason: str = "") -> None:
-    """Ask the payment lifecycle to refund a refund_pending order's payment (once)."""
-    order = Order.objects.select_related("payment").filter(pk=order_id).first()
-    if order is None or order.state != Order.State.REFUND_PENDING or order.payment is None:
-        return
-    if order.refund_requested_at is not None:
-        return
-    if _refund(order.payment, suffix="ORD", reason=reason or order.outcome_reason):
-        Order.objects.filter(pk=order_id, refund_requested_at__isnull=True).update(
-            refund_requested_at=clock.now()
-        )
-        if order.outcome_reason in (
-            Reason.LATE_PAYMENT_SOLD_OUT,
-            Reason.PAID_AFTER_CANCEL,
-            Reason.CANCELLED_REFUND,
-        ):
-            notify_refund(order_id)
+    """Record the refund of a refund_pending order's payment that has none yet (the sweeper's
+    resume: an older version queued it after commit, or payments refused it for a while)."""
+    with transaction.atomic():
+        order = Order.objects.select_related("payment").filter(pk=order_id).first()
+        if order is None or order.state != Order.State.REFUND_PENDING or order.payment is None:
+            return
+        if order.refund_requested_at is not None:
+            return
+        if record_refund_of(order.payment, reason=reason or "cancelled", suffix="ORD"):
+            Order.objects.filter(pk=order_id, refund_requested_at__isnull=True).update(
+                refund_requested_at=clock.now()
+            )
 
 
 def refund_payment(payment_id: int, reason: str) -> None:
-    """Refund a payment no order keeps (a second payment of an order already paid)."""
-    payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is not None and payment.state in Payment.REFUNDABLE_STATES:
-        _refund(payment, suffix="DUP", reason=reason)
+    """Record the refund of a payment no order keeps (a task an older version queued)."""
+    with transaction.atomic():
+        payment = Payment.objects.filter(pk=payment_id).first()
+        if payment is not None and payment.state in Payment.REFUNDABLE_STATES:
+            record_refund_of(payment, reason=reason, suffix="DUP")
 
 
 def notify_refund(order_id: int) -> None:
-    """Tell the buyer why their payment comes back (never a silent refund)."""
-    order = Order.objects.select_related("attraction").get(pk=order_id)
-    with translation.override(order.language):
-        subject = _("Your payment for order %(code)s is being refunded") % {"code": order.code}
-        if order.outcome_reason == Reason.LATE_PAYMENT_SOLD_OUT:
-            why = _(
-                "Your payment arrived after your reservation had ended, and in the meantime the "
-                "time slot sold out."
-            )
-        elif order.outcome_reason == Reason.CANCELLED_REFUND:
-            why = _("Your order has been cancelled; its e-tickets are no longer valid.")
-        else:
-            why = _("The order had been cancelled before the payment arrived.")
-        body = "\n\n".join(
-            [
-                (_("Dear %(name)s,") % {"name": order.buyer_name})
-                if order.buyer_name
-                else _("Hello,"),
-                why,
-                _("The full amount of %(amount)s %(currency)s is being refunded to your Alipay "
-                  "account. We are sorry for the inconvenience.")
-                % {"amount": order.total, "currency": order.currency},
-                order.attraction.display_name(order.language),
-            ]
-        )  # fmt: skip
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+    """Tell the buyer why their payment comes back (never a silent refund); queued form."""
+    send_refund_notice(order_id)
 
 
 def deliver_tickets(order_id: int) -> None:
@@ -163,9 +111,11 @@ def sweep() -> dict:
 
 
 def resume_payment_outcomes(stale) -> int:
-    """Orders still awaiting a payment that has already ended: apply the outcome a receiver
-    missed (a crash between payments' commit and its signal), or end an attempt that never got
-    its payment (a crash inside start_payment)."""
+    """Apply payment outcomes a receiver missed: orders still awaiting a payment that has ended
+    (a crash between payments' commit and its signal), an attempt that never got its payment
+    (a crash inside start_payment), and orders still paid, or still waiting for their refund or
+    reversal, whose payment's money has gone back (an older version recorded the reversal or
+    refund in another transaction than the order's; a receiver error)."""
     resumed = 0
     waiting = Order.objects.filter(
         state=Order.State.AWAITING_PAYMENT, payment_started_at__lte=stale
@@ -178,6 +128,33 @@ def resume_payment_outcomes(stale) -> int:
             resumed += orders.payment_paid(payment) in ("paid", "paid_late")
         elif payment.state in Payment.FINAL_STATES:
             resumed += orders.payment_ended(order.pk, payment)
+    ended = Payment.State.CANCELLED, Payment.State.REFUNDED
+    # A paid payment leaves for cancelling (and, if that fails, needs_attention) only reversed.
+    reversed_ = Payment.State.CANCELLING, Payment.State.NEEDS_ATTENTION
+    promised = Sum("payment__refunds__amount", filter=~Q(payment__refunds__state="failed"))
+    unwinding = (
+        Order.objects.filter(
+            updated_at__lte=stale, state__in=[Order.State.PAID, Order.State.REFUND_PENDING]
+        )
+        .annotate(promised=Coalesce(promised, Decimal("0"), output_field=DecimalField()))
+        .filter(
+            Q(state=Order.State.PAID, payment__state__in=[*ended, *reversed_])
+            | Q(state=Order.State.PAID, promised__gte=F("payment__amount"))
+            | Q(state=Order.State.REFUND_PENDING, payment__state__in=ended)
+        )
+        .select_related("payment")[:100]
+    )
+    for order in unwinding:
+        payment = order.payment
+        if payment.state == Payment.State.CANCELLED:
+            resumed += orders.payment_returned(payment) == "cancelled"
+        elif payment.state == Payment.State.REFUNDED:
+            resumed += orders.payment_refunded(payment) == "refunded"
+        else:  # reversed, or refunds asked for everything paid
+            resumed += (
+                orders.money_returning(payment, refund=None, amount=payment.amount, in_full=True)
+                == "unwound"
+            )
     return resumed
 
 

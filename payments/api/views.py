@@ -145,9 +145,10 @@ class PartnerView(APIView):
             public_id = uuid.UUID(payment_id)
         except ValueError:
             raise NotFound() from None
-        payment = Payment.objects.filter(
-            uuid=public_id, store_id=self.request.user.store.store_id
-        ).first()
+        # Only what this store's terminals took through this API (queries.store_payments): a shop
+        # or box-office payment in a store of the same id is not the terminal's to read, cancel
+        # or refund.
+        payment = store_payments(self.request.user).filter(uuid=public_id).first()
         if payment is None:
             raise NotFound()
         return payment

@@ -99,6 +99,7 @@ class CapacityMachine(RuleBasedStateMachine):
             reference=order.payment_reference,
             store_id="WEB",
             terminal_id="WEB",
+            on_record=orders.link_to(order),
         )
 
     @rule(target=orders_made, party=st.sampled_from(PARTIES), pays=st.booleans())

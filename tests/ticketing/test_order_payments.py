@@ -13,9 +13,11 @@ from contextlib import contextmanager
 
 import pytest
 from django.core import mail
+from django_q.models import OrmQ
 
 from payments import lifecycle
-from payments.models import Payment
+from payments import tasks as payment_tasks
+from payments.models import Payment, Refund
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.notify import deliver_due_notifications
 from payments.sandbox.trades import buyer_confirms, buyer_declines
@@ -168,6 +170,7 @@ def pay_late(order: Order) -> Payment:
         reference=order.payment_reference,
         store_id="WEB",
         terminal_id="WEB",
+        on_record=orders.link_to(order),  # started by ticketing for this order
     )
 
 
@@ -206,18 +209,23 @@ def test_an_order_with_a_payment_in_flight_cannot_be_cancelled(world):
         orders.cancel_order(order, actor="buyer")
 
 
-def test_the_sweeper_resumes_a_refund_that_was_never_requested(world, clock):
+def test_a_late_payments_refund_is_recorded_with_the_decision_and_sent_by_the_sweeper(world, clock):
     slot = world.slot(capacity=1)
     order = world.order(slot, adult=1)
     clock.advance(16 * 60)
     world.order(slot, adult=1)
-    with no_worker():  # the refund task is queued but no worker runs it (a crash)
+    with no_worker():  # queued work (the kicked poller) is lost: no worker runs it
         payment = pay_late(order)
     assert state(order) == Order.State.REFUND_PENDING
     payment.refresh_from_db()
     assert payment.state == Payment.State.PAID
+    # The refund was recorded in the transaction that decided it, due at once.
+    [refund] = Refund.objects.filter(payment=payment)
+    assert refund.state == Refund.State.REQUESTED and refund.attempts == 0
+    OrmQ.objects.all().delete()
     clock.advance(120)
-    assert tasks.sweep()["refunds"] == 1
+    assert tasks.sweep()["refunds"] == 0  # nothing left for ticketing to ask for
+    payment_tasks.sweep()
     payment.refresh_from_db()
     assert payment.state == Payment.State.REFUNDED
     assert state(order) == Order.State.REFUNDED

@@ -11,7 +11,7 @@ from .catalogue import (
     localized,
 )
 from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMovement
-from .orders import Order, OrderEvent, OrderLine, Ticket
+from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
 from .slots import TimeSlot
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderLine",
+    "OrderPayment",
     "Shift",
     "ShiftEvent",
     "SpecialOpening",

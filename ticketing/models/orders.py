@@ -63,6 +63,7 @@ class Order(models.Model):
         LATE_PAYMENT_SOLD_OUT = "late_payment_sold_out", _("Late payment refunded: slot full")
         PAID_AFTER_CANCEL = "paid_after_cancel", _("Paid after cancellation and refunded")
         REFUNDED = "refunded", _("Refunded")
+        PAYMENT_RETURNED = "payment_returned", _("Payment given back to the buyer")
 
     HOLDING_STATES = (State.HELD, State.AWAITING_PAYMENT)
     SOLD_STATES = (State.PAID,)
@@ -88,8 +89,9 @@ class Order(models.Model):
     # Places this order takes from its slot (sum of quantity x ticket type admissions).
     admissions = models.PositiveIntegerField(_("admissions"))
     hold_expires_at = models.DateTimeField(_("hold expires at"))
-    # The payment currently in flight, or the one that paid. Every payment for this order also
-    # carries reference "order:<code>", which is how payment signals find their order.
+    # The payment currently in flight, or the one that paid. Every payment ticketing starts for
+    # this order is also linked to it by an OrderPayment row, which is how payment signals find
+    # their order (the payment's free-text reference is only a label for Alipay's reports).
     payment = models.ForeignKey(
         "payments.Payment",
         on_delete=models.PROTECT,
@@ -131,6 +133,26 @@ class Order(models.Model):
     @property
     def is_holding(self) -> bool:
         return self.state in self.HOLDING_STATES
+
+
+class OrderPayment(models.Model):
+    """A payment ticketing started for an order, written in the transaction that inserts the
+    payment: every attempt (a duplicate, a late one) finds its order by this link alone. A
+    payment taken by anyone else (a partner API terminal) has none, so it never settles an order.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payment_links")
+    payment = models.OneToOneField(
+        "payments.Payment", on_delete=models.PROTECT, related_name="order_link"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("order payment")
+        verbose_name_plural = _("order payments")
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.payment_id}"
 
 
 class OrderLine(models.Model):

@@ -11,7 +11,8 @@ inside a transaction.
     booking           create_order, buyer and quantity checks, find_order
     holds             ending overdue holds
     paying            start_payment (QR), start_counter_payment (barcode), free orders
-    payment_outcomes  a payment ended, paid or refunded
+    payment_outcomes  a payment ended, paid, its money going back, or refunded
+    refunding         refunds ticketing decides, recorded with the decision; telling the buyer
     tickets           issuing, revoking and e-mailing an order's e-tickets
     cancelling        cancel_order and the box office's cancel and refund rules
     status            OrderStatus, what a buyer or cashier sees while waiting
@@ -28,11 +29,13 @@ from .cancelling import (
 from .holds import end_hold_if_overdue, expire_order, release_expired_holds
 from .paying import PAYMENT_GRACE_SECONDS, start_counter_payment, start_payment
 from .payment_outcomes import (
-    REFERENCE_PREFIX,
+    link_to,
+    money_returning,
     order_for_payment,
     payment_ended,
     payment_paid,
     payment_refunded,
+    payment_returned,
 )
 from .states import State, move_order, record_event
 from .status import (
@@ -49,7 +52,6 @@ _issue_tickets = issue_tickets
 
 __all__ = [
     "PAYMENT_GRACE_SECONDS",
-    "REFERENCE_PREFIX",
     "OrderStatus",
     "State",
     "bookable_slots",
@@ -64,13 +66,16 @@ __all__ = [
     "find_order",
     "hold_minutes",
     "issue_tickets",
+    "link_to",
     "max_admissions",
+    "money_returning",
     "move_order",
     "order_for_payment",
     "order_status",
     "payment_ended",
     "payment_paid",
     "payment_refunded",
+    "payment_returned",
     "payment_undecided",
     "payment_waiting",
     "queue_delivery",

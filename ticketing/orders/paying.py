@@ -18,7 +18,7 @@ from .. import inventory
 from ..exceptions import HoldExpired, OrderStateConflict, PaymentInProgress, PaymentUnavailable
 from ..models import Order
 from .holds import expire_order
-from .payment_outcomes import payment_ended
+from .payment_outcomes import link_to, payment_ended
 from .states import State, move_order
 from .tickets import issue_tickets, queue_delivery
 
@@ -53,6 +53,7 @@ def start_payment(order: Order):
             reference=current.payment_reference,
             deadline_seconds=min(max(remaining, 60), 7200),
             actor="ticketing",
+            on_record=link_to(current),
         )
 
     return _start_order_payment(order, create, actor="buyer")
@@ -82,6 +83,7 @@ def start_counter_payment(order: Order, buyer_code: str, *, store_id: str, termi
             store_id=store_id,
             terminal_id=terminal_id,
             actor=actor,
+            on_record=link_to(current),
         )
 
     return _start_order_payment(order, create, actor=actor)

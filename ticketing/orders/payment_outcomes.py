@@ -1,8 +1,14 @@
-"""Payment outcomes -> orders: a payment ended, was paid (on time, late, twice) or was refunded.
+"""Payment outcomes -> orders: a payment ended, was paid (on time, late, twice), its money is
+going back, or it was refunded.
 
-Payments are linked by reference "order:<code>"; payments never import ticketing and announce
-outcomes through payments.signals (ticketing.receivers connects them to the functions below).
-Every function here is idempotent: a repeated or late signal changes nothing.
+A payment finds its order by its OrderPayment link, written by ticketing in the transaction that
+inserts the payment (link_to); a payment without one (taken through the partner API) never
+touches an order, whatever its free-text reference says. Payments never import ticketing and
+announce outcomes through payments.signals (ticketing.receivers connects them to the functions
+below). Every function here is idempotent: a repeated or late signal changes nothing.
+
+Locks: the payment's row before the order's, as payments takes them when it tells ticketing that
+money is going back (refunding.lock_payment).
 """
 
 from __future__ import annotations
@@ -10,20 +16,19 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django_q.tasks import async_task
 
 from payments import clock
 from payments.models import Payment
 
 from .. import inventory
-from ..models import Order
+from ..models import Order, OrderPayment
+from .refunding import lock_payment, record_refund_of, tell_buyer_on_commit
 from .states import State, move_order, record_event
 from .tickets import issue_tickets, queue_delivery, revoke_tickets
 
 logger = logging.getLogger(__name__)
 
 Reason = Order.OutcomeReason
-REFERENCE_PREFIX = "order:"
 
 
 def _payment_model():
@@ -75,11 +80,20 @@ def payment_ended(order_id: int, payment) -> bool:
     return True
 
 
+def link_to(order: Order):
+    """The callback payments runs inside the transaction that inserts a payment for `order`
+    (lifecycle.create_qr_payment / create_barcode_payment `on_record`): the link is written
+    with the payment, before any gateway call can pay it."""
+
+    def link(payment) -> None:
+        OrderPayment.objects.create(order_id=order.pk, payment=payment, created_at=clock.now())
+
+    return link
+
+
 def order_for_payment(payment) -> Order | None:
-    reference = payment.reference or ""
-    if not reference.startswith(REFERENCE_PREFIX):
-        return None
-    return Order.objects.filter(code=reference[len(REFERENCE_PREFIX) :]).first()
+    """The order ticketing started `payment` for, by its link; None for anyone else's payment."""
+    return Order.objects.filter(payment_links__payment_id=payment.pk).first()
 
 
 def payment_paid(payment) -> str:
@@ -91,11 +105,21 @@ def payment_paid(payment) -> str:
     """
     order = order_for_payment(payment)
     if order is None:
-        logger.error("paid payment %s has no order (reference %r)", payment.uuid, payment.reference)
+        # A payment ticketing did not start (a partner API sale): not an order's business.
+        logger.info("paid payment %s is no order's", payment.uuid)
         return "no_order"
     now = clock.now()
     refund_reason = None
+    payment_model = _payment_model()
     with transaction.atomic():
+        lock_payment(payment.pk)
+        state = payment_model.objects.filter(pk=payment.pk).values_list("state", flat=True)[0]
+        if state not in payment_model.REFUNDABLE_STATES:
+            # Reversed between its commit and this signal (its money_returning found the order
+            # not yet paid): paying the order now would leave tickets valid for money given
+            # back. Its payment_cancelled ends the attempt instead.
+            logger.info("order %s: payment %s is %s, not applied", order.code, payment.uuid, state)
+            return "not_paid_now"
         order = Order.objects.select_for_update().get(pk=order.pk)
         paid_fields = {"payment": payment, "paid_at": now}
         by_payment = {"actor": "system", "detail": {"payment": str(payment.uuid)}}
@@ -138,13 +162,14 @@ def payment_paid(payment) -> str:
                     to=State.REFUND_PENDING,
                     from_states=State.EXPIRED,
                     kind="paid_late_sold_out",
-                    fields={**paid_fields, "outcome_reason": Reason.LATE_PAYMENT_SOLD_OUT},
+                    fields={
+                        **paid_fields,
+                        "outcome_reason": Reason.LATE_PAYMENT_SOLD_OUT,
+                        "refund_requested_at": now,
+                    },
                     **by_payment,
                 )
-                order_id = order.pk
-                transaction.on_commit(
-                    lambda: async_task("ticketing.tasks.refund_order", order_id, "sold_out")
-                )
+                _refund_order_payment(order, payment, "sold_out")
                 outcome = "refund_sold_out"
         elif order.state == State.CANCELLED:
             _move_locked(
@@ -153,12 +178,13 @@ def payment_paid(payment) -> str:
                 from_states=State.CANCELLED,
                 kind="paid_after_cancel",
                 actor="system",
-                fields={**paid_fields, "outcome_reason": Reason.PAID_AFTER_CANCEL},
+                fields={
+                    **paid_fields,
+                    "outcome_reason": Reason.PAID_AFTER_CANCEL,
+                    "refund_requested_at": now,
+                },
             )
-            order_id = order.pk
-            transaction.on_commit(
-                lambda: async_task("ticketing.tasks.refund_order", order_id, "cancelled")
-            )
+            _refund_order_payment(order, payment, "cancelled")
             outcome = "refund_cancelled"
         elif order.payment_id == payment.pk:
             outcome = "already_applied"
@@ -175,12 +201,95 @@ def payment_paid(payment) -> str:
             refund_reason = "duplicate_payment"
             outcome = "refund_duplicate"
         if refund_reason:
-            payment_id = payment.pk
-            transaction.on_commit(
-                lambda: async_task("ticketing.tasks.refund_payment", payment_id, refund_reason)
-            )
+            # Recorded with the decision: the poller sends it, and a crash after this commit
+            # leaves a refund due, not a buyer charged twice.
+            record_refund_of(payment, reason=refund_reason, suffix="DUP")
     logger.info("order %s: payment %s paid -> %s", order.code, payment.uuid, outcome)
     return outcome
+
+
+def _refund_order_payment(order: Order, payment, reason: str) -> None:
+    """The order's payment goes back (recorded now, sent by the poller) and the buyer is told."""
+    if not record_refund_of(payment, reason=reason, suffix="ORD"):
+        # Not refundable now (e.g. being cancelled, which gives the money back): the sweeper
+        # looks again at refund_pending orders without a refund requested.
+        Order.objects.filter(pk=order.pk).update(refund_requested_at=None)
+    tell_buyer_on_commit(order.pk)
+
+
+def money_returning(payment, *, refund, amount, in_full: bool) -> str:
+    """Money of `payment` is going back (a reversal, or a refund recorded): called inside the
+    transaction that records it, so the tickets stop admitting exactly when the money goes.
+
+    The order's own payment returned in full: paid -> refund_pending, tickets revoked (listed
+    for the gates), places released, the buyer told on commit; the payment's final signal
+    (payment_cancelled / payment_refunded) ends it cancelled or refunded. A partial return
+    leaves the tickets valid (there is no refund per ticket) and is recorded in the order's
+    history. Anything else changes nothing: an order ticketing cancelled itself (it revoked
+    first, then refunded), a duplicate or mismatched payment (not the order's payment), a
+    payment that is no order's.
+    """
+    order = order_for_payment(payment)
+    if order is None:
+        return "not_ours"
+    now = clock.now()
+    detail = {
+        "payment": str(payment.uuid),
+        "amount": str(amount),
+        # Empty for a reversal (a same-day cancel gives the whole payment back).
+        "refund": refund.partner_refund_id if refund is not None else "",
+    }
+    with transaction.atomic():
+        lock_payment(payment.pk)
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.payment_id != payment.pk or order.state != State.PAID:
+            return "unchanged"
+        if not in_full:
+            record_event(
+                order, "partial_refund_requested", order.state, order.state, "system", **detail
+            )
+            return "partial"
+        _move_locked(
+            order,
+            to=State.REFUND_PENDING,
+            from_states=State.PAID,
+            kind="payment_returned",
+            actor="system",
+            fields={"outcome_reason": Reason.PAYMENT_RETURNED, "refund_requested_at": now},
+            detail=detail,
+        )
+        inventory.release_sold(order.slot_id, order.admissions)
+        revoke_tickets(order.pk, now)
+        tell_buyer_on_commit(order.pk)
+    logger.info("order %s: payment %s returned, order unwound", order.code, payment.uuid)
+    return "unwound"
+
+
+def payment_returned(payment) -> str:
+    """A reversal of the order's payment completed (payment cancelled): refund_pending ->
+    cancelled. A reversal whose money_returning was missed (an older version, a crash) is
+    applied first."""
+    order = order_for_payment(payment)
+    if order is None or order.payment_id != payment.pk:
+        return "not_ours"
+    if payment.state != _payment_model().State.CANCELLED:
+        return "unchanged"
+    if order.state == State.PAID:
+        money_returning(payment, refund=None, amount=payment.amount, in_full=True)
+    with transaction.atomic():
+        lock_payment(payment.pk)
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.state != State.REFUND_PENDING:
+            return "unchanged"
+        _move_locked(
+            order,
+            to=State.CANCELLED,
+            from_states=State.REFUND_PENDING,
+            kind="reversed",
+            actor="system",
+            detail={"payment": str(payment.uuid)},
+        )
+    return "cancelled"
 
 
 def payment_refunded(payment) -> str:
@@ -194,21 +303,23 @@ def payment_refunded(payment) -> str:
     if order is None or order.payment_id != payment.pk:
         return "not_ours"
     fully = payment.state == payment_model.State.REFUNDED
-    now = clock.now()
     with transaction.atomic():
+        lock_payment(payment.pk)
         order = Order.objects.select_for_update().get(pk=order.pk)
         if not fully:
             record_event(order, "partial_refund", order.state, order.state, "system")
             return "partial"
-        refunded = {"order": order, "to": State.REFUNDED, "kind": "refunded", "actor": "system"}
-        if order.state == State.REFUND_PENDING:
-            _move_locked(from_states=State.REFUND_PENDING, **refunded)
-            return "refunded"
         if order.state == State.PAID:
+            # Its money_returning was missed (an older version, a crash): unwind it now.
+            money_returning(payment, refund=None, amount=payment.amount, in_full=True)
+            order.refresh_from_db()
+        if order.state == State.REFUND_PENDING:
             _move_locked(
-                from_states=State.PAID, fields={"outcome_reason": Reason.REFUNDED}, **refunded
+                order,
+                to=State.REFUNDED,
+                from_states=State.REFUND_PENDING,
+                kind="refunded",
+                actor="system",
             )
-            inventory.release_sold(order.slot_id, order.admissions)
-            revoke_tickets(order.pk, now)
             return "refunded"
     return "unchanged"
