@@ -322,3 +322,23 @@ def test_the_sweeper_ends_an_attempt_that_never_got_its_payment(world, clock):
     assert tasks.sweep()["payments"] == 1
     assert state(order) == Order.State.EXPIRED
     assert counters(slot) == (0, 0)
+
+
+def test_a_paid_sale_that_is_not_for_an_order_logs_no_error(world, caplog):
+    # A cash register's sale through the partner API: paid, and none of the orders' business.
+    from ..payments.helpers import pay
+
+    with caplog.at_level("ERROR", logger="ticketing.orders"):
+        register_sale = pay(SUCCESS, reference="REGISTER-17")
+        assert register_sale.state == Payment.State.PAID
+        assert orders.payment_paid(register_sale) == "no_order"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+    # A payment naming an order that does not exist is still an error worth a mail.
+    Payment.objects.filter(pk=register_sale.pk).update(reference="order:NOSUCHORDER")
+    register_sale.refresh_from_db()
+    with caplog.at_level("ERROR", logger="ticketing.orders"):
+        assert orders.payment_paid(register_sale) == "no_order"
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"paid payment {register_sale.uuid} has no order (reference 'order:NOSUCHORDER')"
+    ]

@@ -92,7 +92,12 @@ def payment_paid(payment) -> str:
     """
     order = order_for_payment(payment)
     if order is None:
-        logger.error("paid payment %s has no order (reference %r)", payment.uuid, payment.reference)
+        # Partner API sales (cash registers) are not for an order: nothing to apply, and no
+        # error to mail for each of them. Only an order's payment without its order is one.
+        if (payment.reference or "").startswith(REFERENCE_PREFIX):
+            logger.error(
+                "paid payment %s has no order (reference %r)", payment.uuid, payment.reference
+            )
         return "no_order"
     now = clock.now()
     refund_reason = None
