@@ -57,7 +57,12 @@ SWEEP_BOUND_SECONDS = 60 + 15 + 30
 PAYMENTS = 200
 RACE_PLACES = 100
 RACE_ATTEMPTS = 300
-RETRIES = 30  # per request; each retry waits 0.2-1 s
+# A request met by a node's death leaves its Idempotency-Key "in progress" until it is stale;
+# a retry then takes it over. Stale after 20 s here (production: 120 s), so a client keeps
+# retrying for up to RETRY_SECONDS, at most RETRIES times, each 0.2-1 s apart.
+IDEMPOTENCY_STALE_SECONDS = 20
+RETRY_SECONDS = 60
+RETRIES = 200
 WHOLE_RUN_SECONDS = 480  # well under CI's 10 minutes, setup included
 RETRYABLE_STATUSES = {502, 503, 504}
 # What a payment may be while its buyer has not yet confirmed, and what it may end as.
@@ -233,8 +238,9 @@ def request(
 ) -> requests.Response | None:
     """One request with a client's retries; any answer outside `ok` and the retryable is wrong."""
     session = kwargs.pop("session")
+    give_up = min(stop_at, time.monotonic() + RETRY_SECONDS)
     for _ in range(RETRIES):
-        if time.monotonic() > stop_at:
+        if time.monotonic() > give_up:
             break
         try:
             response = session.request(method, url, timeout=40, **kwargs)
@@ -254,7 +260,7 @@ def request(
             failures.add(f"{what}: {response.status_code} {response.text[:200]}")
             return None
         return response
-    failures.add(f"{what}: still retrying after {RETRIES} tries")
+    failures.add(f"{what}: no answer but retry within {RETRY_SECONDS} s or {RETRIES} tries")
     return None
 
 
@@ -487,6 +493,7 @@ def main() -> int:
         "ALIPAY_GATEWAY_URL": f"{base}/sandbox/gateway.do",
         "ENTRADA_PUBLIC_URL": base,
         "PAYMENTS_DEADLINE_SECONDS": str(DEADLINE_SECONDS),
+        "PAYMENTS_IDEMPOTENCY_STALE_SECONDS": str(IDEMPOTENCY_STALE_SECONDS),
         # One client address makes all the traffic: per-address limits would refuse it.
         "PARTNER_API_RATE": "100000/min",
         "TICKETING_API_ORDER_RATE": "",
