@@ -36,3 +36,7 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no acces
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 proc_name = "entrada-web"
+# gunicorn 27's control socket lives at one path per user ($HOME/.gunicorn/gunicorn.ctl), so two
+# nodes on one host would take each other's; nothing here uses it (systemd signals the master).
+# Older gunicorn ignores the name.
+control_socket_disable = True
