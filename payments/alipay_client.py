@@ -152,3 +152,11 @@ def refund(refund: Refund) -> GatewayResult:
         currency=payment.currency,
         refund_reason=refund.reason or None,
     )
+
+
+def refund_query(refund: Refund) -> GatewayResult:
+    """What became of a refund whose answer was lost: asked by the ids the refund was sent with."""
+    return client().refund_query(
+        partner_trans_id=refund.payment.partner_trans_id,
+        partner_refund_id=refund.partner_refund_id,
+    )

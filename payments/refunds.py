@@ -3,9 +3,12 @@
 The refund row is created in a transaction that counts every refund not failed (requested,
 succeeded, needs_attention) against the payment while the payment row is locked (PostgreSQL) or
 the database is (SQLite IMMEDIATE), so concurrent requests can never promise more than was paid.
-The gateway call happens after that commit; a SYSTEM_ERROR or a timeout is retried by the poller
-with the same partner_refund_id (Alipay refunds once per partner + partner_refund_id), and past
-REFUND_MAX_ATTEMPTS the refund waits for staff in needs_attention.
+The gateway call happens after that commit. An attempt whose outcome is unknown (SYSTEM_ERROR, a
+timeout, a transport error, a reply that fails its signature) is followed by a refund query: a
+refund Alipay executed is recorded succeeded there and then; one it never received is retried by
+the poller with the same partner_refund_id (Alipay refunds once per partner + partner_refund_id),
+and past REFUND_MAX_ATTEMPTS the refund waits for staff in needs_attention. A final refusal of a
+refund sent before is believed only once the query says the earlier attempt was not executed.
 
 Alipay does not execute synchronous refunds 00:00-01:30 Beijing time, which is late afternoon
 in Europe: a refund asked for then is kept, due at 01:30, and sent by the poller; it spends no
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -25,14 +29,20 @@ from payments import alipay_client, clock
 from payments.alerts import alert_staff
 from payments.alipay.beijing import refund_blackout_end
 from payments.alipay.exceptions import InvalidRequest
-from payments.alipay.results import Outcome
+from payments.alipay.results import GatewayResult, Outcome
+from payments.alipay.services import REFUND as REFUND_SERVICE
 from payments.cleaning import clean_id, clean_money
 from payments.conf import conf, later
 from payments.exceptions import InvalidAmount, InvalidPaymentRequest, NotRefundable, RefundTooLarge
 from payments.messages import message_for, refund_failure_message
-from payments.models import Payment, PaymentEvent, Refund
+from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
 from payments.transitions import claim_refund, record_exchange, transition_refund
-from payments.verification import final_answer, refund_matches
+from payments.verification import (
+    final_answer,
+    refund_executed,
+    refund_matches,
+    refund_never_received,
+)
 from payments.wakeup import kick_poller_after_commit
 
 __all__ = ["claim_refund", "request_refund", "retry_refund", "send_refund"]
@@ -124,7 +134,8 @@ def request_refund(
 
 
 def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
-    """One refund call with the stored parameters; applies the verified answer."""
+    """One refund call with the stored parameters; applies the verified answer, or the refund
+    query's when the answer leaves the outcome in doubt."""
     refund = Refund.objects.select_related("payment").get(pk=refund.pk)
     if refund.state != Refund.State.REQUESTED or refund.attempts != claimed_attempts:
         return
@@ -145,6 +156,12 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
         != 1
     ):
         return
+    # Sent before (an attempt whose outcome stayed unknown, or a crash mid-call, or attempts
+    # before staff asked for a retry): a final "no" now may only mean that one was executed.
+    sent_before = (
+        claimed_attempts > 0
+        or GatewayExchange.objects.filter(refund=refund, service=REFUND_SERVICE).exists()
+    )
     sent_at = clock.now()
     try:
         result = alipay_client.refund(refund)
@@ -169,38 +186,29 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
         actor=actor,
     )
     if believed:
-        cny = result.fields.get("refund_amount_cny")
-        fields = {"succeeded_at": sent_at, "next_action_at": None}
-        try:
-            if cny:
-                fields["amount_cny"] = Decimal(cny)
-        except InvalidOperation:
-            pass
-        transition_refund(
-            refund.pk,
-            to=Refund.State.SUCCEEDED,
-            from_states=[Refund.State.REQUESTED],
+        _refund_succeeded(refund, result, sent_at=sent_at, actor=actor, note=f"attempt {attempt}")
+        return
+    if final_answer(result) and not sent_before:
+        _refund_failed(refund, result, actor=actor)
+        return
+    # The outcome is unknown, or a "no" may hide an earlier attempt that was executed: ask
+    # Alipay what became of this refund before retrying it or giving it up.
+    confirmation = _query_refund(refund, attempt=attempt, actor=actor)
+    if confirmation is not None and refund_executed(refund, confirmation):
+        _refund_succeeded(
+            refund,
+            confirmation,
+            sent_at=sent_at,
             actor=actor,
-            note=f"refund {refund.partner_refund_id} attempt {attempt}",
-            fields=fields,
+            note=f"confirmed by refund query after attempt {attempt}",
         )
         return
-    if final_answer(result):
-        if result.outcome is Outcome.CONFIG_ERROR:
-            alert_staff(refund.payment, f"refund {refund.partner_refund_id}: {result.code}")
-        transition_refund(
-            refund.pk,
-            to=Refund.State.FAILED,
-            from_states=[Refund.State.REQUESTED],
-            actor=actor,
-            note=f"refund {result.code}",
-            fields={
-                "failure_code": result.code[:64],
-                "failure_message": refund_failure_message(result.code, result.message)[:500],
-                "next_action_at": None,
-            },
-        )
+    never_received = confirmation is not None and refund_never_received(confirmation)
+    if final_answer(result) and never_received:
+        _refund_failed(refund, result, actor=actor)
         return
+    # Not received (or still unknown): the same partner_refund_id again, which Alipay executes
+    # at most once, until the bound.
     if attempt < conf("REFUND_MAX_ATTEMPTS"):
         Refund.objects.filter(pk=refund.pk, state=Refund.State.REQUESTED, attempts=attempt).update(
             next_action_at=later(conf("REFUND_RETRY_INTERVAL"), start=sent_at),
@@ -208,7 +216,8 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
         )
         kick_poller_after_commit()
         return
-    reason = f"refund unconfirmed after {attempt} attempts, last: {result.code}"
+    asked = confirmation.code if confirmation is not None else "not sent"
+    reason = f"refund unconfirmed after {attempt} attempts, last: {result.code}, query: {asked}"
     if transition_refund(
         refund.pk,
         to=Refund.State.NEEDS_ATTENTION,
@@ -222,6 +231,65 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
         },
     ):
         alert_staff(refund.payment, reason, refund=refund)
+
+
+def _query_refund(refund: Refund, *, attempt: int, actor: str) -> GatewayResult | None:
+    """One refund query, recorded like every exchange; None if it could not be built."""
+    sent_at = clock.now()
+    try:
+        result = alipay_client.refund_query(refund)
+    except InvalidRequest:
+        # The same ids were valid for the refund itself, so this is not expected; the refund
+        # then stays unconfirmed and takes the retry path.
+        logger.warning("refund %s: refund query not sent", refund.pk)
+        return None
+    record_exchange(
+        result,
+        payment=refund.payment,
+        refund=refund,
+        sent_at=sent_at,
+        attempt=attempt,
+        believed=refund_executed(refund, result) or refund_never_received(result),
+        actor=actor,
+    )
+    return result
+
+
+def _refund_succeeded(
+    refund: Refund, result: GatewayResult, *, sent_at: datetime, actor: str, note: str
+) -> None:
+    cny = result.fields.get("refund_amount_cny")
+    fields = {"succeeded_at": sent_at, "next_action_at": None}
+    try:
+        if cny:
+            fields["amount_cny"] = Decimal(cny)
+    except InvalidOperation:
+        pass
+    transition_refund(
+        refund.pk,
+        to=Refund.State.SUCCEEDED,
+        from_states=[Refund.State.REQUESTED],
+        actor=actor,
+        note=f"refund {refund.partner_refund_id} {note}",
+        fields=fields,
+    )
+
+
+def _refund_failed(refund: Refund, result: GatewayResult, *, actor: str) -> None:
+    if result.outcome is Outcome.CONFIG_ERROR:
+        alert_staff(refund.payment, f"refund {refund.partner_refund_id}: {result.code}")
+    transition_refund(
+        refund.pk,
+        to=Refund.State.FAILED,
+        from_states=[Refund.State.REQUESTED],
+        actor=actor,
+        note=f"refund {result.code}",
+        fields={
+            "failure_code": result.code[:64],
+            "failure_message": refund_failure_message(result.code, result.message)[:500],
+            "next_action_at": None,
+        },
+    )
 
 
 def retry_refund(refund: Refund, *, actor: str) -> Refund:

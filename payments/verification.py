@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from payments.alipay.codes import REFUND_ABSENT_CODES, REFUND_DONE_STATUSES
 from payments.alipay.results import GatewayResult, Outcome, SignatureVerdict
 from payments.models import Payment, Refund
 
@@ -67,3 +68,22 @@ def refund_matches(refund: Refund, result: GatewayResult) -> bool:
         except InvalidOperation:
             return False
     return True
+
+
+def refund_executed(refund: Refund, result: GatewayResult) -> bool:
+    """A refund query says Alipay executed this very refund: named by its id, status done."""
+    return (
+        result.ok
+        and result.fields.get("partner_refund_id") == refund.partner_refund_id
+        and result.fields.get("refund_status", "").upper() in REFUND_DONE_STATUSES
+        and refund_matches(refund, result)
+    )
+
+
+def refund_never_received(result: GatewayResult) -> bool:
+    """A refund query's signed answer that Alipay holds no refund under that id."""
+    return (
+        result.signature is SignatureVerdict.VALID
+        and result.outcome is Outcome.FAILED
+        and result.code in REFUND_ABSENT_CODES
+    )

@@ -66,8 +66,8 @@ def sandbox_merchant(request, db, demo_rsa_keys):
 def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, demo_rsa_keys):
     """settings.ALIPAY pointed at the sandbox on the live server; yields the merged dict.
 
-    The client's read timeout (1 s) is shorter than the sandbox's slow replies (2 s), so the
-    "no reply in time" buyer codes really time out without slowing the suite much.
+    The client's read timeout (3 s) is half the sandbox's slow replies (6 s), so the "no reply in
+    time" buyer codes really time out, while a normal reply slowed by a loaded machine does not.
     """
     from payments import alipay_client
 
@@ -83,10 +83,10 @@ def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, de
         "ALIPAY_PUBLIC_KEY": demo_rsa_keys["alipay_public"],
         "ALIPAY_PUBLIC_KEY_FILE": "",
         "CONNECT_TIMEOUT": 2.0,
-        "READ_TIMEOUT": 1.0,
+        "READ_TIMEOUT": 3.0,
         "NOTIFY_BASE_URL": live_server.url,
     }
-    settings.SANDBOX_SLOW_REPLY_SECONDS = 2
+    settings.SANDBOX_SLOW_REPLY_SECONDS = 6
     yield settings.ALIPAY
     # The client keeps its connection alive per thread; the live server's thread serving it
     # would keep its database connection open, and PostgreSQL then refuses to drop the test

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from payments import signals
+
 from . import orders
 
 logger = logging.getLogger(__name__)
@@ -40,8 +42,6 @@ def on_payment_refunded(sender, payment, **kwargs) -> None:
 
 
 def connect() -> None:
-    from payments import signals
-
     signals.payment_paid.connect(on_payment_paid, dispatch_uid="ticketing.paid")
     signals.payment_failed.connect(on_payment_ended, dispatch_uid="ticketing.failed")
     signals.payment_cancelled.connect(on_payment_ended, dispatch_uid="ticketing.cancelled")

@@ -1,8 +1,8 @@
 """Background work of ticketing: idempotent, taking ids, re-reading state first.
 
-Queued with transaction.on_commit by ticketing.orders; `sweep` runs every minute (a django-q2
-schedule created by migration 0002) and resumes anything overdue: holds past their expiry, and
-refunds a crash may have left unrequested.
+Queued with transaction.on_commit by ticketing.orders; `sweep` runs every minute and `daily`
+once a day (django-q2 schedules created by migration 0010 from ticketing.schedules); the sweep
+resumes anything overdue: holds past their expiry, and refunds a crash may have left unrequested.
 """
 
 from __future__ import annotations
@@ -15,12 +15,19 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django_q.models import Schedule
 
 from payments import clock
+from payments.exceptions import PaymentError
+from payments.models import Payment
+from payments.refunds import request_refund
 
 from . import orders
+from .inventory import check_capacity
 from .models import Order
 from .orders import release_expired_holds
+from .schedules import write_schedules
+from .slot_generation import generate_slots
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +43,6 @@ REFUND_REASONS = {
 
 def _refund(payment, *, suffix: str, reason: str) -> bool:
     """Refund what is left of `payment`, once: the refund id is fixed per payment and purpose."""
-    from payments.exceptions import PaymentError
-    from payments.refunds import request_refund
-
     payment.refresh_from_db()
     left = payment.refundable_amount
     if left <= 0:
@@ -78,8 +82,6 @@ def refund_order(order_id: int, reason: str = "") -> None:
 
 def refund_payment(payment_id: int, reason: str) -> None:
     """Refund a payment no order keeps (a second payment of an order already paid)."""
-    from payments.models import Payment
-
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is not None and payment.state in Payment.REFUNDABLE_STATES:
         _refund(payment, suffix="DUP", reason=reason)
@@ -120,6 +122,7 @@ def deliver_tickets(order_id: int) -> None:
     if importlib.util.find_spec("ticketing.etickets.delivery") is None:
         logger.warning("order %s paid; ticket delivery is not installed", order.code)
         return
+    # At call time, once found above: delivery brings in the PDF stack, which sweeps never need.
     from ticketing.etickets.delivery import send_order_tickets
 
     send_order_tickets(order_id)
@@ -161,8 +164,6 @@ def resume_payment_outcomes(stale) -> int:
     """Orders still awaiting a payment that has already ended: apply the outcome a receiver
     missed (a crash between payments' commit and its signal), or end an attempt that never got
     its payment (a crash inside start_payment)."""
-    from payments.models import Payment
-
     resumed = 0
     waiting = Order.objects.filter(
         state=Order.State.AWAITING_PAYMENT, payment_started_at__lte=stale
@@ -178,15 +179,8 @@ def resume_payment_outcomes(stale) -> int:
     return resumed
 
 
-SWEEPER_NAME = "ticketing-sweep"
-DAILY_NAME = "ticketing-daily"
-
-
 def daily() -> dict:
     """Once a day: keep 90 days of slots ahead, and check the capacity counters (alerting)."""
-    from .inventory import check_capacity
-    from .slot_generation import generate_slots
-
     created = generate_slots(90).created
     problems = check_capacity()
     for problem in problems:
@@ -196,19 +190,6 @@ def daily() -> dict:
 
 
 def ensure_schedules() -> None:
-    """Create the ticketing schedules once (idempotent; load_demo and deploys call it)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=SWEEPER_NAME,
-        defaults={
-            "func": "ticketing.tasks.sweep",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=DAILY_NAME,
-        defaults={"func": "ticketing.tasks.daily", "schedule_type": Schedule.DAILY, "repeats": -1},
-    )
+    """Create the ticketing schedules (idempotent): what migration 0010 wrote, re-asserted by
+    load_demo."""
+    write_schedules(Schedule)

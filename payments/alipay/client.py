@@ -152,10 +152,20 @@ class AlipayClient:
             )
         )
 
-    def refund_query(self, *, partner_trans_id: str, partner_refund_id: str) -> GatewayResult:
+    def refund_query(
+        self,
+        *,
+        partner_refund_id: str,
+        partner_trans_id: str | None = None,
+        alipay_trans_id: str | None = None,
+    ) -> GatewayResult:
+        """SUCCESS with fields["refund_status"]; FAILED REFUND_NOT_EXIST if never received."""
         return self.send(
             services.build_refund_query(
-                self.config, partner_trans_id=partner_trans_id, partner_refund_id=partner_refund_id
+                self.config,
+                partner_refund_id=partner_refund_id,
+                partner_trans_id=partner_trans_id,
+                alipay_trans_id=alipay_trans_id,
             )
         )
 

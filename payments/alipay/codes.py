@@ -63,6 +63,11 @@ CODES: dict[str, tuple[Outcome, str]] = {
         Outcome.FAILED,
         gettext_noop("Alipay has no such payment: nothing was charged."),
     ),
+    # refund.query: no refund under that partner_refund_id (the sandbox's code; README).
+    "REFUND_NOT_EXIST": (
+        Outcome.FAILED,
+        gettext_noop("Alipay has no such refund: nothing was refunded under it."),
+    ),
     "BUYER_BALANCE_NOT_ENOUGH": (
         _BUYER,
         gettext_noop("The buyer's Alipay balance is not enough. Ask for another payment method."),
@@ -113,6 +118,13 @@ REFUND_REFUSED = gettext_noop(
     "Alipay refused the refund: this payment can no longer be refunded "
     "(closed, past its refund period, or already given back)."
 )
+
+# refund.query answers: the refund_status values that mean Alipay executed the refund (the
+# sandbox says SUCCESS, Alipay's newer refund query REFUND_SUCCESS; any other status proves
+# nothing), and the errors that mean it never received one under that id (so nothing was
+# refunded and a re-send with the same partner_refund_id is the way on).
+REFUND_DONE_STATUSES = frozenset({"SUCCESS", "REFUND_SUCCESS"})
+REFUND_ABSENT_CODES = frozenset({"REFUND_NOT_EXIST", "TRADE_NOT_EXIST"})
 
 UNKNOWN_CODE = gettext_noop("Alipay answered with an unexpected code; staff must check it.")
 TRADE_STATUS_MESSAGES = {

@@ -266,11 +266,18 @@ def build_refund(
 
 
 def build_refund_query(
-    config: ClientConfig, *, partner_trans_id: str, partner_refund_id: str
+    config: ClientConfig,
+    *,
+    partner_refund_id: str,
+    partner_trans_id: str | None = None,
+    alipay_trans_id: str | None = None,
 ) -> SignedRequest:
-    """Parameters are not public: query's, plus the refund id (docs/alipay.md)."""
+    """Parameters are not public: query's (either trade id), plus the refund id (docs/alipay.md)."""
+    if partner_trans_id is None and alipay_trans_id is None:
+        raise InvalidRequest("partner_trans_id", "give partner_trans_id or alipay_trans_id")
     params = {
-        "partner_trans_id": check_id(partner_trans_id, "partner_trans_id"),
+        "partner_trans_id": _optional_id(partner_trans_id, "partner_trans_id"),
+        "alipay_trans_id": _optional_id(alipay_trans_id, "alipay_trans_id"),
         "partner_refund_id": check_id(partner_refund_id, "partner_refund_id"),
     }
     if params["partner_refund_id"] == params["partner_trans_id"]:

@@ -8,10 +8,11 @@ import logging
 from django_q.models import Schedule
 
 from payments.api.idempotency import purge_expired
+from payments.api.schedules import PURGE_SCHEDULE_NAME, write_schedules
 
 logger = logging.getLogger(__name__)
 
-PURGE_SCHEDULE_NAME = "partner-api-purge-idempotency-keys"
+__all__ = ["PURGE_SCHEDULE_NAME", "ensure_schedules", "purge_expired_keys"]
 
 
 def purge_expired_keys() -> int:
@@ -21,12 +22,6 @@ def purge_expired_keys() -> int:
 
 
 def ensure_schedules() -> None:
-    """Create the daily purge schedule once (idempotent; load_demo and deploys call it)."""
-    Schedule.objects.update_or_create(
-        name=PURGE_SCHEDULE_NAME,
-        defaults={
-            "func": "payments.api.tasks.purge_expired_keys",
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-        },
-    )
+    """Create the daily purge schedule (idempotent): what migration 0004 wrote, re-asserted by
+    load_demo."""
+    write_schedules(Schedule)

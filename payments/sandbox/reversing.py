@@ -179,15 +179,31 @@ def _refund_fields(refund_row: SandboxRefund) -> dict[str, str]:
 
 
 def refund_query(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> Answer:
+    """A refund's status by partner + partner_refund_id, within the trade the request names.
+
+    Alipay's parameters are not public; they mirror query's (either trade id) plus the refund
+    id. Unknown trade: TRADE_NOT_EXIST, as query answers. Known trade but no such refund under
+    it (never received, or refused unexecuted): REFUND_NOT_EXIST. Both signed business answers.
+    """
     refund_id = params.require(p, "partner_refund_id", 64)
-    partner_trans_id = params.optional(p, "partner_trans_id", 64)
+    trade = find_trade(merchant, p)
+    if trade is None or trade.close_reason == Reason.PRE_CANCELLED:
+        return failure(
+            "TRADE_NOT_EXIST",
+            partner_trans_id=p.get("partner_trans_id", ""),
+            partner_refund_id=refund_id,
+        )
     found = (
         SandboxRefund.objects.select_related("trade")
-        .filter(merchant=merchant, partner_refund_id=refund_id)
+        .filter(merchant=merchant, partner_refund_id=refund_id, trade=trade)
         .first()
     )
-    if found is None or (partner_trans_id and found.trade.partner_trans_id != partner_trans_id):
-        return failure("TRADE_NOT_EXIST", partner_refund_id=refund_id)
+    if found is None:
+        return failure(
+            "REFUND_NOT_EXIST",
+            partner_trans_id=trade.partner_trans_id,
+            partner_refund_id=refund_id,
+        )
     return Answer(
         {
             "result_code": "SUCCESS",

@@ -110,6 +110,14 @@ def test_other_services_build_their_parameters(make_config):
         config, partner_trans_id="E-1", partner_refund_id="E-1-R1"
     )
     assert refund_query.params["service"] == "alipay.acquire.refund.query"
+    assert (refund_query.params["partner_trans_id"], refund_query.params["partner_refund_id"]) == (
+        "E-1",
+        "E-1-R1",
+    )
+    by_alipay_id = services.build_refund_query(
+        config, alipay_trans_id="2013112011001004330000121536", partner_refund_id="E-1-R1"
+    )
+    assert "partner_trans_id" not in by_alipay_id.params
     verify = services.build_notify_verify(config, notify_id="abc123")
     assert verify.params["service"] == "notify_verify" and verify.params["notify_id"] == "abc123"
 
@@ -206,3 +214,12 @@ def test_query_cancel_precreate_refuse_bad_parameters(make_config):
         assert info.value.field == field
     with pytest.raises(InvalidRequest):
         services.build_notify_verify(config, notify_id="")
+
+
+def test_a_refund_query_needs_a_trade_id_and_a_refund_id_of_its_own(config):
+    with pytest.raises(InvalidRequest) as no_trade:
+        services.build_refund_query(config, partner_refund_id="E-1-R1")
+    assert no_trade.value.field == "partner_trans_id"
+    with pytest.raises(InvalidRequest) as same:
+        services.build_refund_query(config, partner_trans_id="E-1", partner_refund_id="E-1")
+    assert same.value.field == "partner_refund_id"

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from payments import lifecycle, signals
-from payments.alipay.services import CANCEL, REFUND
+from payments.alipay.services import CANCEL, REFUND, REFUND_QUERY
 from payments.exceptions import NotCancellable, NotRefundable, RefundTooLarge
 from payments.models import Payment, Refund
 
@@ -29,6 +29,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _sandbox_refunds(payment):
     return list(sandbox_trade(payment).refunds.all())
+
+
+def sandbox_refund_cny(payment):
+    return _sandbox_refunds(payment)[0].amount_cny
 
 
 def test_partial_refunds_sum_to_the_total_and_one_more_is_refused(sandbox_clock):
@@ -97,24 +101,71 @@ def test_concurrent_refunds_never_exceed_the_amount_paid(sandbox_clock):
     assert sum(r.amount for r in _sandbox_refunds(payment)) == Decimal("20.00")
 
 
-def test_a_refund_retried_after_a_timeout_is_executed_once(sandbox_clock):
-    payment = pay(SLOW_REFUND)
-    refund = lifecycle.request_refund(payment, amount=payment.amount, reason="", actor="t")
+def test_a_refund_whose_reply_timed_out_is_confirmed_by_a_refund_query(sandbox_clock):
+    announced = []
+
+    def receiver(sender, payment, refund, **kwargs):
+        announced.append((payment.state, refund.state))
+
+    signals.payment_refunded.connect(receiver)
+    try:
+        payment = pay(SLOW_REFUND)
+        refund = lifecycle.request_refund(payment, amount=payment.amount, reason="", actor="t")
+    finally:
+        signals.payment_refunded.disconnect(receiver)
     assert refund.state == Refund.State.SUCCEEDED
-    calls = exchanges(payment, REFUND)
-    assert [c.transport for c in calls] == ["timeout", "ok"]
-    assert calls[0].request_params == calls[1].request_params
-    assert (calls[1].created_at - calls[0].created_at).total_seconds() >= 5
+    assert (refund.attempts, refund.amount_cny) == (1, Decimal(sandbox_refund_cny(payment)))
+    # Executed at Alipay though its reply was lost: asked, not sent again.
+    calls = exchanges(payment)
+    assert [(c.service, c.transport, c.code) for c in calls[-2:]] == [
+        (REFUND, "timeout", "timeout"),
+        (REFUND_QUERY, "ok", "SUCCESS"),
+    ]
+    asked = calls[-1]
+    assert asked.believed and asked.refund_id == refund.pk
+    assert asked.request_params["partner_refund_id"] == refund.partner_refund_id
     assert len(_sandbox_refunds(payment)) == 1
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.REFUNDED
+    assert announced == [("refunded", "succeeded")]
+    assert "confirmed by refund query" in payment.events.get(to_state="refund:succeeded").note
 
 
-def test_a_refund_answered_system_error_is_retried_and_succeeds(sandbox_clock):
+def test_a_refund_answered_system_error_is_queried_then_resent_with_the_same_id(sandbox_clock):
     payment = pay(REFUND_SYSTEM_ERROR)
     refund = lifecycle.request_refund(payment, amount=Decimal("5.00"), reason="", actor="t")
     assert refund.state == Refund.State.SUCCEEDED
-    assert [c.code for c in exchanges(payment, REFUND)] == ["SYSTEM_ERROR", "SUCCESS"]
+    calls = [c for c in exchanges(payment) if c.service in (REFUND, REFUND_QUERY)]
+    assert [(c.service, c.code, c.attempt) for c in calls] == [
+        (REFUND, "SYSTEM_ERROR", 1),
+        (REFUND_QUERY, "REFUND_NOT_EXIST", 1),
+        (REFUND, "SUCCESS", 2),
+    ]
+    first, asked, again = calls
+    assert asked.believed  # a signed "no such refund": nothing was refunded
+    assert first.request_params == again.request_params
+    assert again.request_params["partner_refund_id"] == refund.partner_refund_id
     assert len(_sandbox_refunds(payment)) == 1
+
+
+def test_a_refund_refused_after_an_unknown_attempt_fails_only_once_the_query_says_so(
+    sandbox_clock,
+):
+    payment = pay(REFUND_SYSTEM_ERROR)
+    # The first call answers SYSTEM_ERROR a second before the trade's refund period ends.
+    sandbox_clock.freeze(sandbox_trade(payment).paid_at + timedelta(days=90, seconds=-1))
+    refund = lifecycle.request_refund(payment, amount=Decimal("5.00"), reason="", actor="t")
+    # The retry, 5 s later, finds the trade past its refund period: a final TRADE_STATUS_ERROR,
+    # believed once the query confirmed the first attempt refunded nothing.
+    assert refund.state == Refund.State.FAILED
+    assert refund.failure_code == "TRADE_STATUS_ERROR"
+    calls = [c for c in exchanges(payment) if c.service in (REFUND, REFUND_QUERY)]
+    assert [(c.service, c.code) for c in calls] == [
+        (REFUND, "SYSTEM_ERROR"),
+        (REFUND_QUERY, "REFUND_NOT_EXIST"),
+        (REFUND, "TRADE_STATUS_ERROR"),
+        (REFUND_QUERY, "REFUND_NOT_EXIST"),
+    ]
+    assert not _sandbox_refunds(payment)
 
 
 def test_only_paid_payments_are_refundable(sandbox_clock):

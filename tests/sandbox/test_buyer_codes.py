@@ -158,9 +158,28 @@ def test_first_refund_answers_system_error_without_executing(pay, client):
     assert (first.outcome, first.code) == (Outcome.RETRYABLE, "SYSTEM_ERROR")
     assert not SandboxRefund.objects.exists()
     lost = client.refund_query(partner_trans_id=partner_trans_id, partner_refund_id=refund_id)
-    assert lost.code == "TRADE_NOT_EXIST"
+    assert (lost.outcome, lost.code) == (Outcome.FAILED, "REFUND_NOT_EXIST")
+    assert lost.fields["partner_refund_id"] == refund_id  # a signed answer, not a refusal
     assert client.refund(**kwargs).outcome is Outcome.SUCCESS
     assert SandboxTrade.objects.get(partner_trans_id=partner_trans_id).refunded_amount == 10
+
+
+def test_a_refund_query_answers_only_for_the_trade_it_names(pay, client):
+    partner_trans_id, _ = pay("280000000000000001", "30.00")
+    other_trans_id, _ = pay("280000000000000001", "30.00")
+    refund_id = new_id("R")
+    client.refund(
+        partner_trans_id=partner_trans_id,
+        partner_refund_id=refund_id,
+        refund_amount=Decimal("12.50"),
+        currency="HKD",
+    )
+    found = client.refund_query(partner_trans_id=partner_trans_id, partner_refund_id=refund_id)
+    assert (found.fields["refund_status"], found.fields["refund_amount"]) == ("SUCCESS", "12.50")
+    elsewhere = client.refund_query(partner_trans_id=other_trans_id, partner_refund_id=refund_id)
+    assert elsewhere.code == "REFUND_NOT_EXIST"
+    no_trade = client.refund_query(partner_trans_id=new_id("T"), partner_refund_id=refund_id)
+    assert (no_trade.outcome, no_trade.code) == (Outcome.FAILED, "TRADE_NOT_EXIST")
 
 
 def test_a_24_digit_code_is_accepted(pay):

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
-from payments import clock
+from payments import clock, lifecycle
+from payments.exceptions import NotCancellable, PaymentError
+from payments.models import Payment
 
 from .. import inventory
 from ..exceptions import OrderStateConflict, PaymentInProgress
@@ -87,10 +89,6 @@ def cancel_counter_sale(order: Order, *, actor: str) -> Order:
     supervisor: refund_counter_sale) or one already ended, PaymentInProgress while its payment
     is still on its way to an end.
     """
-    from payments import lifecycle
-    from payments.exceptions import NotCancellable, PaymentError
-    from payments.models import Payment
-
     if order.state == State.PAID:
         raise _already_paid()
     if order.state not in Order.HOLDING_STATES:

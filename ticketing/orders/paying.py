@@ -10,7 +10,9 @@ import logging
 
 from django.db import transaction
 
-from payments import clock
+from payments import clock, lifecycle
+from payments.exceptions import PaymentError
+from payments.models import Payment
 
 from .. import inventory
 from ..exceptions import HoldExpired, OrderStateConflict, PaymentInProgress, PaymentUnavailable
@@ -26,8 +28,6 @@ PAYMENT_GRACE_SECONDS = 120
 
 
 def _payment_model():
-    from payments.models import Payment
-
     return Payment
 
 
@@ -42,7 +42,6 @@ def start_payment(order: Order):
     Returns the Payment (`qr_code`, `state`, `uuid`), or None for a free order (paid at once).
     Raises HoldExpired, OrderStateConflict, PaymentUnavailable (the hold is kept: retry later).
     """
-    from payments import lifecycle
 
     def create(current: Order, remaining: int):
         # The QR lives as long as the hold plus a grace for a buyer who scanned at the last
@@ -69,8 +68,6 @@ def start_counter_payment(order: Order, buyer_code: str, *, store_id: str, termi
     Raises payments.exceptions.InvalidBuyerCode for a code that is not an Alipay payment code
     (nothing changes), and what start_payment raises.
     """
-    from payments import lifecycle
-
     # The lifecycle checks this too, but only once the order awaits its payment: check first so
     # a misread scan leaves the order held with nothing recorded.
     code = lifecycle.clean_buyer_code(buyer_code)
@@ -93,8 +90,6 @@ def start_counter_payment(order: Order, buyer_code: str, *, store_id: str, termi
 def _start_order_payment(order: Order, create, *, actor: str):
     """held -> awaiting_payment, then `create(order, seconds the hold has left + grace)` makes the
     payment; a payment that cannot start (or fails at once) gives the order back to held."""
-    from payments.exceptions import PaymentError
-
     payment_model = _payment_model()
     now = clock.now()
     current = Order.objects.select_related("attraction", "slot", "payment").get(pk=order.pk)

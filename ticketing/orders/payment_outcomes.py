@@ -13,6 +13,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from payments import clock
+from payments.models import Payment
 
 from .. import inventory
 from ..models import Order
@@ -26,8 +27,6 @@ REFERENCE_PREFIX = "order:"
 
 
 def _payment_model():
-    from payments.models import Payment
-
     return Payment
 
 

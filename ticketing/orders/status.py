@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from payments import clock
+from payments.models import Payment
 
 from ..models import Order
 from .holds import end_hold_if_overdue
@@ -83,8 +84,6 @@ def order_status(order: Order) -> OrderStatus:
 
 def payment_undecided(payment_state: str | None) -> bool:
     """The payment has not reached its end yet (the buyer may still be confirming with a PIN)."""
-    from payments.models import Payment
-
     return payment_state in Payment.ACTIVE_STATES
 
 
@@ -98,8 +97,6 @@ def payment_waiting(order: Order) -> bool:
 
 def failed_attempt_message(order: Order) -> str:
     """Why the last payment of an order held again did not complete; empty if none failed."""
-    from payments.models import Payment
-
     payment = order.payment
     if (
         order.state == State.HELD
