@@ -23,8 +23,9 @@ code is wiped as soon as the payment leaves `pending`.
 from __future__ import annotations
 
 # The lifecycle is spread over modules in layers, each importing only those below it:
-# conf, cleaning, leases, wakeup, transitions, verification, refunds, paying, cancelling, poller,
-# tasks. This façade keeps the one address that views, the API, the admin, tasks and ticketing use.
+# conf, cleaning, leases, wakeup, waiters, transitions, verification, refunds, paying, cancelling,
+# poller, tasks. This façade keeps the one address that views, the API, the admin, tasks and
+# ticketing use.
 from payments.cancelling import (
     begin_cancel,
     cancel_window_open,

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
-from payments import alipay_client, clock
+from payments import alipay_client, clock, waiters
 from payments.alerts import alert_staff
 from payments.alipay.beijing import BEIJING
 from payments.alipay.exceptions import InvalidRequest
@@ -406,15 +405,13 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
 
 # --- waiting ---------------------------------------------------------------------------------
 def wait_for_change(payment: Payment, *, timeout: float) -> Payment:
-    """Long-poll: re-read every 0.25 s of real time until the state changes or `timeout` passes.
+    """Block until the payment's state changes or `timeout` passes; the payment as it is then.
 
-    Real time on purpose (not clock.sleep): this holds an HTTP request open for a POS, and a
-    moved test clock must not turn it into a busy loop.
+    For synchronous callers; it holds the calling thread. The partner API awaits the same wait
+    without a thread (payments.waiters). Real time on purpose (not clock.sleep): a moved test
+    clock must not turn it into a busy loop.
     """
-    start_state = payment.state
-    ends = clock.monotonic() + max(0.0, min(float(timeout), 60.0))
-    fresh = Payment.objects.get(pk=payment.pk)
-    while fresh.state == start_state and clock.monotonic() < ends:
-        time.sleep(0.25)
-        fresh = Payment.objects.get(pk=payment.pk)
-    return fresh
+    waiters.wait_for_change_blocking(
+        payment.pk, state=payment.state, seconds=max(0.0, min(float(timeout), 60.0))
+    )
+    return Payment.objects.get(pk=payment.pk)

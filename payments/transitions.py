@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 
-from payments import clock, signals
+from payments import clock, signals, waiters
 from payments.alipay.results import GatewayResult
 from payments.alipay.services import mask
 from payments.conf import conf, later
@@ -123,6 +123,8 @@ def transition_payment(
             transaction.on_commit(lambda: _send(signal, payment=Payment.objects.get(pk=payment_id)))
         if kick and to in Payment.ACTIVE_STATES:
             kick_poller_after_commit()
+        # Registers long-polling this payment hear of it now, not at their next check.
+        transaction.on_commit(lambda: waiters.announce_change(payment_id))
     logger.info("payment %s: %s -> %s by %s", payment_id, current, to, actor)
     return new_generation
 

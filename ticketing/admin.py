@@ -249,3 +249,7 @@ class OrderAdmin(admin.ModelAdmin):
                 ngettext("%(n)d order cancelled.", "%(n)d orders cancelled.", done) % {"n": done},
                 messages.SUCCESS,
             )
+
+
+# The counter's tills and shifts have an admin module of their own.
+from .counter import admin as counter_admin  # noqa: E402, F401

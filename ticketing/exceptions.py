@@ -89,3 +89,56 @@ class PaymentUnavailable(TicketingError):
     code = "payment_unavailable"
     http_status = 503
     default_message = _("Payments are unavailable right now; please try again in a moment.")
+
+
+# --- The box office counter (ticketing.counter) ----------------------------------------------
+
+
+class NoOpenShift(TicketingError):
+    """The cashier has no open shift: nothing is sold or refunded outside a shift."""
+
+    code = "no_open_shift"
+    http_status = 409
+    default_message = _("Open a shift first: sales and refunds belong to a shift.")
+
+
+class ShiftConflict(TicketingError):
+    """The till or the cashier already has an open shift, or the shift has ended."""
+
+    code = "shift_conflict"
+    http_status = 409
+    default_message = _("This till or cashier already has an open shift.")
+
+
+class OtherShift(TicketingError):
+    """The sale belongs to another till's shift: two tills' money never mixes."""
+
+    code = "other_shift"
+    http_status = 409
+    default_message = _("This sale belongs to another till's shift; finish it there.")
+
+
+class InvalidCash(TicketingError):
+    """An amount of cash that is not one: negative, too many decimals, too little tendered."""
+
+    code = "invalid_cash"
+    default_message = _("Please enter a valid amount of cash.")
+
+
+class ApprovalNeeded(TicketingError):
+    """A variance over the threshold needs a supervisor's approval and a note."""
+
+    code = "approval_needed"
+    http_status = 403
+    default_message = _(
+        "The counted cash differs from the expected amount by more than allowed: a supervisor "
+        "must approve and explain it in a note."
+    )
+
+
+class SelfApproval(TicketingError):
+    """A supervisor never approves their own shift or sale."""
+
+    code = "self_approval"
+    http_status = 403
+    default_message = _("A supervisor cannot approve their own shift or sale.")

@@ -73,7 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise for STATIC_URL only, so the rest of the chain stays async under ASGI.
+    "ticketing.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,6 +87,7 @@ MIDDLEWARE = [
 # ENTRADA_ROOT_URLCONF=payments.sandbox.site_urls serves the Alipay sandbox on its own.
 ROOT_URLCONF = os.environ.get("ENTRADA_ROOT_URLCONF", "ticketing.urls")
 WSGI_APPLICATION = "ticketing.wsgi.application"
+ASGI_APPLICATION = "ticketing.asgi.application"
 
 TEMPLATES = [
     {
@@ -326,6 +328,11 @@ PAYMENTS = {
     "REFUND_BLACKOUT": env_bool("PAYMENTS_REFUND_BLACKOUT", True),
     # An API request left in progress this long (its process died) is taken over by a retry.
     "IDEMPOTENCY_STALE_SECONDS": float(os.environ.get("PAYMENTS_IDEMPOTENCY_STALE_SECONDS", "120")),
+    # Partner API long polls (payments/waiters.py): concurrent waits per terminal and per web
+    # process, and how often one query checks every awaited payment (without Redis pub/sub).
+    "WAITS_PER_TERMINAL": int(os.environ.get("PAYMENTS_WAITS_PER_TERMINAL", "4")),
+    "WAITS_PER_PROCESS": int(os.environ.get("PAYMENTS_WAITS_PER_PROCESS", "1000")),
+    "WAIT_CHECK_INTERVAL": float(os.environ.get("PAYMENTS_WAIT_CHECK_INTERVAL", "0.15")),
 }
 
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.
@@ -386,8 +393,13 @@ TICKETING_MAX_ADMISSIONS_PER_ORDER = int(
     )
 )
 # The box office's store id sent to Alipay with each counter payment (extend_info store_id);
-# each signed-in cashier is terminal "WEB-<user id>".
+# each till is terminal "TILL-<till id>".
 BOX_OFFICE_STORE_ID = os.environ.get("BOX_OFFICE_STORE_ID", "BOX-OFFICE")
+# Closing a shift: a drawer off by more than this (in the shift's currency) needs a supervisor's
+# approval and a note.
+BOX_OFFICE_VARIANCE_THRESHOLD = os.environ.get("BOX_OFFICE_VARIANCE_THRESHOLD", "5")
+# The zone receipts and Z reports print their times in, and whose midnight ends a till's day.
+RECEIPT_TIME_ZONE = os.environ.get("RECEIPT_TIME_ZONE", "Asia/Shanghai")
 # Public booking API rates per client address (ticketing/api/throttles.py); an empty value turns
 # one off (benchmarks). The look-up rate is what stands between a guesser and order codes.
 TICKETING_API_RATES = {

@@ -103,7 +103,9 @@ def notify_refund(order_id: int) -> None:
             why = _("The order had been cancelled before the payment arrived.")
         body = "\n\n".join(
             [
-                _("Dear %(name)s,") % {"name": order.buyer_name},
+                (_("Dear %(name)s,") % {"name": order.buyer_name})
+                if order.buyer_name
+                else _("Hello,"),
                 why,
                 _("The full amount of %(amount)s %(currency)s is being refunded to your Alipay "
                   "account. We are sorry for the inconvenience.")

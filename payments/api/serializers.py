@@ -222,6 +222,14 @@ class WaitQuerySerializer(serializers.Serializer):
         default=0,
         help_text=_("Hold the request up to this many seconds until the state changes."),
     )
+    state = serializers.ChoiceField(
+        choices=Payment.State.choices,
+        required=False,
+        help_text=_(
+            "The state you last saw: the wait ends as soon as the payment is in another one. "
+            "Without it, the state when the request arrives."
+        ),
+    )
 
 
 class PaymentSerializer(serializers.ModelSerializer):

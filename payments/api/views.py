@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -24,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import lifecycle
+from payments import lifecycle, waiters
 from payments.api.auth import IsTerminal, TerminalTokenAuthentication
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent, request_fingerprint
@@ -43,6 +47,7 @@ from payments.api.serializers import (
 )
 from payments.api.throttling import TerminalRateThrottle
 from payments.models import Payment, Refund
+from payments.receipts import payment_receipt_pdf
 
 TAG = "Partner API: payments"
 
@@ -191,7 +196,9 @@ class PaymentDetailView(PartnerView):
         description=(
             "With `wait=N` the request is held up to N seconds until the payment's state changes "
             "(then answers at once), so a POS needs no tight polling loop. A final payment "
-            "(failed, cancelled, refunded) is answered at once."
+            "(failed, cancelled, refunded) is answered at once. Waits are capped per terminal "
+            "and per server process: past a cap the current state is answered at once with a "
+            "`Retry-After` header (seconds) instead of waiting."
         ),
         parameters=[
             OpenApiParameter("payment_id", location=OpenApiParameter.PATH, type=uuid.UUID),
@@ -201,22 +208,102 @@ class PaymentDetailView(PartnerView):
                 required=False,
                 description="Seconds to hold until the state changes, 0 to 30.",
             ),
+            OpenApiParameter(
+                "state",
+                type=str,
+                enum=Payment.State.values,
+                required=False,
+                description=(
+                    "The state the register last saw (e.g. `pending`): the wait ends at once if "
+                    "the payment is already in another. Without it, the state when the request "
+                    "arrives, so a change just before the request would be waited past."
+                ),
+            ),
         ],
         responses={
             200: PaymentSerializer,
-            400: _error("Invalid wait (code invalid_request)."),
+            400: _error("Invalid wait or state (code invalid_request)."),
             **COMMON_ERRORS,
         },
     )
     def get(self, request: Request, payment_id: str) -> Response:
+        """The answer as of now; with `wait`, also what payment_detail should await.
+
+        Authentication, throttling, validation and the store check all happen here, once, before
+        any wait: the wait itself is payment_detail's (awaited, so it holds no thread).
+        """
         query = WaitQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         payment = self.get_payment(payment_id)
         wait = query.validated_data["wait"]
-        # A final payment will not change: answer at once rather than hold a worker for nothing.
-        if wait and not payment.is_final:
-            payment = lifecycle.wait_for_change(payment, timeout=wait)
-        return Response(PaymentSerializer(payment).data)
+        known = query.validated_data.get("state", payment.state)
+        response = Response(PaymentSerializer(payment).data)
+        # A final payment will not change, and one already past the state the register knows
+        # is news: answer both at once rather than hold anything for nothing.
+        if wait and not payment.is_final and payment.state == known:
+            response.long_poll = LongPoll(
+                payment_id=payment.pk,
+                state=known,
+                seconds=wait,
+                holder=f"terminal:{request.user.pk}",
+            )
+        return response
+
+
+@dataclass(frozen=True)
+class LongPoll:
+    payment_id: int
+    state: str
+    seconds: int
+    holder: str
+
+
+def _payment_data(payment: Payment) -> dict:
+    return PaymentSerializer(payment).data
+
+
+def _payment_data_by_id(payment_id: int) -> dict | None:
+    payment = Payment.objects.filter(pk=payment_id).first()
+    return _payment_data(payment) if payment is not None else None
+
+
+_payment_detail_now = PaymentDetailView.as_view()
+
+
+async def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
+    """GET /api/v1/payments/{id}/: PaymentDetailView's answer, after its `wait` if it asks one.
+
+    Under ASGI the wait is an awaited event (payments.waiters), so hundreds of registers waiting
+    for their buyers' PINs hold no web thread. Past a cap (waits per terminal, per process) the
+    register gets the current state at once with Retry-After, never a place in a queue.
+    """
+    response = await sync_to_async(_payment_detail_now)(request, payment_id=payment_id)
+    poll = getattr(response, "long_poll", None)
+    if poll is None:
+        return response
+    result = await waiters.wait_for_change(
+        poll.payment_id,
+        state=poll.state,
+        seconds=poll.seconds,
+        holder=poll.holder,
+        read=_payment_data,
+    )
+    if result.outcome is waiters.WaitOutcome.REFUSED:
+        response["Retry-After"] = str(waiters.conf("WAIT_RETRY_AFTER"))
+        return response
+    # Changed: the payment as read when the change was seen. Timed out: read again, as fields
+    # besides the state (query count, times) may have moved.
+    fresh = result.value or await sync_to_async(_payment_data_by_id)(poll.payment_id)
+    if fresh is not None:  # None: the row is gone (never in use); the first read stands
+        response.data = fresh
+    return response
+
+
+# The schema generator and Django's URL tools see the DRF view behind the function (its class,
+# csrf_exempt), but not as the function itself: `__wrapped__` would make it look synchronous.
+payment_detail.__dict__.update(
+    {k: v for k, v in _payment_detail_now.__dict__.items() if k != "__wrapped__"}
+)
 
 
 class PaymentCancelView(PartnerView):
@@ -509,3 +596,52 @@ class PaymentDaySummaryView(PartnerView):
         query.is_valid(raise_exception=True)
         summary = day_summary(request.user, query.validated_data["date"])
         return Response(DaySummarySerializer(summary).data)
+
+
+class PaymentReceiptView(PartnerView):
+    """A payment's 80 mm receipt as PDF, for a terminal without printer logic of its own.
+
+    Errors stay JSON like everywhere in the API: content negotiation is skipped, as the only
+    successful answer is the PDF whatever the client's Accept header says.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_receipt",
+        summary="Print a payment's receipt (PDF, 80 mm)",
+        description=(
+            "The receipt of a payment of this terminal's store as a one-page PDF 80 mm wide: "
+            "amount and currency, the CNY amount Alipay charged where it gave one, Alipay's "
+            "transaction id, and the refunds that succeeded. `language` picks the receipt's "
+            "language (en or zh-hans, default en)."
+        ),
+        parameters=[
+            OpenApiParameter("payment_id", location=OpenApiParameter.PATH, type=uuid.UUID),
+            OpenApiParameter(
+                "language",
+                type=str,
+                required=False,
+                enum=["en", "zh-hans"],
+                description="The receipt's language.",
+            ),
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            400: _error("Unknown language (code invalid_request)."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request: Request, payment_id: str) -> HttpResponse:
+        language = request.query_params.get("language", "en")
+        if language not in ("en", "zh-hans"):
+            raise ValidationError({"language": ["Choose en or zh-hans."]})
+        payment = self.get_payment(payment_id)
+        response = HttpResponse(
+            payment_receipt_pdf(payment, language), content_type="application/pdf"
+        )
+        response["Content-Disposition"] = f'inline; filename="receipt-{payment.uuid}.pdf"'
+        return response

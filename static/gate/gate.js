@@ -27,8 +27,14 @@
   var video = document.getElementById("camera-video");
   var status = document.getElementById("camera-status");
   var stopButton = document.getElementById("camera-stop");
+  var unavailable = document.getElementById("camera-unavailable");
+  function explain() {
+    // Say why there is no camera button, rather than draw one that does nothing.
+    if (unavailable) unavailable.hidden = false;
+  }
   if (!("BarcodeDetector" in window) || !navigator.mediaDevices ||
       !navigator.mediaDevices.getUserMedia || !cameraButton) {
+    explain();
     return;
   }
   var stream = null;
@@ -44,7 +50,7 @@
   }
 
   window.BarcodeDetector.getSupportedFormats().then(function (formats) {
-    if (formats.indexOf("qr_code") === -1) return;
+    if (formats.indexOf("qr_code") === -1) { explain(); return; }
     cameraButton.hidden = false;
     var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
 
@@ -81,5 +87,5 @@
         });
     });
     stopButton.addEventListener("click", stop);
-  }).catch(function () { /* no detector after all: the field still works */ });
+  }).catch(explain);  // no detector after all: the field still works, and we say so
 })();

@@ -137,6 +137,18 @@ def test_wait_on_a_settled_payment_holds_at_most_n_seconds(register):
     assert time.monotonic() - started >= 0.9  # a lower bound: a busy machine only adds time
 
 
+def test_wait_from_a_state_already_left_answers_at_once(register):
+    """A register that saw `pending` and asks again just after the buyer paid is told now, not
+    after its whole wait for a change from `paid`."""
+    payment = register.pay(PAID_BUYER).json()
+    response = finishes_within(
+        10,
+        lambda: register.get(f"/payments/{payment['id']}/", wait=30, state="pending"),
+        "a wait from a state the payment had already left held the request",
+    )
+    assert response.json()["state"] == "paid"
+
+
 def test_wait_on_a_final_payment_answers_at_once(register):
     payment = register.pay(BROKE_BUYER).json()
     response = finishes_within(

@@ -231,3 +231,11 @@ def test_a_misconfigured_gateway_is_503_without_details_and_releases_the_key(api
     assert not Payment.objects.exists()
     # Nothing was sent, so the key is free for the retry once the gateway is fixed.
     assert not IdempotencyRecord.objects.filter(key="sale-1").exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_known_state_is_refused(api):
+    body = assert_error(
+        api.get(f"/api/v1/payments/{uuid.uuid4()}/?wait=5&state=asleep"), 400, "invalid_request"
+    )
+    assert "state" in body["fields"]

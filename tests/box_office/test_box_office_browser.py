@@ -13,7 +13,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from payments import poller
-from ticketing.models import Order
+from ticketing.counter import shifts
+from ticketing.models import Order, Till
 from ticketing.views.box_office import BOX_OFFICE_GROUP
 
 from ..browser import MARKS, artifacts, chromium_context, expect
@@ -38,7 +39,15 @@ def test_a_pin_sale_moves_on_to_the_receipt_by_itself(
     booking = Booking(make_attraction())
     slot = booking.slot(capacity=10)
     group, _created = Group.objects.get_or_create(name=BOX_OFFICE_GROUP)
-    User.objects.create_user("cashier-mei", password="pw-mei-12345").groups.add(group)
+    mei = User.objects.create_user("cashier-mei", password="pw-mei-12345")
+    mei.groups.add(group)
+    shifts.open_shift(
+        till=Till.objects.create(name="Counter 1"),
+        cashier=mei,
+        currency="CNY",
+        opening_float="100",
+        actor="test",
+    )
     shots = artifacts("box_office")
 
     page = desk.new_page()
@@ -49,7 +58,7 @@ def test_a_pin_sale_moves_on_to_the_receipt_by_itself(
     page.get_by_role("button", name="Sign in").click()
 
     page.locator(f'input[name="slot"][value="{slot.pk}"]').check()
-    page.get_by_label("Adult").fill("2")
+    page.locator(f"#id_q_{booking.types['adult'].pk}").fill("2")
     page.screenshot(path=str(shots / "01-sell.png"), full_page=True)
     page.get_by_role("button", name="Hold places and take payment").click()
 

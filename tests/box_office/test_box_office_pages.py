@@ -17,7 +17,8 @@ from django.urls import reverse
 
 from payments import poller
 from payments.models import Payment
-from ticketing.models import Order, OrderEvent, Ticket, TimeSlot
+from ticketing.counter import shifts
+from ticketing.models import Order, OrderEvent, Ticket, Till, TimeSlot
 from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
 
 from ..helpers import no_worker
@@ -49,9 +50,25 @@ def member(*groups: str, password: str = "pw-box-1234") -> User:
     return user
 
 
+def on_shift(user: User, till: str = "") -> User:
+    """`user` with a shift open on a till of their own (no sale happens outside a shift)."""
+    shifts.open_shift(
+        till=Till.objects.create(name=till or unique("till")),
+        cashier=user,
+        currency="CNY",
+        opening_float="100",
+        actor=user.username,
+    )
+    return user
+
+
+def cashier_shift(user: User):
+    return shifts.current_shift(user)
+
+
 @pytest.fixture
 def cashier(world) -> User:
-    return member(BOX_OFFICE_GROUP)
+    return on_shift(member(BOX_OFFICE_GROUP))
 
 
 @pytest.fixture
@@ -137,8 +154,30 @@ def test_other_users_are_refused(world):
 
 def test_a_superuser_may_sell(world):
     client = Client(REMOTE_ADDR=address())
-    client.force_login(User.objects.create_superuser(unique("root"), password="pw-root-1234"))
+    root = User.objects.create_superuser(unique("root"), password="pw-root-1234")
+    client.force_login(on_shift(root))
     assert client.get(SELL_URL).status_code == 200
+
+
+def test_no_sale_without_an_open_shift(world):
+    slot = world.slot(capacity=5)
+    client = Client(REMOTE_ADDR=address())
+    client.force_login(member(BOX_OFFICE_GROUP))
+    open_url = reverse("box_office:shift_open")
+    assert client.get(SELL_URL)["Location"] == open_url
+    response = sell(client, world, slot)
+    assert response.status_code == 302 and response["Location"] == open_url
+    assert not Order.objects.exists()
+    page = client.get(open_url)
+    assert page.status_code == 200 and "Open a shift first" in page.content.decode()
+    till = Till.objects.create(name="Counter 9")
+    bad = client.post(open_url, {"till": till.pk, "currency": "CNY", "opening_float": "-5"})
+    assert bad.status_code == 400 and "valid amount of cash" in bad.content.decode()
+    opened = client.post(open_url, {"till": till.pk, "currency": "CNY", "opening_float": "250"})
+    assert opened["Location"] == SELL_URL
+    assert sell(client, world, slot).status_code == 302
+    order = Order.objects.get()
+    assert order.counter_sale.shift.till == till
 
 
 # --- Selling ------------------------------------------------------------------------------------
@@ -167,7 +206,8 @@ def test_a_full_sale_with_the_success_code(world, counter, cashier, mailoutbox):
     order.refresh_from_db()
     assert order.state == Order.State.PAID
     payment = order.payment
-    assert (payment.store_id, payment.terminal_id) == ("BOX-OFFICE", f"WEB-{cashier.pk}")
+    till = cashier_shift(cashier).till_id
+    assert (payment.store_id, payment.terminal_id) == ("BOX-OFFICE", f"TILL-{till}")
     receipt = counter.get(response["Location"]).content.decode()
     assert order.code in receipt and payment.alipay_trans_id in receipt
     assert payment.alipay_trans_id
@@ -234,10 +274,18 @@ def test_cancel_sale_gives_the_places_back(world, counter):
     slot = world.slot(capacity=5)
     order = sale(counter, world, slot)
     assert counters(slot) == (2, 0)
+    # "Cancel sale" asks first: the GET changes nothing.
+    confirm = counter.get(reverse("box_office:cancel", args=[order.code]))
+    assert confirm.status_code == 200 and "Yes, cancel the sale" in confirm.content.decode()
+    assert counters(slot) == (2, 0)
     response = counter.post(reverse("box_office:cancel", args=[order.code]))
-    assert response.status_code == 200
+    assert response["Location"] == reverse("box_office:cancelled", args=[order.code])
     order.refresh_from_db()
     assert order.state == Order.State.CANCELLED and counters(slot) == (0, 0)
+    slip = counter.get(reverse("box_office:cancel_slip", args=[order.code]))
+    assert slip.status_code == 200 and "nothing was charged" in slip.content.decode()
+    pdf = counter.get(reverse("box_office:cancel_slip", args=[order.code]), {"format": "pdf"})
+    assert pdf["Content-Type"] == "application/pdf"
     again = counter.post(reverse("box_office:cancel", args=[order.code]))
     assert again.status_code == 409
 
@@ -250,7 +298,7 @@ def test_cancel_sale_while_the_buyer_confirms_cancels_the_payment(world, counter
         payment = Payment.objects.get()
         assert payment.state == Payment.State.PENDING
         response = counter.post(reverse("box_office:cancel", args=[order.code]))
-    assert response.status_code == 200, response.content.decode()[:2000]
+    assert response.status_code == 302, response.content.decode()[:2000]
     payment.refresh_from_db()
     order.refresh_from_db()
     assert payment.state == Payment.State.CANCELLED
@@ -292,7 +340,13 @@ def test_a_refund_needs_a_supervisors_password(world, counter, cashier):
     assert not order.tickets.exclude(state=Ticket.State.VALID).exists()
 
     done = refund(counter, order, supervisor.username, "pw-sup-1234")
-    assert done.status_code == 200, done.content.decode()[:2000]
+    # Post/redirect/get: reloading the page that follows re-sends nothing.
+    assert done.status_code == 302, done.content.decode()[:2000]
+    assert done["Location"] == reverse("box_office:order", args=[order.code])
+    after = counter.get(done["Location"]).content.decode()
+    assert "its payment is being refunded" in after and "Print refund receipt" in after
+    slip = counter.get(reverse("box_office:refund_slip", args=[order.code])).content.decode()
+    assert "Refunded to Alipay" in slip and "wrong day" in slip
     order.refresh_from_db()
     assert order.state in (Order.State.REFUND_PENDING, Order.State.REFUNDED)
     assert set(order.tickets.values_list("state", flat=True)) == {Ticket.State.REVOKED}
@@ -314,7 +368,7 @@ def test_an_online_order_can_be_found_and_refunded_too(world, counter):
     assert found.status_code == 302
     assert found["Location"] == reverse("box_office:order", args=[online.code])
     supervisor = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-1234")
-    assert refund(counter, online, supervisor.username, "pw-sup-1234").status_code == 200
+    assert refund(counter, online, supervisor.username, "pw-sup-1234").status_code == 302
     online.refresh_from_db()
     assert online.state in (Order.State.REFUND_PENDING, Order.State.REFUNDED)
 
@@ -405,7 +459,10 @@ def test_unknown_orders_and_methods_are_not_errors(world, counter):
     assert counter.get("/box-office/sales/x/receipt/").status_code == 404
     assert counter.get("/box-office/orders/", {"code": "ZZZZZZZZ"}).status_code == 404
     assert counter.get("/box-office/orders/", {"code": "x" * 500}).status_code == 404
-    assert counter.get("/box-office/sales/ABCDEFGH/cancel/").status_code == 405
+    assert counter.get("/box-office/sales/ABCDEFGH/cancel/").status_code == 404
+    assert counter.put("/box-office/sales/ABCDEFGH/cancel/").status_code == 405
+    for url in ("/box-office/shifts/999/z/", "/box-office/sales/NOPE1234/slip/"):
+        assert counter.get(url).status_code == 404
     slot = world.slot(capacity=5)
     order = sale(counter, world, slot)
     assert counter.get(reverse("box_office:tickets_pdf", args=[order.code])).status_code == 409
@@ -435,3 +492,4 @@ def test_load_demo_creates_the_cashier_and_the_supervisor(db, settings, tmp_path
         BOX_OFFICE_GROUP,
         SUPERVISORS_GROUP,
     }
+    assert set(Till.objects.values_list("name", flat=True)) == {"Counter 1", "Counter 2", "Phone 1"}

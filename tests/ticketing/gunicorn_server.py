@@ -41,8 +41,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(workers: int = 2, threads: int = 8):
-    """Yield the base URL of a gunicorn serving ticketing.wsgi on the test database."""
+def gunicorn(workers: int = 2, threads: int = 8, *, asgi: bool = False, env: dict | None = None):
+    """Yield the base URL of a gunicorn serving the site on the test database.
+
+    Threaded WSGI workers by default; `asgi=True` serves ticketing.asgi with uvicorn workers, as
+    `make run` does. `env` adds settings for the server (e.g. the long-poll caps).
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -56,11 +60,15 @@ def gunicorn(workers: int = 2, threads: int = 8):
         "TICKETING_API_LOOKUP_RATE": "",
         "TICKETING_HOLDS_PER_ADDRESS": "0",
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
+    if asgi:
+        server = ["ticketing.asgi", "--worker-class", "uvicorn_worker.UvicornWorker"]
+    else:
+        server = ["ticketing.wsgi", "--worker-class", "gthread", "--threads", str(threads)]
     command = [
-        sys.executable, "-m", "gunicorn", "ticketing.wsgi",
+        sys.executable, "-m", "gunicorn", *server,
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--worker-class", "gthread", "--threads", str(threads),
         "--backlog", "512", "--timeout", "60", "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env)

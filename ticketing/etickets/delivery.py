@@ -40,7 +40,9 @@ def build_message(order: Order, pdf: bytes) -> EmailMessage:
             "code": order.code,
         }
         lines = [
-            pgettext("eticket", "Dear %(name)s,") % {"name": order.buyer_name},
+            pgettext("eticket", "Dear %(name)s,") % {"name": order.buyer_name}
+            if order.buyer_name
+            else pgettext("eticket", "Hello,"),
             pgettext(
                 "eticket",
                 "Thank you for your order %(code)s. Your e-tickets are attached as a PDF, "

@@ -74,6 +74,8 @@ def _face(ticket: Ticket, count: int) -> TicketFace:
             "date": date_format(starts, "DATE_FORMAT"),
         }
         price_text = format_price(ticket.price, order.currency)
+        # A walk-in at the box office gave no name: say so rather than print a placeholder.
+        buyer_name = order.buyer_name or pgettext("eticket", "Walk-in")
     return TicketFace(
         attraction_name=attraction.display_name(language),
         address=attraction.address,
@@ -83,7 +85,7 @@ def _face(ticket: Ticket, count: int) -> TicketFace:
         ticket_type_name=ticket.type_name(language),
         price_text=price_text,
         order_code=order.code,
-        buyer_name=order.buyer_name,
+        buyer_name=buyer_name,
         token=ticket_token(ticket),
         language=language,
         number=ticket.number,

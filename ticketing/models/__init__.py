@@ -10,19 +10,26 @@ from .catalogue import (
     currency_exponent,
     localized,
 )
+from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMovement
 from .orders import Order, OrderEvent, OrderLine, Ticket
 from .slots import TimeSlot
 
 __all__ = [
     "Attraction",
     "ClosedDay",
+    "CounterRefund",
+    "CounterSale",
     "OpeningRule",
     "Order",
     "OrderEvent",
     "OrderLine",
+    "Shift",
+    "ShiftEvent",
     "SpecialOpening",
     "Ticket",
     "TicketType",
+    "Till",
+    "TillMovement",
     "TimeSlot",
     "Weekday",
     "currency_exponent",

@@ -33,9 +33,9 @@ def _clean_buyer(buyer_name, email, language, channel=Order.Channel.ONLINE) -> t
     errors: dict[str, list[str]] = {}
     counter = channel == Order.Channel.BOX_OFFICE
     name = buyer_name.strip() if isinstance(buyer_name, str) else ""
-    if not name and counter:
-        name = _("Box office")
-    if not name:
+    # A walk-in at the counter need not give a name: it stays empty (receipts and e-mails then
+    # address nobody by name), never a placeholder printed as if it were one.
+    if not name and not counter:
         errors["buyer_name"] = [_("Please enter your name.")]
     elif len(name) > 120:
         errors["buyer_name"] = [_("Please use at most 120 characters.")]
@@ -117,8 +117,9 @@ def create_order(
 ) -> Order:
     """Book: validate, then hold the places for the hold time, atomically; or raise.
 
-    `channel` box_office (a counter sale): the e-mail may be empty (then no ticket e-mail) and
-    the name defaults to "Box office".
+    `channel` box_office (a counter sale): the e-mail and the name may be empty (then no ticket
+    e-mail), and the slot is sold until it ends (the visitor is at the door); online, until it
+    starts.
 
     Raises SoldOut when the slot lacks the places (nothing is held), SlotUnavailable,
     InvalidQuantity, InvalidBuyer. Expired holds on the slot are returned first when the slot
@@ -132,7 +133,7 @@ def create_order(
         not attraction.active
         or slot.attraction_id != attraction.id
         or not slot.is_open
-        or slot.starts_at <= now
+        or not _on_sale(slot, channel, now)
     ):
         raise SlotUnavailable()
     chosen = _clean_quantities(attraction, quantities)
@@ -202,12 +203,20 @@ def _book_once(
     return order
 
 
-def bookable_slots(attraction: Attraction, day: dt.date):
-    """The day's slots on sale now (open, not started), in time order: what the box office
-    offers. Whether places are left is create_order's to say, under its lock."""
-    return TimeSlot.objects.filter(
-        attraction=attraction, local_date=day, is_open=True, starts_at__gt=clock.now()
-    ).order_by("starts_at")
+def _on_sale(slot: TimeSlot, channel: str, now: dt.datetime) -> bool:
+    if channel == Order.Channel.BOX_OFFICE:
+        return slot.ends_at > now
+    return slot.starts_at > now
+
+
+def bookable_slots(attraction: Attraction, day: dt.date, channel: str = Order.Channel.ONLINE):
+    """The day's slots on sale now, in time order: open and not started (online), or not ended
+    (the box office's `channel`). Whether places are left is create_order's to say, under its
+    lock."""
+    slots = TimeSlot.objects.filter(attraction=attraction, local_date=day, is_open=True)
+    if channel == Order.Channel.BOX_OFFICE:
+        return slots.filter(ends_at__gt=clock.now()).order_by("starts_at")
+    return slots.filter(starts_at__gt=clock.now()).order_by("starts_at")
 
 
 def find_order(code: str, *, email: str | None = None, token: str | None = None) -> Order | None:

@@ -43,3 +43,13 @@ def qr_svg(content: str, title: str = "") -> SafeString:
     # segno escapes the title and writes only numbers and path data: the markup is safe to inline.
     svg = qr.svg_inline(scale=4, border=2, title=title or None, svgclass="qr-svg", omitsize=True)
     return format_html('<span role="img" aria-label="{}">{}</span>', title, mark_safe(svg))  # noqa: S308
+
+
+@register.filter
+def minutes_seconds(seconds) -> str:
+    """`899` -> `14:59`, as shop.js counts the hold down (never raw seconds)."""
+    try:
+        total = max(int(seconds), 0)
+    except (TypeError, ValueError):
+        return ""
+    return f"{total // 60}:{total % 60:02d}"

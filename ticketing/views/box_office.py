@@ -8,6 +8,9 @@ refunded and cancelled here only with a supervisor's username and password typed
 
 Only members of "Box office" (and superusers) may use these pages; refunds need a member of "Box
 office supervisors". Both groups are created by migration 0006_box_office_groups.
+
+Selling needs an open shift on a till (ticketing.views.counter opens and closes them): every sale,
+cash or Alipay, and every refund belongs to the cashier's open shift (ticketing.counter).
 """
 
 from __future__ import annotations
@@ -18,29 +21,30 @@ import logging
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from payments import clock
 from payments.exceptions import InvalidBuyerCode, PaymentError
 from ticketing import orders
+from ticketing.counter import sales, shifts
+from ticketing.counter.reports import box_office_time_zone
 from ticketing.etickets.faces import order_pdf
-from ticketing.exceptions import TicketingError
+from ticketing.exceptions import NoOpenShift, TicketingError
 from ticketing.forms import PaymentCodeForm
-from ticketing.models import Attraction, Order, TimeSlot
+from ticketing.models import Attraction, CounterRefund, Order, TimeSlot
 
-from .staff import StaffLoginView, in_group, may_approve, staff_only
-from .throttle import client_address, minutes_to_wait, sign_in_throttle
+from .approval import SUPERVISORS_GROUP, supervisor_approval  # noqa: F401 (named here too)
+from .staff import StaffLoginView, staff_only
 
 logger = logging.getLogger(__name__)
 
 BOX_OFFICE_GROUP = "Box office"  # created by migration 0006_box_office_groups
-SUPERVISORS_GROUP = "Box office supervisors"
 
 login = StaffLoginView.as_view(
     next_page=reverse_lazy("box_office:sell"), title=gettext_lazy("Box office sign-in")
@@ -51,11 +55,6 @@ box_office_staff = staff_only(BOX_OFFICE_GROUP, login_url=reverse_lazy("box_offi
 
 def store_id() -> str:
     return str(getattr(settings, "BOX_OFFICE_STORE_ID", "BOX-OFFICE"))[:32]
-
-
-def terminal_id(user) -> str:
-    """Each signed-in cashier is a terminal of their own in Alipay's reports."""
-    return f"WEB-{user.pk}"
 
 
 def actor(request: HttpRequest) -> str:
@@ -92,16 +91,28 @@ def _lines(order: Order) -> list[dict]:
     ]
 
 
+def slot_text(slot: TimeSlot, attraction: Attraction, *, with_date: bool = True) -> str:
+    """`2026-12-02 14:00–15:00 (Asia/Shanghai)`: in the attraction's zone, saying which, as the
+    shop does."""
+    tz = attraction.tz
+    starts = slot.starts_at.astimezone(tz)
+    ends = slot.ends_at.astimezone(tz)
+    day = f"{starts:%Y-%m-%d} " if with_date else ""
+    return f"{day}{starts:%H:%M}–{ends:%H:%M} ({attraction.timezone})"
+
+
 def _summary(order: Order) -> dict:
-    tz = order.attraction.tz
-    starts = order.slot.starts_at.astimezone(tz)
-    ends = order.slot.ends_at.astimezone(tz)
     return {
         "order": order,
         "attraction_name": order.attraction.display_name(_language()),
-        "slot_text": f"{starts:%Y-%m-%d} {starts:%H:%M}–{ends:%H:%M}",
+        "slot_text": slot_text(order.slot, order.attraction),
         "lines": _lines(order),
     }
+
+
+def _no_shift(request: HttpRequest) -> HttpResponse:
+    messages.info(request, str(NoOpenShift.default_message))
+    return redirect("box_office:shift_open")
 
 
 # --- Sell ---------------------------------------------------------------------------------------
@@ -134,16 +145,22 @@ def _parse_day(raw, attraction: Attraction) -> dt.date | None:
 
 def _sell_context(request, attraction, day, form, **extra) -> dict:
     language = _language()
-    tz = attraction.tz
+    now = clock.now()
     slots = [
         {
             "slot": slot,
-            "text": f"{slot.starts_at.astimezone(tz):%H:%M}–{slot.ends_at.astimezone(tz):%H:%M}",
+            "text": slot_text(slot, attraction, with_date=False),
+            "running": slot.starts_at <= now,
         }
-        for slot in orders.bookable_slots(attraction, day)
+        for slot in orders.bookable_slots(attraction, day, Order.Channel.BOX_OFFICE)
     ]
     chosen_quantities = extra.pop("quantities", {})
+    chosen_slot = extra.pop("chosen_slot", None)
+    if chosen_slot is None:
+        # The next slot a visitor at the counter can still enter: the running one, or the next.
+        chosen_slot = next((i["slot"].pk for i in slots if i["slot"].places_left), None)
     return {
+        "shift": extra.pop("shift", None),
         "attractions": [
             (a, a.display_name(language)) for a in Attraction.objects.filter(active=True)
         ],
@@ -151,7 +168,7 @@ def _sell_context(request, attraction, day, form, **extra) -> dict:
         "attraction_name": attraction.display_name(language),
         "day": day,
         "slots": slots,
-        "chosen_slot": extra.pop("chosen_slot", None),
+        "chosen_slot": chosen_slot,
         "ticket_types": [
             {
                 "type": tt,
@@ -179,6 +196,9 @@ def _attraction(raw) -> Attraction | None:
 @require_http_methods(["GET", "POST"])
 def sell(request: HttpRequest) -> HttpResponse:
     """GET: the day's slots and the sale form. POST: book the counter order, then pay."""
+    shift = shifts.current_shift(request.user)
+    if shift is None:
+        return _no_shift(request)
     data = request.POST if request.method == "POST" else request.GET
     attraction = _attraction(data.get("attraction"))
     if attraction is None:
@@ -191,7 +211,9 @@ def sell(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         form = SaleForm(initial={"language": _language()})
         return render(
-            request, "box_office/sell.html", _sell_context(request, attraction, day, form)
+            request,
+            "box_office/sell.html",
+            _sell_context(request, attraction, day, form, shift=shift),
         )
 
     form = SaleForm(request.POST)
@@ -213,14 +235,14 @@ def sell(request: HttpRequest) -> HttpResponse:
         errors.append(_("Choose a time slot."))
     if form.is_valid() and not errors:
         try:
-            order = orders.create_order(
+            order = sales.book(
+                shift,
                 attraction=attraction,
                 slot=slot,
                 quantities=quantities,
                 buyer_name=form.cleaned_data["buyer_name"],
                 email=form.cleaned_data["email"],
                 language=form.cleaned_data["language"],
-                channel=Order.Channel.BOX_OFFICE,
                 actor=actor(request),
             )
         except TicketingError as error:
@@ -237,6 +259,7 @@ def sell(request: HttpRequest) -> HttpResponse:
         attraction,
         slot.local_date if slot is not None else day,
         form,
+        shift=shift,
         errors=list(dict.fromkeys(errors)),
         quantities=quantities,
         chosen_slot=slot.pk if slot is not None else None,
@@ -245,6 +268,14 @@ def sell(request: HttpRequest) -> HttpResponse:
 
 
 # --- Pay ----------------------------------------------------------------------------------------
+
+
+class CashForm(forms.Form):
+    tendered = forms.CharField(
+        label=gettext_lazy("Cash handed over"),
+        max_length=16,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
 
 
 def _pay_context(order: Order, status, **extra) -> dict:
@@ -257,14 +288,28 @@ def _pay_context(order: Order, status, **extra) -> dict:
         "can_scan": status.can_retry_payment,
         "status_url": reverse("box_office:status", args=[order.code]),
         "shown_state": (payment.state if payment is not None else None) or "",
+        "cash_form": extra.pop("cash_form", None) or CashForm(),
+        "minor_units": 0 if order.currency in ("JPY", "KRW") else 2,
         **extra,
     }
+
+
+def _pay_problem(request, code: str, error, **forms_) -> HttpResponse:
+    order = _order(code)
+    context = _pay_context(
+        order,
+        orders.order_status(order),
+        form=forms_.get("form") or PaymentCodeForm(),
+        error=str(error.message),
+        cash_form=forms_.get("cash_form"),
+    )
+    return render(request, "box_office/pay.html", context, status=error.http_status)
 
 
 @box_office_staff
 @require_http_methods(["GET", "POST"])
 def pay(request: HttpRequest, code: str) -> HttpResponse:
-    """GET: the total and the scan field, the wait for the PIN, or what went wrong.
+    """GET: the total, the scan field and the cash form, the wait for the PIN, or what went wrong.
     POST: pay with the scanned code."""
     order = _order(code)
     status = orders.order_status(order)
@@ -275,16 +320,19 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         return render(
             request, "box_office/pay.html", _pay_context(order, status, form=PaymentCodeForm())
         )
+    shift = shifts.current_shift(request.user)
+    if shift is None:
+        return _no_shift(request)
     form = PaymentCodeForm(request.POST)
     if not form.is_valid():
         context = _pay_context(order, status, form=form)
         return render(request, "box_office/pay.html", context, status=400)
     try:
-        payment = orders.start_counter_payment(
+        payment = sales.start_alipay(
             order,
+            shift,
             form.cleaned_data["buyer_code"],
             store_id=store_id(),
-            terminal_id=terminal_id(request.user),
             actor=actor(request),
         )
     except InvalidBuyerCode as error:
@@ -292,11 +340,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         context = _pay_context(order, status, form=form)
         return render(request, "box_office/pay.html", context, status=400)
     except (TicketingError, PaymentError) as error:
-        order = _order(code)
-        context = _pay_context(
-            order, orders.order_status(order), form=PaymentCodeForm(), error=str(error.message)
-        )
-        return render(request, "box_office/pay.html", context, status=error.http_status)
+        return _pay_problem(request, code, error)
     logger.info(
         "box office %s: order %s payment %s",
         request.user.pk,
@@ -307,6 +351,27 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     if order.state == Order.State.PAID:
         return redirect("box_office:receipt", code=order.code)
     return redirect("box_office:pay", code=order.code)
+
+
+@box_office_staff
+@require_POST
+def pay_cash(request: HttpRequest, code: str) -> HttpResponse:
+    """Take cash for a held sale of this shift: paid at once, the change on the receipt."""
+    order = _order(code)
+    shift = shifts.current_shift(request.user)
+    if shift is None:
+        return _no_shift(request)
+    cash_form = CashForm(request.POST)
+    if not cash_form.is_valid():
+        return _pay_problem(
+            request, code, TicketingError(_("Enter the cash handed over.")), cash_form=cash_form
+        )
+    try:
+        sales.pay_cash(order, shift, cash_form.cleaned_data["tendered"], actor=actor(request))
+    except TicketingError as error:
+        return _pay_problem(request, code, error, cash_form=cash_form)
+    logger.info("box office %s: order %s paid in cash", request.user.pk, order.code)
+    return redirect("box_office:receipt", code=order.code)
 
 
 @box_office_staff
@@ -335,14 +400,32 @@ def status(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @box_office_staff
-@require_POST
+@require_http_methods(["GET", "POST"])
 def cancel_sale(request: HttpRequest, code: str) -> HttpResponse:
-    """Give the places back; a payment still waiting for the buyer's PIN is cancelled first."""
+    """GET: are you sure? POST: give the places back; a payment still waiting for the buyer's
+    PIN is cancelled first. Then the cancel receipt (post/redirect/get)."""
+    order = _order(code)
+    if request.method == "GET":
+        if order.state not in Order.HOLDING_STATES:
+            return redirect("box_office:order", code=order.code)
+        return render(request, "box_office/cancel_confirm.html", _summary(order))
+    shift = shifts.current_shift(request.user)
+    if shift is None:
+        return _no_shift(request)
     try:
-        order = orders.cancel_counter_sale(_order(code), actor=actor(request))
+        sales.cancel(order, shift, actor=actor(request))
     except TicketingError as error:
         return _bad(request, str(error.message), status=error.http_status)
-    return render(request, "box_office/cancelled.html", {"order": order})
+    return redirect("box_office:cancelled", code=order.code)
+
+
+@box_office_staff
+@require_GET
+def cancelled(request: HttpRequest, code: str) -> HttpResponse:
+    order = _order(code)
+    if order.state != Order.State.CANCELLED:
+        return redirect("box_office:order", code=order.code)
+    return render(request, "box_office/cancelled.html", _summary(order))
 
 
 # --- After the sale -----------------------------------------------------------------------------
@@ -354,14 +437,16 @@ def receipt(request: HttpRequest, code: str) -> HttpResponse:
     order = _order(code)
     if order.state != Order.State.PAID:
         return redirect("box_office:order", code=order.code)
-    tz = order.attraction.tz
+    cash = order.till_movements.filter(kind="sale").first()
+    tz = box_office_time_zone()
     return render(
         request,
         "box_office/receipt.html",
         {
             **_summary(order),
-            "payment": order.payment,
-            "paid_text": f"{order.paid_at.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+            "payment": order.payment if cash is None else None,
+            "cash": cash,
+            "paid_text": f"{order.paid_at.astimezone(tz):%Y-%m-%d %H:%M:%S} ({tz.key})"
             if order.paid_at
             else "",
         },
@@ -407,10 +492,14 @@ class RefundForm(forms.Form):
 
 
 def _order_page(request, order, form, status=200, **extra) -> HttpResponse:
+    counter_refund = CounterRefund.objects.filter(order=order).first()
     context = {
         **_summary(order),
         "form": form,
         "refundable": orders.can_refund_at_counter(order),
+        "in_cash": sales.paid_in_cash(order),
+        "counter_refund": counter_refund,
+        "shift": shifts.current_shift(request.user),
         **extra,
     }
     return render(request, "box_office/order.html", context, status=status)
@@ -419,11 +508,15 @@ def _order_page(request, order, form, status=200, **extra) -> HttpResponse:
 @box_office_staff
 @require_http_methods(["GET", "POST"])
 def order_detail(request: HttpRequest, code: str) -> HttpResponse:
-    """An order found by its code; a paid one can be refunded with a supervisor's approval."""
+    """An order found by its code; a paid one can be refunded with a supervisor's approval, in
+    cash from the drawer for a cash sale, else to Alipay. After a refund: redirect (PRG)."""
     orders.end_hold_if_overdue(_order(code))
     order = _order(code)
     if request.method == "GET":
         return _order_page(request, order, RefundForm())
+    shift = shifts.current_shift(request.user)
+    if shift is None:
+        return _no_shift(request)
     form = RefundForm(request.POST)
     if not form.is_valid():
         return _order_page(request, order, form, status=400)
@@ -434,57 +527,39 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
         return _order_page(
             request, order, RefundForm(), status=error.http_status, error=str(error.message)
         )
-    username = form.cleaned_data["supervisor"]
-    throttle = sign_in_throttle(client_address(request), username)
-    wait = throttle.retry_after()
-    if wait:
-        minutes = minutes_to_wait(wait)
-        message = ngettext(
-            "Too many unsuccessful approvals. Please wait %(minutes)d minute and try again.",
-            "Too many unsuccessful approvals. Please wait %(minutes)d minutes and try again.",
-            minutes,
-        ) % {"minutes": minutes}
-        response = _order_page(request, order, RefundForm(), status=429, error=message)
-        response["Retry-After"] = str(wait)
+    approval = supervisor_approval(
+        request,
+        form.cleaned_data["supervisor"],
+        form.cleaned_data["password"],
+        what=f"refund of {order.code}",
+        refused=_("A box office supervisor's username and password are needed to refund."),
+    )
+    if approval.supervisor is None:
+        response = _order_page(
+            request,
+            order,
+            RefundForm(initial={"reason": form.cleaned_data["reason"]}),
+            status=approval.status,
+            error=approval.error,
+        )
+        if approval.retry_after:
+            response["Retry-After"] = str(approval.retry_after)
         return response
-    supervisor = authenticate(request, username=username, password=form.cleaned_data["password"])
-    if supervisor is None or not in_group(supervisor, SUPERVISORS_GROUP):
-        throttle.record_failure()
-        logger.warning(
-            "box office %s: refund of %s refused (supervisor %r)",
-            request.user.pk,
-            order.code,
-            username,
-        )
-        return _order_page(
-            request,
-            order,
-            RefundForm(initial={"reason": form.cleaned_data["reason"]}),
-            status=403,
-            error=_("A box office supervisor's username and password are needed to refund."),
-        )
-    if not may_approve(supervisor, request):
-        return _order_page(
-            request,
-            order,
-            RefundForm(initial={"reason": form.cleaned_data["reason"]}),
-            status=403,
-            error=_("You cannot approve your own refund: ask another supervisor."),
-        )
     try:
-        orders.refund_counter_sale(
+        counter_refund = sales.refund(
             order,
+            shift,
             actor=actor(request),
-            supervisor=supervisor.get_username(),
+            supervisor=approval.supervisor,
             reason=form.cleaned_data["reason"],
         )
     except TicketingError as error:
         return _order_page(
             request, _order(code), RefundForm(), status=error.http_status, error=str(error.message)
         )
-    return _order_page(
-        request,
-        _order(code),
-        RefundForm(),
-        done=_("The order is cancelled and its payment is being refunded."),
-    )
+    if counter_refund.method == "cash":
+        done = _("The order is cancelled: pay the refund out of the drawer.")
+    else:
+        done = _("The order is cancelled and its payment is being refunded.")
+    messages.success(request, done)
+    return redirect("box_office:order", code=order.code)

@@ -18,6 +18,7 @@ DEMO_GATE = ("gate", "entrada-demo")
 # The box office (/box-office/): a cashier, and a supervisor who also approves refunds.
 DEMO_CASHIER = ("cashier", "entrada-demo")
 DEMO_SUPERVISOR = ("supervisor", "entrada-demo")
+DEMO_TILLS = ("Counter 1", "Counter 2", "Phone 1")
 
 
 class Command(BaseCommand):
@@ -82,6 +83,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"Created demo box office user {username} / {password}")
             for name in groups:
                 user.groups.add(Group.objects.get_or_create(name=name)[0])
+        from ticketing.models import Till
+
+        # Two counters and a phone for the queue (mPOS): a shift opens on one of them.
+        for name in DEMO_TILLS:
+            Till.objects.get_or_create(name=name)
 
     def _sandbox_merchant(self) -> None:
         """The sandbox's demo merchant with the demo keys, and its notification Schedule."""

@@ -19,24 +19,34 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
+def web_server_command(host: str, port: int, workers: int) -> list[str]:
+    """The web server as production runs it: gunicorn managing uvicorn (ASGI) workers.
+
+    ASGI so that a partner API long poll (`?wait=`) is an awaited event, not a held thread: with
+    threads, a dozen registers waiting for PINs used to make the shop wait (issue 14). Synchronous
+    views still get a thread each, per request.
+    """
+    return [
+        sys.executable, "-m", "gunicorn", "ticketing.asgi",
+        "--worker-class", "uvicorn_worker.UvicornWorker",
+        "--bind", f"{host}:{port}", "--workers", str(workers),
+        "--graceful-timeout", "5", "--backlog", "2048",
+    ]  # fmt: skip
+
+
 class Command(BaseCommand):
-    help = "Serve the site (gunicorn) and run a django-q2 cluster until interrupted."
+    help = "Serve the site (gunicorn, ASGI workers) and run a django-q2 cluster until interrupted."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--threads", type=int, default=8)
 
-    def handle(self, *args, host: str, port: int, workers: int, threads: int, **options):
+    def handle(self, *args, host: str, port: int, workers: int, **options):
         collect_static()
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        web_cmd = [
-            sys.executable, "-m", "gunicorn", "ticketing.wsgi",
-            "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--access-logfile", "-", "--graceful-timeout", "5",
-        ]  # fmt: skip
+        web_cmd = [*web_server_command(host, port, workers), "--access-logfile", "-"]
         # Both commands are fixed argument lists built from our own interpreter and settings.
         children = [
             subprocess.Popen([*manage, "qcluster"], env=env),  # noqa: S603

@@ -1,0 +1,335 @@
+"""Long-poll waits on payments: who waits for which payment, and what wakes them.
+
+A register long-polls `GET /api/v1/payments/{id}/?wait=N` while its buyer types a PIN. Holding a
+web thread per wait let a dozen registers starve the shop, so a wait is an asyncio event in the
+web process (memory, not a place in a thread pool; Django's ASGI handler does keep one idle
+thread per open request for its synchronous parts, which limits nothing), and two things per
+process wake it:
+
+- a change announced by the code that made it (`announce_change`, on commit of a transition):
+  published on Redis where REDIS_URL is set, and heard by one listener thread per process; the
+  process that made the change wakes its own waiters directly;
+- one watcher thread per process that reads the state of every awaited payment in a single query
+  every WAIT_CHECK_INTERVAL seconds (slower while the Redis listener is connected, as a safety
+  net for a lost message), and wakes the waiters whose payment left the state they know.
+
+Without Redis (the embedded default) a change made in another process (the task cluster) reaches
+its waiter within one check interval; with Redis at once. Both threads run only while needed and
+cost one database query per interval whatever the number of waiters.
+
+What a client may hold is bounded (settings PAYMENTS WAITS_PER_TERMINAL and WAITS_PER_PROCESS,
+counted in each web process): past either cap a wait is refused at once, never queued, and the
+API answers the current state with Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+
+from payments.models import Payment
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "WAITS_PER_TERMINAL": 4,
+    "WAITS_PER_PROCESS": 1000,
+    "WAIT_CHECK_INTERVAL": 0.15,
+    # With the Redis listener connected the database check is only a safety net.
+    "WAIT_SAFETY_CHECK_INTERVAL": 2.0,
+    "WAIT_RETRY_AFTER": 2,
+}
+# SQLite allows 32766 parameters, older builds 999: stay well below either.
+_CHUNK = 500
+
+
+def conf(name: str):
+    return getattr(settings, "PAYMENTS", {}).get(name, DEFAULTS[name])
+
+
+class WaitOutcome(enum.Enum):
+    CHANGED = "changed"
+    TIMED_OUT = "timed_out"
+    REFUSED = "refused"  # a cap was reached: answer now, with Retry-After
+
+
+@dataclass(eq=False)
+class Waiter:
+    payment_id: int
+    state: str
+    holder: str
+    wake: Callable[[], None] = field(repr=False)
+
+
+class WaitHub:
+    """The waits of one process and the two threads that wake them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting = threading.Condition(self._lock)
+        self._by_payment: dict[int, set[Waiter]] = {}
+        self._per_holder: Counter[str] = Counter()
+        self._count = 0
+        self._watcher: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self.redis_listening = False
+
+    # --- holding and releasing ---------------------------------------------------------------
+    def acquire(
+        self, payment_id: int, state: str, holder: str, wake: Callable[[], None]
+    ) -> Waiter | None:
+        """Register a wait, or None when the holder's or the process's cap is reached."""
+        with self._lock:
+            if self._count >= conf("WAITS_PER_PROCESS"):
+                return None
+            if holder and self._per_holder[holder] >= conf("WAITS_PER_TERMINAL"):
+                return None
+            waiter = Waiter(payment_id, state, holder, wake)
+            self._by_payment.setdefault(payment_id, set()).add(waiter)
+            self._per_holder[holder] += 1
+            self._count += 1
+            self._start_threads()
+            self._waiting.notify_all()
+        return waiter
+
+    def release(self, waiter: Waiter) -> None:
+        with self._lock:
+            waiters = self._by_payment.get(waiter.payment_id)
+            if waiters is None or waiter not in waiters:
+                return
+            waiters.discard(waiter)
+            if not waiters:
+                del self._by_payment[waiter.payment_id]
+            self._per_holder[waiter.holder] -= 1
+            if self._per_holder[waiter.holder] <= 0:
+                del self._per_holder[waiter.holder]
+            self._count -= 1
+
+    def held(self, holder: str | None = None) -> int:
+        """Waits held now, by one holder or in all (for tests and the benchmark)."""
+        with self._lock:
+            return self._count if holder is None else self._per_holder.get(holder, 0)
+
+    # --- waking ------------------------------------------------------------------------------
+    def wake_payments(self, payment_ids: Iterable[int]) -> None:
+        with self._lock:
+            woken = [w for pk in payment_ids for w in self._by_payment.get(pk, ())]
+        for waiter in woken:
+            waiter.wake()
+
+    def check_database(self) -> None:
+        """One query for every awaited payment; wake those no longer in their waiter's state."""
+        with self._lock:
+            known = {pk: {w.state for w in ws} for pk, ws in self._by_payment.items()}
+        if not known:
+            return
+        ids = list(known)
+        current: dict[int, str] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            current.update(Payment.objects.filter(pk__in=chunk).values_list("pk", "state"))
+        with self._lock:
+            woken = [
+                w
+                for pk, ws in self._by_payment.items()
+                if pk in current
+                for w in ws
+                if w.state != current[pk]
+            ]
+        for waiter in woken:
+            waiter.wake()
+
+    # --- the two threads ---------------------------------------------------------------------
+    def _start_threads(self) -> None:
+        """Called with the lock held, at the first wait of the process."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="payment-wait-watcher", daemon=True
+            )
+            self._watcher.start()
+        if self._listener is None and redis_url():
+            self._listener = threading.Thread(
+                target=self._listen, name="payment-wait-listener", daemon=True
+            )
+            self._listener.start()
+
+    def _watch(self) -> None:
+        while True:
+            with self._lock:
+                idle = not self._count
+            if idle:
+                # Nobody waits: this thread costs nothing, not even a database connection.
+                connection.close()
+                with self._lock:
+                    while not self._count:
+                        self._waiting.wait()
+            interval = conf(
+                "WAIT_SAFETY_CHECK_INTERVAL" if self.redis_listening else "WAIT_CHECK_INTERVAL"
+            )
+            time.sleep(interval)  # real time: this paces database reads, not payment steps
+            try:
+                self.check_database()
+            except Exception:
+                # A dropped database connection: the next round reconnects.
+                logger.exception("checking awaited payments failed")
+                connection.close()
+
+    def _listen(self) -> None:
+        import redis
+
+        backoff = 0.5
+        while True:
+            client = None
+            try:
+                client = redis.Redis.from_url(redis_url(), socket_keepalive=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(channel())
+                self.redis_listening = True
+                backoff = 0.5
+                for message in pubsub.listen():
+                    try:
+                        self.wake_payments([int(message["data"])])
+                    except (TypeError, ValueError):
+                        logger.warning("ignored a payment change message %r", message["data"])
+            except Exception:
+                logger.warning("payment change listener lost Redis; retrying", exc_info=True)
+            finally:
+                self.redis_listening = False
+                if client is not None:
+                    client.close()
+            time.sleep(backoff)  # real time: reconnect pacing
+            backoff = min(backoff * 2, 10.0)
+
+
+hub = WaitHub()
+
+
+def redis_url() -> str:
+    return getattr(settings, "REDIS_URL", "")
+
+
+def channel() -> str:
+    """Pub/sub ignores Redis database numbers: the number goes into the channel's name instead,
+    so two sites on one Redis (or a test on its own database number) never hear each other."""
+    database = urlparse(redis_url()).path.lstrip("/") or "0"
+    return f"entrada:{database}:payment-changed"
+
+
+_publisher = None
+_publisher_lock = threading.Lock()
+
+
+def announce_change(payment_id: int) -> None:
+    """A payment's state changed (called on commit): wake its waiters here and everywhere."""
+    hub.wake_payments([payment_id])
+    if not redis_url():
+        return
+    global _publisher
+    try:
+        with _publisher_lock:
+            if _publisher is None:
+                import redis
+
+                _publisher = redis.Redis.from_url(
+                    redis_url(), socket_timeout=2, socket_connect_timeout=2
+                )
+        _publisher.publish(channel(), str(payment_id))
+    except Exception:
+        # The watchers' database check finds the change anyway, a little later.
+        logger.warning("could not publish the change of payment %s", payment_id, exc_info=True)
+
+
+def _current_state(payment_id: int) -> str | None:
+    return Payment.objects.filter(pk=payment_id).values_list("state", flat=True).first()
+
+
+def _current(payment_id: int, state: str, read: Callable[[Payment], object] | None):
+    """The payment's state, and `read(payment)` when it left `state`: one trip to a thread."""
+    if read is None:
+        return _current_state(payment_id), None
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or payment.state == state:
+        return (payment.state if payment else None), None
+    return payment.state, read(payment)
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    outcome: WaitOutcome
+    # What `read` returned for the changed payment (CHANGED with a `read` only).
+    value: object = None
+
+
+async def wait_for_change(
+    payment_id: int,
+    *,
+    state: str,
+    seconds: float,
+    holder: str = "",
+    read: Callable[[Payment], object] | None = None,
+) -> WaitResult:
+    """Await until the payment leaves `state`, `seconds` pass, or the wait is refused (a cap).
+
+    `read`, if given, is applied to the changed payment in the same trip to a thread as the read
+    that saw the change (the API serializes it there). Cancelled (the client went away), the wait
+    releases its place at once like any other ending.
+    """
+    loop = asyncio.get_running_loop()
+    event = asyncio.Event()
+
+    def wake() -> None:
+        # The request's loop may be closed already (its client went away): nothing to wake.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(event.set)
+
+    waiter = hub.acquire(payment_id, state, holder, wake)
+    if waiter is None:
+        return WaitResult(WaitOutcome.REFUSED)
+    look = sync_to_async(_current)
+    try:
+        ends = loop.time() + max(0.0, float(seconds))
+        # A change between the caller's read and acquire() woke nobody: look once more.
+        current, value = await look(payment_id, state, read)
+        while current == state:
+            remaining = ends - loop.time()
+            if remaining <= 0:
+                return WaitResult(WaitOutcome.TIMED_OUT)
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                return WaitResult(WaitOutcome.TIMED_OUT)
+            event.clear()
+            current, value = await look(payment_id, state, read)
+        return WaitResult(WaitOutcome.CHANGED, value)
+    finally:
+        hub.release(waiter)
+
+
+def wait_for_change_blocking(payment_id: int, *, state: str, seconds: float) -> WaitOutcome:
+    """The same wait for synchronous callers (commands, tests): it holds the calling thread."""
+    event = threading.Event()
+    waiter = hub.acquire(payment_id, state, "", event.set)
+    if waiter is None:
+        return WaitOutcome.REFUSED
+    try:
+        ends = time.monotonic() + max(0.0, float(seconds))
+        while _current_state(payment_id) == state:
+            remaining = ends - time.monotonic()
+            if remaining <= 0 or not event.wait(remaining):
+                return WaitOutcome.TIMED_OUT
+            event.clear()
+        return WaitOutcome.CHANGED
+    finally:
+        hub.release(waiter)
