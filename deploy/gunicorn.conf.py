@@ -9,13 +9,12 @@ Every value can be overridden from the environment file.
 import multiprocessing
 import os
 
-wsgi_app = os.environ.get("GUNICORN_APP", "ticketing.wsgi:application")
+# ASGI, as `manage.py serve`: gunicorn manages uvicorn workers, so that a partner API long poll
+# (`?wait=`, up to 30 s) is an awaited event, not a held thread.
+wsgi_app = os.environ.get("GUNICORN_APP", "ticketing.asgi:application")
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# gthread, as `manage.py serve`: a partner API long poll (`?wait=`, up to 30 s) holds a thread,
-# so each process keeps several.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "uvicorn_worker.UvicornWorker")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Above the longest legitimate request: a 30 s long poll, or a gateway exchange bounded by
 # ALIPAY_CONNECT_TIMEOUT + ALIPAY_READ_TIMEOUT (20 s by default).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
@@ -29,8 +28,9 @@ backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 # restarting all at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "2000"))
-# Only nginx may set X-Forwarded-Proto for gunicorn; Django reads it through
-# SECURE_PROXY_SSL_HEADER and takes the client address from X-Forwarded-For by TRUSTED_PROXIES.
+# The address nginx connects from: only it may set X-Forwarded-Proto and X-Forwarded-For for the
+# worker. Django reads the scheme through SECURE_PROXY_SSL_HEADER and takes the client address
+# from X-Forwarded-For itself, by TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
 errorlog = "-"

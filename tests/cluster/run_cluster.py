@@ -507,7 +507,6 @@ def main() -> int:
         "TICKETING_HOLDS_PER_ADDRESS": "0",
         "Q_WORKERS": "3",
         "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "8",
         "GUNICORN_ACCESSLOG": "",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
