@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install system-deps lint format bench clean
+.PHONY: run test install system-deps lint format bench clean cluster-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,13 +20,13 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# Debian packages the tests read PDFs, QR codes and pages with, and the CJK font e-tickets embed;
-# installed only when missing.
+# Debian packages the tests read PDFs, QR codes and pages with, the CJK font e-tickets embed, and
+# the nginx the cluster test puts in front of its web nodes; installed only when missing.
 system-deps:
 	@command -v chromium >/dev/null && command -v zbarimg >/dev/null && command -v pdftoppm >/dev/null \
-	  && test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf \
-	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium zbar-tools poppler-utils fonts-droid-fallback >/dev/null; } \
-	  || echo "warning: chromium / zbar-tools / poppler-utils / fonts-droid-fallback missing; some tests will skip"
+	  && test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf && test -x /usr/sbin/nginx \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium zbar-tools poppler-utils fonts-droid-fallback nginx >/dev/null; } \
+	  || echo "warning: chromium / zbar-tools / poppler-utils / fonts-droid-fallback / nginx missing; some tests will skip"
 
 run: install
 	$(PY) manage.py migrate --noinput
@@ -35,6 +35,12 @@ run: install
 
 test: install system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Two web and two task nodes on PostgreSQL (127.0.0.1:5432) and a Redis of its own, behind nginx,
+# with nodes killed and Redis restarted mid-traffic (tests/cluster/run_cluster.py). Bounded: the
+# script stops itself well inside this limit.
+cluster-test: install system-deps
+	timeout 570 $(PY) tests/cluster/run_cluster.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -7,10 +7,14 @@ would. The task is queued by its dotted path, so this module needs nothing above
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django_q.tasks import async_task
 
 from payments.leases import lease_is_held
+
+logger = logging.getLogger(__name__)
 
 RUN_POLLER_TASK = "payments.tasks.run_poller"
 
@@ -19,7 +23,13 @@ def kick_poller() -> None:
     """Make sure a poller runs soon (queued; a no-op when one already holds the lease)."""
     if lease_is_held():
         return
-    async_task(RUN_POLLER_TASK, group="payments-poller")
+    try:
+        async_task(RUN_POLLER_TASK, group="payments-poller")
+    except Exception:
+        # The broker (Redis) is out of reach. The work is already in its row's next_action_at and
+        # the sweeper starts a poller within a minute; a request that has just changed a payment
+        # must not fail for want of a wake-up (its client would retry what already happened).
+        logger.warning("could not queue the poller; the sweeper will start it", exc_info=True)
 
 
 def kick_poller_after_commit() -> None:

@@ -37,5 +37,6 @@ _run = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 if IS_SQLITE:
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_run}.sqlite3")}
 else:
-    # A fixed name: Django replaces a database an interrupted run left behind.
-    DATABASES["default"]["TEST"] = {"NAME": "test_entrada"}
+    # A fixed name: Django replaces a database an interrupted run left behind. Two runs on one
+    # PostgreSQL server at once each need their own (ENTRADA_TEST_DB_NAME).
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("ENTRADA_TEST_DB_NAME", "test_entrada")}

@@ -24,6 +24,14 @@ from payments.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
 
+try:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    SHARED_SERVICE_DOWN: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+except ImportError:  # installed without the redis extra: no Redis to lose
+    SHARED_SERVICE_DOWN = ()
+
 # Validation codes raised by our serializers that deserve their own top-level code.
 DOMAIN_VALIDATION_CODES = {
     "invalid_amount",
@@ -111,6 +119,11 @@ def _detail_message(exc: exceptions.APIException) -> str:
     return force_str(detail)
 
 
+def _view_name(context: dict) -> str:
+    view = context.get("view")
+    return type(view).__name__ if view else "API view"
+
+
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every exception a view raises, as the error shape with a fitting status."""
     # As DRF's own handler does: an atomic request (ATOMIC_REQUESTS) must not commit half a change.
@@ -146,9 +159,20 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             status=exc.status_code,
             headers=headers,
         )
+    if isinstance(exc, SHARED_SERVICE_DOWN):
+        # Redis (the shared cache behind the throttles, the task broker) went away for a moment,
+        # as in a restart: the request can be retried, and it is nothing to mail anyone about.
+        logger.warning("shared service unavailable in %s: %s", _view_name(context), exc)
+        return Response(
+            error_body(
+                "service_unavailable",
+                _("A service this site depends on is briefly unavailable; retry in a moment."),
+            ),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "2"},
+        )
     # A bug: log it with its traceback for us, answer JSON without it for the caller.
-    view = context.get("view")
-    logger.exception("unhandled error in %s", type(view).__name__ if view else "API view")
+    logger.exception("unhandled error in %s", _view_name(context))
     return Response(
         error_body(
             "internal_error",

@@ -330,3 +330,15 @@ def test_the_sweeper_ends_an_attempt_that_never_got_its_payment(world, clock):
     assert tasks.sweep()["payments"] == 1
     assert state(order) == Order.State.EXPIRED
     assert counters(slot) == (0, 0)
+
+
+def test_a_paid_sale_that_is_not_for_an_order_logs_no_error(world, caplog):
+    # A cash register's sale through the partner API: paid, and none of the orders' business,
+    # whatever its free-text reference says (orders find their payments by a link, not a string).
+    from ..payments.helpers import pay
+
+    with caplog.at_level("ERROR", logger="ticketing.orders"):
+        register_sale = pay(SUCCESS, reference="order:REGISTER17")
+        assert register_sale.state == Payment.State.PAID
+        assert orders.payment_paid(register_sale) == "no_order"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
