@@ -26,7 +26,7 @@ from ticketing.exceptions import HoldExpired, PaymentInProgress
 from ticketing.models import Order, Ticket
 
 from ..helpers import no_worker
-from ..payments.helpers import SUCCESS
+from ..payments.helpers import SUCCESS, pay
 from .helpers import counters, state
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -335,8 +335,6 @@ def test_the_sweeper_ends_an_attempt_that_never_got_its_payment(world, clock):
 def test_a_paid_sale_that_is_not_for_an_order_logs_no_error(world, caplog):
     # A cash register's sale through the partner API: paid, and none of the orders' business,
     # whatever its free-text reference says (orders find their payments by a link, not a string).
-    from ..payments.helpers import pay
-
     with caplog.at_level("ERROR", logger="ticketing.orders"):
         register_sale = pay(SUCCESS, reference="order:REGISTER17")
         assert register_sale.state == Payment.State.PAID
