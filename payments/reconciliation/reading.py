@@ -207,6 +207,10 @@ class FileReader:
                 % {"line": self.line},
                 line=self.line,
             )
+        if kind == "transaction" and "total_count" not in summary:
+            raise FileRejected(
+                _("A transaction file must open with its Partner/Payment_time/Total_count summary.")
+            )
         missing = [name for name in required if name not in keys]
         if missing:
             raise FileRejected(
@@ -250,10 +254,6 @@ class FileReader:
         if total is not None and not total.isdigit():
             raise FileRejected(
                 _("Line 2: Total_count %(value)r is not a number.") % {"value": total}, line=2
-            )
-        if kind == "transaction" and total is None:
-            raise FileRejected(
-                _("A transaction file must open with its Partner/Total_count summary.")
             )
         self.header = Header(
             kind=kind,
