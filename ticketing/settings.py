@@ -318,16 +318,14 @@ SANDBOX_FILE_KNOBS = os.environ.get("SANDBOX_FILE_KNOBS", "")
 
 # --- Reconciliation ---------------------------------------------------------------------------
 # Sources the daily import reads (any of sandbox, dir, sftp); empty: sandbox while it is mounted.
-RECONCILIATION_SOURCES = env_list(
-    "RECONCILIATION_SOURCES", "sandbox" if SANDBOX_ENABLED else ""
-)
+RECONCILIATION_SOURCES = env_list("RECONCILIATION_SOURCES", "sandbox" if SANDBOX_ENABLED else "")
 RECONCILIATION_DIR = os.environ.get("RECONCILIATION_DIR", "")
 RECONCILIATION_SFTP = {
     "HOST": os.environ.get("RECONCILIATION_SFTP_HOST", ""),
     "PORT": int(os.environ.get("RECONCILIATION_SFTP_PORT", "22")),
     "USER": os.environ.get("RECONCILIATION_SFTP_USER", ""),
     "KEY_FILE": os.environ.get("RECONCILIATION_SFTP_KEY_FILE", ""),
-    # The server's host key line (known_hosts format) or a known_hosts file; never trust on first use.
+    # A known_hosts file with the server's key (empty: the system's); an unknown key is refused.
     "KNOWN_HOSTS": os.environ.get("RECONCILIATION_SFTP_KNOWN_HOSTS", ""),
     "REMOTE_DIR": os.environ.get("RECONCILIATION_SFTP_DIR", "."),
 }

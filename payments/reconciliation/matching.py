@@ -200,7 +200,8 @@ def reconcile_day(day: date, *, partner: str | None = None) -> DayOutcome | None
                 if repeated[key] > 1:
                     note(
                         Kind.DUPLICATE_LINE, ptid, kind, currency=currency, amount_alipay=amount,
-                        line_id=line_id, **links, detail=f"{kind} {ptid} appears {repeated[key]} times",
+                        line_id=line_id, **links,
+                        detail=f"{kind} {ptid} appears {repeated[key]} times",
                     )  # fmt: skip
                     continue
             if kind == "PAYMENT":
@@ -234,7 +235,8 @@ def reconcile_day(day: date, *, partner: str | None = None) -> DayOutcome | None
                 note(
                     Kind.FEE_MISMATCH, ptid, kind, currency=currency, line_id=line_id,
                     amount_alipay=settlement[3], **links,
-                    detail=f"settled {settlement[3]} is not {settlement[4]} less fee {settlement[2]}",
+                    detail=f"settled {settlement[3]} is not {settlement[4]} "
+                    f"less fee {settlement[2]}",
                 )  # fmt: skip
             if settlement is None and (today - day).days > settle_days:
                 note(

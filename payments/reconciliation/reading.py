@@ -102,10 +102,7 @@ def sniff(stream: BinaryIO) -> Sniffed:
         except UnicodeDecodeError:
             utf8 = False
     stream.seek(0)
-    if first == codecs.BOM_UTF8:
-        encoding = "utf-8-sig"
-    else:
-        encoding = "utf-8" if utf8 else "gbk"
+    encoding = "utf-8-sig" if first == codecs.BOM_UTF8 else "utf-8" if utf8 else "gbk"
     return Sniffed(content_hash=digest.hexdigest(), encoding=encoding, size=size)
 
 

@@ -110,7 +110,11 @@ BAD = {
         "Line 3: missing columns: charge_amount",
         3,
     ),
-    "no summary": ("\n".join([COLUMNS, *ROWS]), "must open with its Partner/Payment_time/Total_count summary", 0),
+    "no summary": (
+        "\n".join([COLUMNS, *ROWS]),
+        "must open with its Partner/Payment_time/Total_count summary",
+        0,
+    ),
     "an empty file": ("", "The file is empty", 0),
 }
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from payments.reconciliation import tasks
+from payments.reconciliation.exceptions import SourceUnavailable
 from payments.reconciliation.models import ReconciliationFile
 from payments.reconciliation.sources import sftp_files
-from payments.reconciliation.exceptions import SourceUnavailable
 from payments.sandbox.files import FILES, file_name
 from payments.sandbox.models import SandboxMerchant
 
@@ -72,9 +72,10 @@ def sshd(tmp_path):
     (home / "authorized_keys").write_text((home / "client_key.pub").read_text())
     os.chmod(home / "authorized_keys", 0o600)
     port = _free_port()
-    user = os.environ.get("USER") or subprocess.run(
-        ["id", "-un"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    user = (
+        os.environ.get("USER")
+        or subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+    )
     (home / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'host_key'}\n"
         f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
@@ -125,5 +126,5 @@ def test_files_are_fetched_over_sftp_from_a_real_sshd(recon, settings, sshd, tmp
 
 def test_an_sftp_server_with_an_unknown_host_key_is_refused(db, sshd, tmp_path):
     Path(sshd["KNOWN_HOSTS"]).write_text("")
-    with pytest.raises(SourceUnavailable, match="SFTP 127.0.0.1"):
+    with pytest.raises(SourceUnavailable, match=r"SFTP 127\.0\.0\.1"):
         sftp_files(sshd)

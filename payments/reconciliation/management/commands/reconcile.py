@@ -85,7 +85,7 @@ class Command(BaseCommand):
                         trigger="command",
                         progress=bar.set_description,
                         on_lines=bar.update,
-                    )  # fmt: skip
+                    )
                     for d in days
                 ]
         finally:
