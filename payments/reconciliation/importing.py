@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 
 from payments import clock
 
@@ -70,7 +71,7 @@ def import_file(
         logger.info("reconciliation file %s already imported as %s", name, existing.pk)
         return Imported(file=existing, created=False)
     if sniffed.size == 0:
-        raise FileRejected("The file is empty.")
+        raise FileRejected(_("The file is empty."))
     reader = FileReader(stream, name=name, encoding=sniffed.encoding)
     try:
         with transaction.atomic():
