@@ -117,7 +117,18 @@ def import_file(
 
 def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -> None:
     sql = _insert_sql()
-    adapt_time = connection.ops.adapt_datetimefield_value
+    adapted: dict = {None: None}
+
+    def adapt_time(value):
+        # The reader hands out one datetime object per distinct time: adapt each once.
+        db_value = adapted.get(value)
+        if db_value is None and value is not None:
+            if len(adapted) > 100_000:
+                adapted.clear()
+                adapted[None] = None
+            db_value = adapted[value] = connection.ops.adapt_datetimefield_value(value)
+        return db_value
+
     batch: list[tuple] = []
     with connection.cursor() as cursor:
         for row in reader.rows():

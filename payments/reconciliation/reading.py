@@ -155,6 +155,7 @@ class FileReader:
         self.header: Header | None = None
         self._columns: list[tuple[int, str]] = []
         self._width = 0
+        self._times: dict[str, datetime] = {}
 
     def _next(self) -> list[str] | None:
         while True:
@@ -174,7 +175,7 @@ class FileReader:
                     line=self.line + 1,
                 ) from None
             self.line = self._csv.line_num
-            if any(cell.strip() for cell in row):
+            if row and (len(row) > 1 or row[0].strip()):
                 return row
 
     def open(self, *, partner: str, day: date | None = None) -> Header:
@@ -309,9 +310,7 @@ class FileReader:
                 "amount": abs(amount),
                 "fee": abs(fee),
                 "currency": currency,
-                "paid_at": _time(raw["paid_at"], line, "Payment_time")
-                if raw.get("paid_at", "").strip()
-                else None,
+                "paid_at": self._time(raw.get("paid_at", ""), line, "Payment_time"),
                 "remark": raw.get("remark", "").strip()[:256],
                 "amount_cny": None,
                 "settlement": None,
@@ -337,10 +336,20 @@ class FileReader:
                             line=line,
                         )
                     out["rate"] = Decimal(rate)
-                if raw.get("settled_at", "").strip():
-                    out["settled_at"] = _time(raw["settled_at"], line, "Settlement_time")
+                out["settled_at"] = self._time(raw.get("settled_at", ""), line, "Settlement_time")
             self.count += 1
             yield out
+
+    def _time(self, text: str, line: int, column: str) -> datetime | None:
+        """Parsed once per distinct value: a day's file repeats each second many times."""
+        parsed = self._times.get(text)
+        if parsed is None:
+            if not text.strip():
+                return None
+            if len(self._times) > 100_000:
+                self._times.clear()
+            parsed = self._times[text] = _time(text, line, column)
+        return parsed
 
     def finish(self) -> None:
         """After the last row: the count must be the summary's Total_count."""
