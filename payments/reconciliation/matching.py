@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from payments import clock
 from payments.alipay import money
@@ -46,9 +46,6 @@ MONEY_TAKEN = (PState.PAID, PState.PARTIALLY_REFUNDED, PState.REFUNDED)
 NOT_TAKEN = (PState.FAILED, PState.CANCELLED, PState.NEEDS_ATTENTION)
 IN_FLIGHT = (PState.CREATED, PState.PENDING, PState.CANCELLING)
 SCAN_KINDS = [k for k in Kind if k != Kind.MISSING_AT_ALIPAY]
-_LINE_FIELDS = (
-    "pk", "partner_transaction_id", "type", "outgoing", "amount", "fee", "currency", "paid_at",
-)  # fmt: skip
 
 
 @dataclass
@@ -108,25 +105,6 @@ def current_file(kind: str, day: date, partner: str) -> ReconciliationFile | Non
     return ReconciliationFile.objects.filter(
         kind=kind, day=day, partner=partner, superseded_by__isnull=True
     ).first()
-
-
-def _settlement_lines(partner: str):
-    return FileLine.objects.filter(
-        file__kind=ReconciliationFile.Kind.SETTLEMENT,
-        file__partner=partner,
-        file__superseded_by__isnull=True,
-    )
-
-
-def _chunks(queryset, fields):
-    """values_list of `queryset` in pk order, BATCH rows per query (keyset, no OFFSET)."""
-    last = 0
-    while True:
-        rows = list(queryset.filter(pk__gt=last).order_by("pk").values_list(*fields)[:BATCH])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
 
 
 def _joined_lines(file_id: int, settle_ids: list[int]):
@@ -202,9 +180,11 @@ def _datetime_reader():
         return lambda v: v
 
     def read(value):
-        if value is None or isinstance(value, datetime):
-            return value
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            value = datetime.fromisoformat(value)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     return read
 
@@ -310,14 +290,19 @@ def reconcile_day(day: date, *, partner: str | None = None) -> DayOutcome | None
 
     settle_file = current_file(ReconciliationFile.Kind.SETTLEMENT, day, partner)
     if settle_file is not None:
-        fields = ("pk", "currency", "outgoing", "settlement", "amount_cny", "settlement_cny")
-        for rows in _chunks(FileLine.objects.filter(file=settle_file), fields):
-            for _pk, currency, outgoing, amount, gross_cny, net_cny in rows:
-                sign = -1 if outgoing else 1
-                t = totals[currency]
-                t.settled += sign * (amount or 0)
-                t.gross_cny += sign * (gross_cny or 0)
-                t.settled_cny += sign * (net_cny or 0)
+        sums = (
+            FileLine.objects.filter(file=settle_file)
+            .values("currency", "outgoing")
+            .annotate(
+                net=Sum("settlement"), gross_cny=Sum("amount_cny"), net_cny=Sum("settlement_cny")
+            )
+        )
+        for row in sums:
+            sign = -1 if row["outgoing"] else 1
+            t = totals[row["currency"]]
+            t.settled += sign * _cents(row["net"])
+            t.gross_cny += sign * _cents(row["gross_cny"])
+            t.settled_cny += sign * _cents(row["net_cny"])
 
     missing = _missing_at_alipay(day, partner, neighbours, tx_file)
     outcome = DayOutcome(day=day)
@@ -416,6 +401,10 @@ def _check_refund(note, ptid, kind, amount, currency, refund, common) -> None:
         )  # fmt: skip
 
 
+def _cents(value) -> Decimal:
+    return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def _missing_at_alipay(
     day: date, partner: str, neighbours: dict, tx_file: ReconciliationFile
 ) -> tuple[list[Found], set[str]]:
@@ -424,85 +413,100 @@ def _missing_at_alipay(
     Returns the differences, and the ids found present (their old differences are cleared).
     """
     start, end = day_bounds(day)
-    files = {day: tx_file.pk, **{d: f.pk for d, f in neighbours.items() if f}}
+    days = [day + timedelta(days=k) for k in range(-2, 3)]
+    file_days = {
+        f.pk: f.day
+        for f in ReconciliationFile.objects.filter(
+            kind=ReconciliationFile.Kind.TRANSACTION,
+            partner=partner,
+            superseded_by__isnull=True,
+            day__in=days,
+        )
+    }
+    have = set(file_days.values())
     # Candidates around the day's edges belong to the neighbouring day; they are judged here
     # once both their day's file and the neighbour they are near are imported.
     window = (start - NEIGHBOUR_MARGIN, end + NEIGHBOUR_MARGIN)
-    extra: dict[date, int | None] = {}
+    core = (start + NEIGHBOUR_MARGIN, end - NEIGHBOUR_MARGIN)
 
-    def file_of(d: date) -> int | None:
-        if d in files:
-            return files[d]
-        if d not in extra:
-            f = current_file(ReconciliationFile.Kind.TRANSACTION, d, partner)
-            extra[d] = f.pk if f else None
-        return extra[d]
-
-    def judgeable(at: datetime) -> tuple[date, list[int]] | None:
+    def judge(at: datetime) -> date | None:
+        """The day a candidate belongs to, or None while a file it needs is missing."""
+        if core[0] <= at < core[1]:
+            return day
         own = beijing(at).date()
         own_start, own_end = day_bounds(own)
-        needed = [own]
+        needed = {own}
         if at - own_start < NEIGHBOUR_MARGIN:
-            needed.append(own - timedelta(days=1))
+            needed.add(own - timedelta(days=1))
         if own_end - at < NEIGHBOUR_MARGIN:
-            needed.append(own + timedelta(days=1))
-        ids = [file_of(d) for d in needed]
-        if any(i is None for i in ids):
-            return None
-        look = [file_of(d) for d in (own - timedelta(days=1), own, own + timedelta(days=1))]
-        return own, [i for i in look if i is not None]
+            needed.add(own + timedelta(days=1))
+        return own if needed <= have else None
 
     missing: list[Found] = []
     present: set[str] = set()
-    payments = Payment.objects.filter(
-        paid_at__gte=window[0],
-        paid_at__lt=window[1],
-        state__in=[*MONEY_TAKEN, PState.CANCELLED],
-    )
-    for rows in _chunks(payments, ("pk", "partner_trans_id", "amount", "currency", "paid_at")):
-        _judge(rows, "PAYMENT", judgeable, missing, present, refund=False)
-    refunds = Refund.objects.filter(
-        succeeded_at__gte=window[0], succeeded_at__lt=window[1], state=Refund.State.SUCCEEDED
-    )
-    fields = (
-        "pk",
-        "partner_refund_id",
-        "amount",
-        "payment__currency",
-        "succeeded_at",
-        "payment_id",
-    )
-    for rows in _chunks(refunds, fields):
-        _judge(rows, "REFUND", judgeable, missing, present, refund=True)
+    for kind in ("PAYMENT", "REFUND"):
+        for rows in _candidates(kind, window, list(file_days)):
+            for pk, ptid, amount, currency, at, payment_id, found_in in rows:
+                own = judge(at)
+                if own is None:
+                    continue  # waits for the neighbouring day's file
+                if found_in is not None and abs((file_days[found_in] - own).days) <= 1:
+                    present.add(ptid)
+                    continue
+                refund = kind == "REFUND"
+                missing.append(
+                    Found(
+                        kind=Kind.MISSING_AT_ALIPAY, ptid=ptid, line_type=kind, day=own,
+                        currency=currency, amount_here=amount, payment_id=payment_id,
+                        refund_id=pk if refund else None,
+                        detail=f"Entrada {'refunded' if refund else 'was paid'} {amount} "
+                        f"{currency} at {beijing(at):%Y-%m-%d %H:%M:%S} Beijing; "
+                        "Alipay's files have no such line",
+                    )
+                )  # fmt: skip
     return missing, present
 
 
-def _judge(rows, kind, judgeable, missing, present, *, refund: bool) -> None:
-    ids = [r[1] for r in rows]
-    lines = set(
-        FileLine.objects.filter(
-            partner_transaction_id__in=ids, type=kind, file__kind="transaction",
-            file__superseded_by__isnull=True,
-        ).values_list("partner_transaction_id", "file_id")
-    )  # fmt: skip
-    for row in rows:
-        pk, ptid, amount, currency, at = row[:5]
-        verdict = judgeable(at)
-        if verdict is None:
-            continue  # waits for the neighbouring day's file
-        own, files = verdict
-        if any((ptid, f) in lines for f in files):
-            present.add(ptid)
-            continue
-        missing.append(
-            Found(
-                kind=Kind.MISSING_AT_ALIPAY, ptid=ptid, line_type=kind, day=own,
-                currency=currency, amount_here=amount,
-                payment_id=row[5] if refund else pk, refund_id=pk if refund else None,
-                detail=f"Entrada {'refunded' if refund else 'was paid'} {amount} {currency} "
-                f"at {beijing(at):%Y-%m-%d %H:%M:%S} Beijing; Alipay's files have no such line",
-            )
-        )  # fmt: skip
+def _candidates(kind: str, window: tuple[datetime, datetime], file_ids: list[int]):
+    """Entrada's paid payments (or succeeded refunds) in `window`, BATCH per query, each with
+    the id of a current file holding its line (None if none does)."""
+    q = connection.ops.quote_name
+    line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
+    files = ", ".join(str(int(i)) for i in file_ids) or "NULL"
+    if kind == "PAYMENT":
+        states = ", ".join(f"'{s}'" for s in (*MONEY_TAKEN, PState.CANCELLED))
+        sql = f"""
+            SELECT p.id, p.partner_trans_id, p.amount, p.currency, p.paid_at, p.id,
+                   (SELECT MIN(l.file_id) FROM {q(line)} l
+                    WHERE l.partner_transaction_id = p.partner_trans_id
+                      AND l.type = 'PAYMENT' AND l.file_id IN ({files}))
+            FROM {q(pay)} p
+            WHERE p.paid_at >= %s AND p.paid_at < %s AND p.state IN ({states}) AND p.id > %s
+            ORDER BY p.id
+        """  # noqa: S608 (names from the models, states from the code, ids are integers)
+    else:
+        sql = f"""
+            SELECT r.id, r.partner_refund_id, r.amount, p.currency, r.succeeded_at, r.payment_id,
+                   (SELECT MIN(l.file_id) FROM {q(line)} l
+                    WHERE l.partner_transaction_id = r.partner_refund_id
+                      AND l.type = 'REFUND' AND l.file_id IN ({files}))
+            FROM {q(ref)} r JOIN {q(pay)} p ON p.id = r.payment_id
+            WHERE r.succeeded_at >= %s AND r.succeeded_at < %s AND r.state = 'succeeded'
+              AND r.id > %s
+            ORDER BY r.id
+        """  # noqa: S608
+    sql += f" LIMIT {BATCH}"
+    adapt = connection.ops.adapt_datetimefield_value
+    dec, when = _decimal_reader(), _datetime_reader()
+    last = 0
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(sql, [adapt(window[0]), adapt(window[1]), last])
+            fetched = cursor.fetchall()
+            if not fetched:
+                return
+            yield [(r[0], r[1], dec(r[2]), r[3], when(r[4]), r[5], r[6]) for r in fetched]
+            last = fetched[-1][0]
 
 
 def _event(diff: Difference, action: str, note: str = "") -> DifferenceEvent:
