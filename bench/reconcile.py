@@ -78,7 +78,7 @@ def generate(n: int, folder: Path) -> tuple[Path, Path]:
     ]  # fmt: skip
     quote = connection.ops.quote_name
     sql = (
-        f"INSERT INTO {quote(Payment._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+        f"INSERT INTO {quote(Payment._meta.db_table)} ({', '.join(map(quote, columns))}) "
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
     adapt = connection.ops.adapt_datetimefield_value
@@ -112,8 +112,9 @@ def generate(n: int, folder: Path) -> tuple[Path, Path]:
             cny = (amount * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
             net = amount - fee
             tx.write(f"{ptid},{alipay},{amount},{fee},USD,{stamp},PAYMENT,Entry,7991\n")
+            net_cny = (net * rate).quantize(Decimal("0.01"))
             st.write(
-                f"{ptid},{alipay},{amount},{cny},{fee},{net},{(net * rate).quantize(Decimal('0.01'))}"
+                f"{ptid},{alipay},{amount},{cny},{fee},{net},{net_cny}"
                 f",USD,7.2,{stamp},{settled_at},P,L,Entry\n"
             )
             batch.append(
@@ -149,10 +150,16 @@ def measure(tx_path: Path, st_path: Path) -> dict:
         reader.text.detach()
     baseline = time.perf_counter() - started
     started = time.perf_counter()
-    report = run(local_files([tx_path, st_path]), trigger="bench")
+    phases = {}
+
+    def on_lines(_n):
+        phases["import_s"] = time.perf_counter() - started
+
+    report = run(local_files([tx_path, st_path]), trigger="bench", on_lines=on_lines)
     wall = time.perf_counter() - started
     [day] = report.days
     return {
+        "import_s": phases.get("import_s", 0.0),
         "parsed": parsed,
         "baseline_s": baseline,
         "wall_s": wall,
@@ -206,13 +213,22 @@ def main() -> None:
         f"import both files ({2 * n:,} lines) and match: {wall:6.1f} s  "
         f"{2 * n / wall:>10,.0f} lines/s  ({n / wall:,.0f} day lines/s)"
     )
+    print(
+        f"  of which importing (reading, checking, storing): {figures['import_s']:6.1f} s, "
+        f"matching and recording: {wall - figures['import_s']:6.1f} s"
+    )
     print(f"peak memory of the run (RSS): {figures['peak_mb']:.0f} MB")
     print(
         f"matched {figures['matched']:,} of {figures['lines']:,} lines, "
         f"{figures['differences']} differences, refused: {figures['refused'] or 'none'}"
     )
-    verdict = "meets the target" if wall < TARGET_S and figures["peak_mb"] < TARGET_MB else (
-        "within the floor" if wall < FLOOR_S else "SLOWER THAN THE FLOOR"
+    projected = wall * 1_000_000 / n
+    if n != 1_000_000:
+        print(f"projected to 1,000,000 lines (linear): {projected:.0f} s")
+    verdict = (
+        "meets the target"
+        if projected < TARGET_S and figures["peak_mb"] < TARGET_MB
+        else ("within the floor" if projected < FLOOR_S else "SLOWER THAN THE FLOOR")
     )
     print(f"target < {TARGET_S:.0f} s and < {TARGET_MB:.0f} MB, floor < {FLOOR_S:.0f} s: {verdict}")
 

@@ -129,15 +129,23 @@ def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -
             db_value = adapted[value] = connection.ops.adapt_datetimefield_value(value)
         return db_value
 
+    # SQLite stores these columns as REAL whatever is sent; a float binds natively where a
+    # Decimal goes through a Python adapter per value (the same double either way).
+    money = float if connection.vendor == "sqlite" else (lambda v: v)
+
+    def maybe(value):
+        return None if value is None else money(value)
+
     batch: list[tuple] = []
     with connection.cursor() as cursor:
         for row in reader.rows():
             batch.append(
                 (
                     record.pk, row["line_no"], row["partner_transaction_id"],
-                    row["transaction_id"], row["type"], row["outgoing"], row["amount"],
-                    row["fee"], row["currency"], adapt_time(row["paid_at"]), row["amount_cny"],
-                    row["settlement"], row["settlement_cny"], row["rate"],
+                    row["transaction_id"], row["type"], row["outgoing"], money(row["amount"]),
+                    money(row["fee"]), row["currency"], adapt_time(row["paid_at"]),
+                    maybe(row["amount_cny"]), maybe(row["settlement"]),
+                    maybe(row["settlement_cny"]), row["rate"],
                     adapt_time(row["settled_at"]), row["status"], row["remark"],
                 )
             )  # fmt: skip
