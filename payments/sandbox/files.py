@@ -137,8 +137,11 @@ def knobbed(rows: list[Movement], knobs: FileKnobs, merchant, day) -> list[Movem
     if knobs.drop is not None and knobs.drop < len(rows):
         del rows[knobs.drop]
     if knobs.stranger:
-        rows.append(_trade_movement(stranger_trade(merchant, day), None, "PAYMENT"))
-        rows.sort(key=lambda m: (m.at, m.transaction_id, m.kind))
+        trade = stranger_trade(merchant, day)
+        # Once made, the trade is real: the day's movements already list it.
+        if not any(m.partner_id == trade.partner_trans_id for m in rows):
+            rows.append(_trade_movement(trade, None, "PAYMENT"))
+            rows.sort(key=lambda m: (m.at, m.transaction_id, m.kind))
     return rows
 
 
