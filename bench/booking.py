@@ -97,6 +97,7 @@ def site_env(database_url: str, var_dir: Path) -> dict[str, str]:
         "TICKETING_API_ORDER_RATE": "",
         "TICKETING_API_READ_RATE": "",
         "TICKETING_API_LOOKUP_RATE": "",
+        "TICKETING_HOLDS_PER_ADDRESS": "0",
         "LOG_LEVEL": "ERROR",  # a 409 sold-out is an answer, not a warning worth a line
         "PYTHONUNBUFFERED": "1",
     }

@@ -1,7 +1,8 @@
 """Staff's view of payments: every gateway exchange and transition next to its payment.
 
 Everything is read-only here: the actions call the lifecycle (cancel, full refund, retry a
-payment or refund that needs attention) and show its domain errors as messages.
+payment or refund that needs attention) and show its domain errors as messages. Each action
+needs its own permission (see the Meta of Payment and Refund): viewing grants none of them.
 """
 
 from __future__ import annotations
@@ -75,8 +76,22 @@ def _run(modeladmin, request, queryset, call, done_message) -> None:
         modeladmin.message_user(request, done_message(done), messages.SUCCESS)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows whose state only the lifecycle moves: saving the change form would write the whole
+    row back as it was read, over any transition made meanwhile."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdmin):
     list_display = (
         "partner_trans_id",
         "created_at",
@@ -99,14 +114,31 @@ class PaymentAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields if f.name != "buyer_code_sealed"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.cancel_payment")
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.refund_payment")
 
-    @admin.action(description=_("Cancel (reverse today, refund later)"))
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.resolve_payment")
+
+    @admin.action(description=_("Cancel (reverse today, refund later)"), permissions=["cancel"])
     def cancel_payments(self, request, queryset: QuerySet[Payment]) -> None:
+        if not self.has_refund_permission(request):
+            # A paid payment's cancel gives its money back (reversal or full refund).
+            paid = queryset.filter(state__in=Payment.REFUNDABLE_STATES)
+            for payment in paid:
+                self.message_user(
+                    request,
+                    _(
+                        "%(payment)s: cancelling a paid payment refunds it, "
+                        "which needs the refund permission."
+                    )
+                    % {"payment": payment},
+                    messages.ERROR,
+                )
+            queryset = queryset.exclude(pk__in=[payment.pk for payment in paid])
         _run(
             self,
             request,
@@ -115,7 +147,7 @@ class PaymentAdmin(admin.ModelAdmin):
             lambda n: ngettext("%d payment cancelled.", "%d payments cancelled.", n) % n,
         )
 
-    @admin.action(description=_("Refund what is left in full"))
+    @admin.action(description=_("Refund what is left in full"), permissions=["refund"])
     def refund_in_full(self, request, queryset: QuerySet[Payment]) -> None:
         def refund(payment: Payment, *, actor: str):
             return lifecycle.request_refund(
@@ -130,7 +162,9 @@ class PaymentAdmin(admin.ModelAdmin):
             lambda n: ngettext("%d refund requested.", "%d refunds requested.", n) % n,
         )
 
-    @admin.action(description=_("Retry the cancel of payments needing attention"))
+    @admin.action(
+        description=_("Retry the cancel of payments needing attention"), permissions=["resolve"]
+    )
     def retry_attention(self, request, queryset: QuerySet[Payment]) -> None:
         _run(
             self,
@@ -146,7 +180,7 @@ class RefundExchangeInline(GatewayExchangeInline):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdmin):
     list_display = ("partner_refund_id", "payment", "amount", "state", "attempts", "created_at")
     list_filter = ("state", "created_at")
     search_fields = ("partner_refund_id", "payment__partner_trans_id", "=uuid")
@@ -157,13 +191,10 @@ class RefundAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.retry_refund")
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    @admin.action(description=_("Retry refunds needing attention"))
+    @admin.action(description=_("Retry refunds needing attention"), permissions=["retry"])
     def retry_refunds(self, request, queryset: QuerySet[Refund]) -> None:
         _run(
             self,

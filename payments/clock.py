@@ -4,7 +4,12 @@ Tests move it instead of waiting: `clock.freeze(at)` stops it, `clock.advance(se
 and while frozen `clock.sleep(seconds)` advances instead of blocking, so a polling chain that waits
 3 s between queries runs instantly and still records its 3 s steps. A subprocess (a real qcluster
 in a crash test) follows the same moved clock when ENTRADA_CLOCK_FILE names a file holding an
-offset in seconds. Pure Python so that payments.alipay and the sandbox can share it.
+offset in seconds.
+
+It imports nothing from the project (only the standard library) and must stay that way: it is
+the lowest module of the whole site, used by payments, the sandbox and ticketing alike, and it
+lives in payments only because payments never imports ticketing. The protocol package
+(payments.alipay) does not use it: it must stand alone.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Services raise these; the edges translate them (the API answers 4xx JSON
 `{"code": ..., "message": ..., "fields": {...}}`, the admin shows the message). Gateway *outcomes*
-are not exceptions (STYLE.md): a declined buyer is a failed payment, not an error of the caller.
+are not exceptions (docs/contributing.md): a declined buyer is a failed payment, not an error of
+the caller.
 """
 
 from __future__ import annotations

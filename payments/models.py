@@ -36,8 +36,12 @@ class Payment(models.Model):
         BARCODE = "barcode", _("Barcode (buyer's payment code)")
         QR = "qr", _("QR (buyer scans)")
 
-    # States in which the lifecycle still owes the payment a next step (the sweeper looks here).
-    ACTIVE_STATES = (State.CREATED, State.PENDING, State.CANCELLING)
+    # Still waiting for the buyer to pay (or for Alipay to say whether they did): a cancel sent
+    # now stops the payment before any money moves.
+    IN_FLIGHT_STATES = (State.CREATED, State.PENDING)
+    # States in which the lifecycle still owes the payment a next step (the sweeper looks here):
+    # its outcome is undecided, so pages showing it keep polling.
+    ACTIVE_STATES = (*IN_FLIGHT_STATES, State.CANCELLING)
     FINAL_STATES = (State.FAILED, State.CANCELLED, State.REFUNDED)
     REFUNDABLE_STATES = (State.PAID, State.PARTIALLY_REFUNDED)
 
@@ -89,6 +93,12 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_action_at"], name="payment_due_idx")]
+        # Beyond view: each admin action that moves money or state has its own permission.
+        permissions = [
+            ("cancel_payment", "Can cancel payments"),
+            ("refund_payment", "Can refund payments"),
+            ("resolve_payment", "Can retry payments needing attention"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.partner_trans_id} {self.amount} {self.currency} ({self.state})"
@@ -135,6 +145,7 @@ class Refund(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_action_at"], name="refund_due_idx")]
+        permissions = [("retry_refund", "Can retry refunds needing attention")]
 
     def __str__(self) -> str:
         return f"{self.partner_refund_id} {self.amount} ({self.state})"

@@ -6,6 +6,9 @@ and then lets the lifecycle confirm the claimed state by a query (lifecycle.refr
 the same path the poller takes. So a repeated, late or out-of-order notification changes nothing
 that a query would not, and a forged one changes nothing at all. The body `success` tells Alipay
 to stop resending; anything we refuse gets a 4xx and `fail`, never a 500.
+
+A notification is a form of a few hundred bytes: a body over MAX_NOTIFICATION_BYTES is refused
+unread (413), much below Django's general upload limit.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 import logging
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments import clock, gateway, lifecycle
+from payments import alipay_client, clock, lifecycle
 from payments.alipay.exceptions import InvalidNotification
 from payments.alipay.notifications import ACKNOWLEDGEMENT, Notification
 from payments.exceptions import GatewayUnavailable
@@ -26,6 +30,7 @@ from payments.models import GatewayExchange, Payment
 logger = logging.getLogger(__name__)
 
 NOTIFY_SERVICE = "notify"
+MAX_NOTIFICATION_BYTES = 64 * 1024
 # Claims worth confirming: the trade was paid, or it closed without payment.
 CONFIRMABLE = frozenset(lifecycle.PAID_STATUSES) | {"TRADE_CLOSED"}
 
@@ -77,7 +82,18 @@ def handle_notification(note: Notification) -> str:
 @require_POST
 def alipay_notify(request: HttpRequest) -> HttpResponse:
     try:
-        note = gateway.client().parse_notification(request.POST)
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = -1
+    if not 0 <= declared <= MAX_NOTIFICATION_BYTES:
+        logger.warning("notification refused unread: %s bytes declared", declared)
+        return _answer("fail", 413)
+    try:
+        form = request.POST
+    except (RequestDataTooBig, TooManyFieldsSent):
+        return _answer("fail", 413)
+    try:
+        note = alipay_client.client().parse_notification(form)
     except InvalidNotification as exc:
         logger.warning("notification refused: %s", exc.message)
         return _answer("fail", 400)

@@ -22,23 +22,55 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import (
-    DEFAULT_DB_ALIAS,
-    IntegrityError,
-    close_old_connections,
-    connections,
-    transaction,
-)
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.db.models import F, Min
 
 from payments import clock
-from payments.models import Payment, Refund, WorkerLease
-from payments.transitions import conf, later, transition_payment
+from payments.cancelling import begin_cancel, send_cancel
+from payments.conf import conf, later
+from payments.leases import (
+    LEASE_NAME,
+    LEASE_SECONDS,
+    acquire_lease,
+    lease_is_held,
+    lease_name,
+    release_lease,
+    renew_lease,
+    shard_count,
+    shard_of,
+)
+from payments.models import Payment, Refund
+from payments.paying import refresh_from_gateway
+from payments.refunds import send_refund
+from payments.transitions import claim_payment, claim_refund, transition_payment
+from payments.wakeup import kick_poller
+
+# The lease and claim functions are used from here by commands and tests, as before they moved.
+__all__ = [
+    "LEASE_NAME",
+    "LEASE_SECONDS",
+    "acquire_any",
+    "acquire_lease",
+    "claim_payment",
+    "due_soon",
+    "due_work",
+    "has_work",
+    "lease_is_held",
+    "lease_name",
+    "next_due",
+    "overdue",
+    "release_lease",
+    "renew_lease",
+    "run",
+    "run_round",
+    "shard_count",
+    "shard_of",
+    "step_payment",
+    "step_refund",
+]
 
 logger = logging.getLogger(__name__)
 
-LEASE_NAME = "payments-poller"
-LEASE_SECONDS = 15.0
 WINDOW_SECONDS = 50.0  # well under the django-q2 task timeout (90 s)
 MAX_NAP = 0.25
 BATCH = 200
@@ -46,37 +78,9 @@ BATCH = 200
 HORIZON_SECONDS = 90.0
 
 
-# --- the lease --------------------------------------------------------------------------------
-def shard_count() -> int:
-    """PAYMENTS["POLLER_SHARDS"]: how many pollers may run at once, each on its share of rows."""
-    return max(1, int(conf("POLLER_SHARDS")))
-
-
-def lease_name(shard: int) -> str:
-    return f"{LEASE_NAME}-{shard}"
-
-
+# --- the lease ---------------------------------------------------------------------------------
 def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def acquire_lease(holder: str, shard: int = 0) -> bool:
-    name = lease_name(shard)
-    now = clock.now()
-    expires = now + timedelta(seconds=LEASE_SECONDS)
-    taken = WorkerLease.objects.filter(name=name, expires_at__lte=now).update(
-        holder=holder, expires_at=expires
-    )
-    if taken:
-        return True
-    if WorkerLease.objects.filter(name=name).exists():
-        return False
-    try:
-        with transaction.atomic():
-            WorkerLease.objects.create(name=name, holder=holder, expires_at=expires)
-        return True
-    except IntegrityError:
-        return False
 
 
 def acquire_any(holder: str) -> int | None:
@@ -91,38 +95,13 @@ def acquire_any(holder: str) -> int | None:
     return None
 
 
-def renew_lease(holder: str, shard: int = 0) -> bool:
-    expires = later(LEASE_SECONDS)
-    renewed = WorkerLease.objects.filter(name=lease_name(shard), holder=holder).update(
-        expires_at=expires
-    )
-    return renewed == 1
-
-
-def release_lease(holder: str, shard: int = 0) -> None:
-    WorkerLease.objects.filter(name=lease_name(shard), holder=holder).update(
-        holder="", expires_at=clock.now()
-    )
-
-
-def lease_is_held(shard: int | None = None) -> bool:
-    """Is this shard's poller running (None: are all shards' pollers running)?"""
-    names = [lease_name(s) for s in range(shard_count())] if shard is None else [lease_name(shard)]
-    held = WorkerLease.objects.filter(name__in=names, expires_at__gt=clock.now()).count()
-    return held == len(names)
-
-
-# --- finding and claiming work ---------------------------------------------------------------
+# --- finding work ------------------------------------------------------------------------------
 def _share(queryset, shard: int | None):
     """Rows of one shard (id modulo the shard count); all rows for shard None."""
     count = shard_count()
     if shard is None or count == 1:
         return queryset
     return queryset.annotate(poller_shard=F("pk") % count).filter(poller_shard=shard)
-
-
-def shard_of(pk: int) -> int:
-    return pk % shard_count()
 
 
 def _active_payments(shard: int | None = None):
@@ -183,33 +162,9 @@ def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment
     return payments, refunds
 
 
-def claim_payment(payment: Payment) -> int | None:
-    """Own a due payment's next step with one compare-and-set on the row as it was read.
-
-    Returns the new chain generation, or None when someone moved or claimed it meanwhile.
-    """
-    now = clock.now()
-    generation = payment.chain_generation + 1
-    claimed = Payment.objects.filter(
-        pk=payment.pk,
-        state=payment.state,
-        chain_generation=payment.chain_generation,
-        next_action_at=payment.next_action_at,
-    ).update(
-        chain_generation=generation,
-        next_action_at=now + timedelta(seconds=conf("CLAIM_SECONDS")),
-    )
-    if claimed != 1:
-        return None
-    payment.chain_generation = generation
-    return generation
-
-
 # --- one step ---------------------------------------------------------------------------------
 def advance_payment(payment: Payment, generation: int) -> None:
     """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry."""
-    from payments import lifecycle
-
     State = Payment.State
     if payment.state == State.CREATED:
         # The process that sent the first pay died before recording its answer: query it.
@@ -229,23 +184,21 @@ def advance_payment(payment: Payment, generation: int) -> None:
         if clock.now() >= payment.deadline_at:
             # One last query first: a buyer who confirmed since the previous one (or while the
             # poller was behind) is then paid, not cancelled-and-refunded.
-            payment = lifecycle.refresh_from_gateway(
-                payment, generation=generation, actor="system:deadline"
-            )
+            payment = refresh_from_gateway(payment, generation=generation, actor="system:deadline")
             payment.refresh_from_db()
             if payment.state != State.PENDING or payment.chain_generation != generation:
                 return
-            generation = lifecycle.begin_cancel(
+            generation = begin_cancel(
                 payment, actor="system:deadline", note="deadline passed", generation=generation
             )
             if generation is None:
                 return
             payment.refresh_from_db()
-            lifecycle.send_cancel(payment, generation=generation, actor="system:deadline")
+            send_cancel(payment, generation=generation, actor="system:deadline")
         else:
-            lifecycle.refresh_from_gateway(payment, generation=generation, actor="system:poller")
+            refresh_from_gateway(payment, generation=generation, actor="system:poller")
     elif payment.state == State.CANCELLING:
-        lifecycle.send_cancel(payment, generation=generation, actor="system:poller")
+        send_cancel(payment, generation=generation, actor="system:poller")
 
 
 def step_payment(payment: Payment) -> bool:
@@ -257,8 +210,6 @@ def step_payment(payment: Payment) -> bool:
 
 
 def step_refund(refund_id: int) -> bool:
-    from payments.refunds import claim_refund, send_refund
-
     attempts = claim_refund(refund_id)
     if attempts is None:
         return False
@@ -319,8 +270,6 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
     Returns the number of steps run (0 when every shard's lease is held). The sweeper waits up
     to `wait_for_lease` for a lease that a killed poller left behind to expire.
     """
-    from payments import tasks
-
     holder = _holder()
     close_old_connections()
     give_up = later(wait_for_lease)
@@ -334,7 +283,7 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
         for other in range(shard_count())
         if other != shard
     ):
-        tasks.kick_poller()  # another shard has work and nobody polling it
+        kick_poller()  # another shard has work and nobody polling it
     steps = 0
     threads = int(conf("POLLER_THREADS"))
     pool = _Pool(threads) if threads > 1 else None
@@ -356,5 +305,5 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
         release_lease(holder, shard)
     # Work due soon (or while we were stopping) would wait for the sweeper: hand over.
     if due_soon(scope):
-        tasks.kick_poller()
+        kick_poller()
     return steps

@@ -21,14 +21,21 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.db.models import Sum
 
-from payments import clock, gateway
+from payments import alipay_client, clock
+from payments.alerts import alert_staff
 from payments.alipay.beijing import refund_blackout_end
 from payments.alipay.exceptions import InvalidRequest
-from payments.alipay.results import Outcome, SignatureVerdict
+from payments.alipay.results import Outcome
+from payments.cleaning import clean_id, clean_money
+from payments.conf import conf, later
 from payments.exceptions import InvalidAmount, InvalidPaymentRequest, NotRefundable, RefundTooLarge
 from payments.messages import message_for, refund_failure_message
 from payments.models import Payment, PaymentEvent, Refund
-from payments.transitions import conf, later, record_exchange, transition_refund
+from payments.transitions import claim_refund, record_exchange, transition_refund
+from payments.verification import final_answer, refund_matches
+from payments.wakeup import kick_poller_after_commit
+
+__all__ = ["claim_refund", "request_refund", "retry_refund", "send_refund"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +43,8 @@ BLACKOUT_NOTE = "Alipay executes no refunds 00:00-01:30 Beijing time"
 
 
 def _clean_refund_amount(amount: object, currency: str) -> Decimal:
-    from payments.lifecycle import _clean_money
-
     try:
-        return _clean_money(amount, currency)[0]
+        return clean_money(amount, currency)[0]
     except InvalidAmount:
         raise
     except InvalidOperation:
@@ -64,9 +69,7 @@ def request_refund(
     if len(reason) > 128 or '"' in reason or any(ord(c) < 32 for c in reason):
         raise InvalidPaymentRequest(fields={"reason": "at most 128 characters, no double quotes"})
     if partner_refund_id is not None:
-        from payments.lifecycle import _clean_id
-
-        partner_refund_id = _clean_id(partner_refund_id, "partner_refund_id", 64)
+        partner_refund_id = clean_id(partner_refund_id, "partner_refund_id", 64)
         if not partner_refund_id or partner_refund_id == payment.partner_trans_id:
             raise InvalidPaymentRequest(fields={"partner_refund_id": "not a usable refund id"})
     now = clock.now()
@@ -120,26 +123,6 @@ def request_refund(
     return refund
 
 
-def claim_refund(refund_id: int) -> int | None:
-    """Take a due refund for one attempt; returns the attempts count it was claimed at."""
-    row = (
-        Refund.objects.filter(
-            pk=refund_id, state=Refund.State.REQUESTED, next_action_at__lte=clock.now()
-        )
-        .values("attempts", "next_action_at")
-        .first()
-    )
-    if row is None:
-        return None
-    claimed = Refund.objects.filter(
-        pk=refund_id,
-        state=Refund.State.REQUESTED,
-        attempts=row["attempts"],
-        next_action_at=row["next_action_at"],
-    ).update(next_action_at=later(conf("CLAIM_SECONDS")))
-    return row["attempts"] if claimed == 1 else None
-
-
 def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
     """One refund call with the stored parameters; applies the verified answer."""
     refund = Refund.objects.select_related("payment").get(pk=refund.pk)
@@ -164,7 +147,7 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
         return
     sent_at = clock.now()
     try:
-        result = gateway.refund(refund)
+        result = alipay_client.refund(refund)
     except InvalidRequest as exc:
         transition_refund(
             refund.pk,
@@ -175,7 +158,7 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
             fields={"failure_code": "invalid_request", "failure_message": exc.message[:500]},
         )
         return
-    believed = result.ok and _refund_matches(refund, result)
+    believed = result.ok and refund_matches(refund, result)
     record_exchange(
         result,
         payment=refund.payment,
@@ -202,13 +185,8 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
             fields=fields,
         )
         return
-    final = result.outcome is Outcome.CONFIG_ERROR or (
-        result.outcome is Outcome.FAILED and result.signature is SignatureVerdict.VALID
-    )
-    if final:
+    if final_answer(result):
         if result.outcome is Outcome.CONFIG_ERROR:
-            from payments.alerts import alert_staff
-
             alert_staff(refund.payment, f"refund {refund.partner_refund_id}: {result.code}")
         transition_refund(
             refund.pk,
@@ -228,9 +206,7 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
             next_action_at=later(conf("REFUND_RETRY_INTERVAL"), start=sent_at),
             updated_at=clock.now(),
         )
-        from payments import tasks
-
-        transaction.on_commit(tasks.kick_poller)
+        kick_poller_after_commit()
         return
     reason = f"refund unconfirmed after {attempt} attempts, last: {result.code}"
     if transition_refund(
@@ -245,29 +221,7 @@ def send_refund(refund: Refund, *, claimed_attempts: int, actor: str) -> None:
             "next_action_at": None,
         },
     ):
-        from payments.alerts import alert_staff
-
         alert_staff(refund.payment, reason, refund=refund)
-
-
-def _refund_matches(refund: Refund, result) -> bool:
-    if result.signature is not SignatureVerdict.VALID:
-        return False
-    fields = result.fields
-    payment = refund.payment
-    if fields.get("partner_refund_id") and fields["partner_refund_id"] != refund.partner_refund_id:
-        return False
-    if fields.get("partner_trans_id") and fields["partner_trans_id"] != payment.partner_trans_id:
-        return False
-    if fields.get("currency") and fields["currency"] != payment.currency:
-        return False
-    if fields.get("refund_amount"):
-        try:
-            if Decimal(fields["refund_amount"]) != refund.amount:
-                return False
-        except InvalidOperation:
-            return False
-    return True
 
 
 def retry_refund(refund: Refund, *, actor: str) -> Refund:

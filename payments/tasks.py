@@ -1,6 +1,6 @@
 """django-q2 tasks of the payment lifecycle: thin, idempotent, safe to run twice or never.
 
-Correctness does not rest on the broker (STACK.md: the Redis broker can lose a task, the ORM
+Correctness does not rest on the broker (docs/stack.md: the Redis broker can lose a task, the ORM
 broker can run one twice): every row carries its own `next_action_at`, the poller claims rows by
 compare-and-set, and the sweeper schedule restarts the poller whenever anything is overdue.
 """
@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import logging
 
-from django_q.tasks import async_task
+from django_q.models import Schedule
 
 from payments import poller
-from payments.transitions import conf
+from payments.conf import conf
+from payments.wakeup import kick_poller
+
+# kick_poller lives in payments.wakeup (transitions kick too); callers still find it here.
+__all__ = ["ensure_schedules", "kick_poller", "run_poller", "sweep"]
 
 logger = logging.getLogger(__name__)
 
 SWEEPER_NAME = "payments-sweeper"
-
-
-def kick_poller() -> None:
-    """Make sure a poller runs soon (queued; a no-op when one already holds the lease)."""
-    if poller.lease_is_held():
-        return
-    async_task("payments.tasks.run_poller", group="payments-poller")
 
 
 def run_poller() -> int:
@@ -42,8 +39,6 @@ def sweep() -> int:
 
 def ensure_schedules() -> None:
     """Create the sweeper schedule once (idempotent; load_demo and deploys call it)."""
-    from django_q.models import Schedule
-
     Schedule.objects.update_or_create(
         name=SWEEPER_NAME,
         defaults={

@@ -14,51 +14,21 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
 from payments import clock, signals
 from payments.alipay.results import GatewayResult
 from payments.alipay.services import mask
+from payments.conf import conf, later
 from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
+from payments.wakeup import kick_poller_after_commit
 
 logger = logging.getLogger(__name__)
 
 # Alipay echoes the request in its reply (<request><param name="buyer_identity_code">): a live
 # buyer code must not be stored whole anywhere, so the audit copy masks it like the request.
 _ECHOED_CODE = re.compile(r'(buyer_identity_code"?\s*>\s*)(\d{8,32})')
-
-DEFAULTS = {
-    "FIRST_QUERY_DELAY": 3.0,
-    "POLL_INTERVAL": 3.0,
-    "DEADLINE_SECONDS": 60,
-    "QR_DEADLINE_SECONDS": 300,
-    "PAY_RESEND_MAX": 2,
-    "CANCEL_MAX_ATTEMPTS": 8,
-    "CANCEL_RETRY_INTERVAL": 3.0,
-    "REFUND_MAX_ATTEMPTS": 6,
-    "REFUND_RETRY_INTERVAL": 5.0,
-    "SWEEP_GRACE_SECONDS": 10.0,
-    "POLLER_THREADS": 16,
-    "POLLER_SHARDS": 1,
-    # How long a poller round owns a row it claimed; past it the row is due again (a crash).
-    "CLAIM_SECONDS": 30.0,
-    # Respect Alipay's 00:00-01:30 Beijing refund blackout (refunds.py); off only in tests.
-    "REFUND_BLACKOUT": True,
-    # How long an idempotent API request may hold its key before a retry takes it over (its
-    # process died): well above the longest request (gateway connect + read timeouts per call).
-    "IDEMPOTENCY_STALE_SECONDS": 120.0,
-}
-
-
-def conf(name: str):
-    """A PAYMENTS setting, read at call time so tests and commands can change it."""
-    return getattr(settings, "PAYMENTS", {}).get(name, DEFAULTS[name])
-
-
-def later(seconds: float, *, start: datetime | None = None) -> datetime:
-    return (start or clock.now()) + timedelta(seconds=seconds)
 
 
 def record_exchange(
@@ -155,7 +125,7 @@ def transition_payment(
         if signal is not None and announce:
             transaction.on_commit(lambda: _send(signal, payment=Payment.objects.get(pk=payment_id)))
         if kick and to in Payment.ACTIVE_STATES:
-            _kick_on_commit()
+            kick_poller_after_commit()
     logger.info("payment %s: %s -> %s by %s", payment_id, current, to, actor)
     return new_generation
 
@@ -236,12 +206,49 @@ def transition_refund(
 
             transaction.on_commit(announce)
         if to == Refund.State.REQUESTED:
-            _kick_on_commit()
+            kick_poller_after_commit()
     logger.info("refund %s: %s -> %s by %s", refund_id, current, to, actor)
     return True
 
 
-def _kick_on_commit() -> None:
-    from payments import tasks
+# --- claims: owning a row's next step before doing it -----------------------------------------
+def claim_payment(payment: Payment) -> int | None:
+    """Own a due payment's next step with one compare-and-set on the row as it was read.
 
-    transaction.on_commit(tasks.kick_poller)
+    Returns the new chain generation, or None when someone moved or claimed it meanwhile.
+    """
+    now = clock.now()
+    generation = payment.chain_generation + 1
+    claimed = Payment.objects.filter(
+        pk=payment.pk,
+        state=payment.state,
+        chain_generation=payment.chain_generation,
+        next_action_at=payment.next_action_at,
+    ).update(
+        chain_generation=generation,
+        next_action_at=now + timedelta(seconds=conf("CLAIM_SECONDS")),
+    )
+    if claimed != 1:
+        return None
+    payment.chain_generation = generation
+    return generation
+
+
+def claim_refund(refund_id: int) -> int | None:
+    """Take a due refund for one attempt; returns the attempts count it was claimed at."""
+    row = (
+        Refund.objects.filter(
+            pk=refund_id, state=Refund.State.REQUESTED, next_action_at__lte=clock.now()
+        )
+        .values("attempts", "next_action_at")
+        .first()
+    )
+    if row is None:
+        return None
+    claimed = Refund.objects.filter(
+        pk=refund_id,
+        state=Refund.State.REQUESTED,
+        attempts=row["attempts"],
+        next_action_at=row["next_action_at"],
+    ).update(next_action_at=later(conf("CLAIM_SECONDS")))
+    return row["attempts"] if claimed == 1 else None

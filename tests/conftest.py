@@ -1,12 +1,12 @@
 """Fixtures shared by the whole suite."""
 
-from contextlib import contextmanager
-
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payments import clock as entrada_clock
+
+from .helpers import no_worker
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, de
     The client's read timeout (1 s) is shorter than the sandbox's slow replies (2 s), so the
     "no reply in time" buyer codes really time out without slowing the suite much.
     """
-    from payments import gateway
+    from payments import alipay_client
 
     settings.ALIPAY = {
         **settings.ALIPAY,
@@ -91,18 +91,56 @@ def alipay_gateway(transactional_db, live_server, settings, sandbox_merchant, de
     # The client keeps its connection alive per thread; the live server's thread serving it
     # would keep its database connection open, and PostgreSQL then refuses to drop the test
     # database at the end of the run.
-    gateway.close_client()
+    alipay_client.close_client()
 
 
-@contextmanager
-def queued_only():
-    """django-q2 out of sync mode: queued tasks (a poller kicked by a payment) wait for a worker
-    instead of running inline, as in production between a request and the cluster."""
-    from django_q.conf import Conf
-
-    saved = Conf.SYNC
-    Conf.SYNC = False
-    try:
+@pytest.fixture(name="no_worker")
+def no_worker_fixture():
+    """No django-q2 worker for the whole test (tests.helpers.no_worker): queued tasks wait."""
+    with no_worker():
         yield
-    finally:
-        Conf.SYNC = saved
+
+
+@pytest.fixture
+def poller_elsewhere(db):
+    """Every shard's poller lease, held by a stand-in for the qcluster process that runs it.
+
+    In production the poller loops in its own worker. Tests run django-q2 in sync mode, where
+    kicking the poller would run its whole loop inline, inside the request that kicked it, for
+    real minutes of polling. With the leases held elsewhere the request returns at once, as it does
+    in production; everything else queued still runs inline (the sandbox's notifications, the
+    tickets' e-mail). The leases last two hours of the movable clock, so moving it does not free
+    them; `.release()` hands the polling back to the test.
+    """
+    from datetime import timedelta
+
+    from payments import poller
+    from payments.models import WorkerLease
+
+    class Elsewhere:
+        holder = "qcluster (stand-in)"
+
+        def release(self) -> None:
+            for shard in range(poller.shard_count()):
+                poller.release_lease(self.holder, shard)
+
+    for shard in range(poller.shard_count()):
+        WorkerLease.objects.update_or_create(
+            name=poller.lease_name(shard),
+            defaults={
+                "holder": Elsewhere.holder,
+                "expires_at": entrada_clock.now() + timedelta(hours=2),
+            },
+        )
+    assert poller.lease_is_held()
+    elsewhere = Elsewhere()
+    yield elsewhere
+    elsewhere.release()
+
+
+@pytest.fixture
+def booking(db):
+    """A small world to book in (tests.ticketing.helpers.Booking), around a Shanghai attraction."""
+    from .ticketing.helpers import Booking, make_attraction
+
+    return Booking(make_attraction())

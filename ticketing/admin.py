@@ -2,7 +2,8 @@
 
 Staff never edit counters or order states here: slots show `held`/`sold` read-only, the capacity
 override goes through inventory.set_capacity_override, and order actions call ticketing.orders,
-whose domain errors appear as admin messages.
+whose domain errors appear as admin messages. Each action needs its own permission: viewing
+grants none of them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .models import (
     TicketType,
     TimeSlot,
 )
-from .slots import generate_slots
+from .slot_generation import generate_slots
 
 
 class TicketTypeInline(admin.TabularInline):
@@ -60,7 +61,13 @@ class AttractionAdmin(admin.ModelAdmin):
     inlines = [TicketTypeInline, OpeningRuleInline, SpecialOpeningInline, ClosedDayInline]
     actions = ["generate_90_days"]
 
-    @admin.action(description=_("Generate time slots for the next 90 days"))
+    def has_generate_slots_permission(self, request) -> bool:
+        # Generating adds slots and closes or reopens existing ones.
+        return request.user.has_perms(["ticketing.add_timeslot", "ticketing.change_timeslot"])
+
+    @admin.action(
+        description=_("Generate time slots for the next 90 days"), permissions=["generate_slots"]
+    )
     def generate_90_days(self, request, queryset):
         result = generate_slots(90, attractions=list(queryset))
         self.message_user(
@@ -196,15 +203,43 @@ class OrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Every field is read-only and states move only through ticketing.orders: saving the
+        # form would write the whole row back as it was read, over a transition made meanwhile.
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Cancel (refund paid orders, revoke their tickets)"))
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("ticketing.cancel_order")
+
+    @admin.action(
+        description=_("Cancel (refund paid orders, revoke their tickets)"), permissions=["cancel"]
+    )
     def cancel_orders(self, request, queryset):
+        # Cancelling a paid order refunds it: that takes the refund permission as well. The
+        # service decides on the order's current state, so one paid meanwhile is not refunded.
+        may_refund = request.user.has_perm("payments.refund_payment")
         done = 0
         for order in queryset:
+            if order.state == Order.State.PAID and not may_refund:
+                self.message_user(
+                    request,
+                    _(
+                        "%(order)s: cancelling a paid order refunds it, "
+                        "which needs the refund permission."
+                    )
+                    % {"order": order.code},
+                    messages.ERROR,
+                )
+                continue
             try:
-                orders.cancel_order(order, actor=f"admin:{request.user.get_username()}")
+                orders.cancel_order(
+                    order,
+                    actor=f"admin:{request.user.get_username()}",
+                    refund_if_paid=may_refund,
+                )
                 done += 1
             except TicketingError as exc:
                 self.message_user(request, f"{order.code}: {exc.message}", messages.ERROR)

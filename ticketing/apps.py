@@ -7,7 +7,7 @@ class TicketingConfig(AppConfig):
     verbose_name = _("Ticketing")
 
     def ready(self) -> None:
-        # Orders learn of their payments' outcomes through payments' signals (DESIGN.md).
+        # Orders learn of their payments' outcomes through payments' signals (docs/architecture.md).
         from . import receivers
 
         receivers.connect()

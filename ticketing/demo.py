@@ -15,7 +15,7 @@ from django.db import transaction
 from payments import clock
 
 from .models import Attraction, ClosedDay, OpeningRule, SpecialOpening, TicketType
-from .slots import GenerationResult, generate_slots
+from .slot_generation import GenerationResult, generate_slots
 
 DEMO_ATTRACTIONS = [
     {

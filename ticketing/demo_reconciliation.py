@@ -33,7 +33,7 @@ def load_demo_reconciled_day() -> bool:
     """Returns whether the day was made now (False: it exists already, or no slot to sell)."""
     from django.conf import settings
 
-    from payments import gateway, lifecycle
+    from payments import alipay_client, lifecycle
     from payments.exceptions import PaymentError
     from payments.reconciliation.models import ReconciliationRun
     from payments.reconciliation.tasks import reconcile_sources
@@ -46,7 +46,7 @@ def load_demo_reconciled_day() -> bool:
         # transaction has not committed (and SQLite would keep it waiting for the lock).
         return False
     try:
-        gateway.client_config()
+        alipay_client.client_config()
     except PaymentError:
         logger.warning("demo reconciled day skipped: the Alipay configuration is not usable")
         return False
@@ -94,6 +94,6 @@ def load_demo_reconciled_day() -> bool:
                 report = reconcile_sources(day, ["sandbox"], trigger=DEMO_TRIGGER)
             finally:
                 clock.reset()
-                gateway.close_client()
+                alipay_client.close_client()
     logger.info("demo reconciled day %s: %d files", day, report.run.files_imported)
     return True

@@ -52,6 +52,17 @@ class HoldExpired(TicketingError):
     default_message = _("Your reservation has expired; please choose your tickets again.")
 
 
+class TooManyHolds(TicketingError):
+    """One browser or one client address already holds as many unpaid orders as allowed."""
+
+    code = "too_many_holds"
+    http_status = 429
+    default_message = _(
+        "You already have several reservations waiting for payment. Please pay for them or let "
+        "them expire before booking more."
+    )
+
+
 class PaymentInProgress(TicketingError):
     code = "payment_in_progress"
     http_status = 409

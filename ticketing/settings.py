@@ -13,6 +13,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from payments.conf import DEFAULTS as PAYMENTS_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ENTRADA_VAR_DIR", BASE_DIR / "var"))
 
@@ -51,7 +53,7 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ticketing.admin_apps.EntradaAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -105,7 +107,8 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 SQLITE_OPTIONS = {
     # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the busy timeout
-    # instead of failing with "database is locked" on lock upgrade (STACK.md: measured 27% -> 0%).
+    # instead of failing with "database is locked" on lock upgrade (docs/stack.md: measured 27% ->
+    # 0%).
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
     "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
@@ -136,7 +139,8 @@ IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue (django-q2) -------------------------------------------------------------------
-# `retry` must exceed `timeout` plus queue wait, or a running task is handed out twice (STACK.md).
+# `retry` must exceed `timeout` plus queue wait, or a running task is handed out twice
+# (docs/stack.md).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": "entrada",
@@ -212,6 +216,23 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Production answers only over HTTPS; a site tried out over plain HTTP (DEBUG=0 on a laptop)
+    # sets SECURE_SSL_REDIRECT=0, SECURE_HSTS_SECONDS=0 and SECURE_COOKIES=0.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Joining the browsers' preload list cannot be undone quickly, so it is the operator's
+        # explicit choice (SECURE_HSTS_PRELOAD=1), not a default the deploy check nags about.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# How many reverse proxies stand in front of the site, each appending the address it received a
+# request from to X-Forwarded-For. 0 trusts no X-Forwarded-For at all: anyone can send one, and a
+# client choosing its own address would escape every per-address limit.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXIES is the number of proxies in front: 0 or more.")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -223,6 +244,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # One JSON error shape for every API: {"code", "message", "fields"} (payments/api/errors.py).
     "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
+    # DRF's own idea of the client address agrees with ticketing.views.throttle.client_address;
+    # DRF's default (None) would take the first X-Forwarded-For entry, which the client writes.
+    "NUM_PROXIES": TRUSTED_PROXIES,
     # Per-terminal request rate of the partner API (payments/api/throttling.py).
     "DEFAULT_THROTTLE_RATES": {"partner_terminal": os.environ.get("PARTNER_API_RATE", "600/min")},
 }
@@ -280,7 +304,7 @@ if (
         "or ALIPAY_SANDBOX=1 for a demo or staging site."
     )
 
-# Payment lifecycle timings and bounds (ALIPAY.md "Lifecycle rules"); seconds unless named.
+# Payment lifecycle timings and bounds (docs/alipay.md "Lifecycle rules"); seconds unless named.
 PAYMENTS = {
     "FIRST_QUERY_DELAY": float(os.environ.get("PAYMENTS_FIRST_QUERY_DELAY", "3.0")),
     "POLL_INTERVAL": float(os.environ.get("PAYMENTS_POLL_INTERVAL", "3.0")),
@@ -293,8 +317,10 @@ PAYMENTS = {
     "REFUND_RETRY_INTERVAL": float(os.environ.get("PAYMENTS_REFUND_RETRY_INTERVAL", "5.0")),
     "SWEEP_GRACE_SECONDS": float(os.environ.get("PAYMENTS_SWEEP_GRACE_SECONDS", "10")),
     "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "16")),
-    # Pollers that may run at once (each on payment id modulo this), across workers and hosts.
-    "POLLER_SHARDS": int(os.environ.get("PAYMENTS_POLLER_SHARDS", "2")),
+    # Pollers that may run at once (each on payment id modulo this); default in payments.conf.
+    "POLLER_SHARDS": int(
+        os.environ.get("PAYMENTS_POLLER_SHARDS", PAYMENTS_DEFAULTS["POLLER_SHARDS"])
+    ),
     # Hold refunds asked for 00:00-01:30 Beijing time until 01:30 (Alipay executes none then).
     "REFUND_BLACKOUT": env_bool("PAYMENTS_REFUND_BLACKOUT", True),
     # An API request left in progress this long (its process died) is taken over by a retry.
@@ -303,6 +329,18 @@ PAYMENTS = {
 
 # The sandbox gateway is mounted in development; with DEBUG off only when asked for.
 SANDBOX_ENABLED = env_bool("ALIPAY_SANDBOX", DEBUG)
+# A live site talks to Alipay and hears from it over HTTPS only: plain HTTP would expose the signed
+# requests and notifications to anyone on the way. Only the sandbox (a demo site) may use HTTP.
+if not DEBUG and not SANDBOX_ENABLED:
+    for _name, _url in (
+        ("ALIPAY_GATEWAY_URL", ALIPAY["GATEWAY_URL"]),
+        ("ENTRADA_PUBLIC_URL", ALIPAY["NOTIFY_BASE_URL"]),
+    ):
+        if not _url.lower().startswith("https://"):
+            raise ImproperlyConfigured(
+                f"Refusing to start with DEBUG off and {_name}={_url!r}: use an https:// URL "
+                "(or ALIPAY_SANDBOX=1 for a demo or staging site)."
+            )
 # Sandbox buyer behaviour (README "Test buyer codes"): how long a "no reply in time" answer is
 # held, and the amount above which a normal test buyer must confirm with a PIN.
 SANDBOX_SLOW_REPLY_SECONDS = float(os.environ.get("SANDBOX_SLOW_REPLY_SECONDS", "20"))
@@ -311,6 +349,10 @@ SANDBOX_PIN_THRESHOLD = os.environ.get("SANDBOX_PIN_THRESHOLD", "1000")
 SANDBOX_REFUND_BLACKOUT = env_bool("SANDBOX_REFUND_BLACKOUT", True)
 # Days after the payment during which a paid sandbox trade can be refunded; then TRADE_FINISHED.
 SANDBOX_REFUND_PERIOD_DAYS = int(os.environ.get("SANDBOX_REFUND_PERIOD_DAYS", "90"))
+# Hosts besides this site (the request's host and ENTRADA_PUBLIC_URL) that the sandbox may send
+# notifications to: `host` (any port) or `host:port`, comma-separated. Any other notify_url is
+# refused with INVALID_PARAMETER, so the sandbox never posts to an address it was merely given.
+SANDBOX_NOTIFY_HOSTS = env_list("SANDBOX_NOTIFY_HOSTS", "")
 
 # Differences the sandbox's daily files make on purpose (README "Operations: reconciliation"),
 # e.g. "drop=0,change_amount=1,stranger=1,settle_late=2,duplicate=3": each knob one difference.
@@ -376,6 +418,16 @@ TICKETING_API_RATES = {
     "public_order": os.environ.get("TICKETING_API_ORDER_RATE", "60/min"),
     "public_lookup": os.environ.get("TICKETING_API_LOOKUP_RATE", "30/min"),
 }
+# Places held but not yet paid (orders held or awaiting payment) that one browser session and one
+# client address may have at once (ticketing/hold_limits.py); 0 turns one off (benchmarks). Without
+# them one client could hold a whole slot for the hold time, again and again.
+TICKETING_HOLDS_PER_SESSION = int(os.environ.get("TICKETING_HOLDS_PER_SESSION", "3"))
+TICKETING_HOLDS_PER_ADDRESS = int(os.environ.get("TICKETING_HOLDS_PER_ADDRESS", "10"))
+# Failed staff sign-ins (gate, box office, admin, supervisor approvals) allowed per 15 minutes:
+# per account from one address (slows a guesser without locking the owner out from elsewhere),
+# and per address whatever the account (high: a box office behind one NAT shares an address).
+STAFF_SIGN_IN_FAILURES_PER_ACCOUNT = int(os.environ.get("STAFF_SIGN_IN_FAILURES_PER_ACCOUNT", "5"))
+STAFF_SIGN_IN_FAILURES_PER_ADDRESS = int(os.environ.get("STAFF_SIGN_IN_FAILURES_PER_ADDRESS", "50"))
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
@@ -384,9 +436,28 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # The level is on the handler too: records from loggers with their own level ("django" is
     # INFO) propagate to root's handler whatever root's level is.
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": LOG_LEVEL}
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        # payments.alerts mails ADMINS itself, with more detail: its ERROR log is not mailed again.
+        "not_mailed_already": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": lambda record: record.name != "payments.alerts",
+        },
     },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": LOG_LEVEL},
+        # Errors (a 500, a capacity mismatch, a failed task) are mailed to ADMINS in production.
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "not_mailed_already"],
+        },
+    },
+    "root": {"handlers": ["console", "mail_admins"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own handlers on "django" would print and mail its records a second time:
+        # they reach root's handlers by propagation instead.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

@@ -1,14 +1,14 @@
 """Test settings: the same site, with tasks run inline and fast password hashing.
 
 django-q2 reads Q_CLUSTER at import, so sync mode must be set here, not with override_settings
-(STACK.md). Crash tests start a real `qcluster` subprocess with `ticketing.settings` instead, on the
-same database file, which is why the SQLite test database is a file and not in memory.
+(docs/stack.md). Crash tests start a real `qcluster` subprocess with `ticketing.settings` instead,
+on the same database file, which is why the SQLite test database is a file and not in memory.
 """
 
 import os
 
 from .settings import *  # noqa: F403
-from .settings import DATABASES, IS_SQLITE, PAYMENTS, Q_CLUSTER, VAR_DIR
+from .settings import DATABASES, IS_SQLITE, LOGGING, PAYMENTS, Q_CLUSTER, VAR_DIR
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 # Inline (sync) tasks run one poller to completion inside the call that queued it; a single
@@ -25,6 +25,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SANDBOX_ENABLED = True
+# Tests run with DEBUG off, where production mails every ERROR log to ADMINS: tests that count the
+# mails an alert sends would count the logs too. The production routing has its own test
+# (tests/ticketing/test_check_capacity_command.py), which configures ticketing.settings.LOGGING.
+LOGGING = {**LOGGING, "root": {**LOGGING["root"], "handlers": ["console"]}}
 # Each test starts from an empty cache of its own process (rate limits, look-up counters).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # SQLite: one test database file per test process, so that two suites running at once (two

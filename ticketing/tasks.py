@@ -185,7 +185,7 @@ DAILY_NAME = "ticketing-daily"
 def daily() -> dict:
     """Once a day: keep 90 days of slots ahead, and check the capacity counters (alerting)."""
     from .inventory import check_capacity
-    from .slots import generate_slots
+    from .slot_generation import generate_slots
 
     created = generate_slots(90).created
     problems = check_capacity()

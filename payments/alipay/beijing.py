@@ -1,7 +1,7 @@
 """Alipay's clock rules, which all run on Beijing time (GMT+8) whatever the merchant's timezone.
 
 - A trade can be cancelled (reversed) only on its Beijing calendar day.
-- Synchronous refunds are not executed 00:00-01:30 Beijing time (ALIPAY.md, refund).
+- Synchronous refunds are not executed 00:00-01:30 Beijing time (docs/alipay.md, refund).
 
 Both sides of the wire use these: Entrada to decide when to call, the sandbox to behave like
 Alipay. Pure functions of the instant they are given; no clock is read here.

@@ -4,11 +4,17 @@ Bad local parameters raise InvalidRequest before anything is sent (the caller's 
 Everything after sending comes back as a GatewayResult whose `transport` tells a timeout, a refused
 connection, an HTTP error, an HTML page, unreadable XML and a bad signature apart, and whose
 `outcome` tells the lifecycle what to do. Logs carry ids only, never keys nor buyer codes.
+
+Each exchange is bounded (payments.alipay.transport): connect, send and every read together within
+connect_timeout + read_timeout, and at most replies.MAX_REPLY_BYTES of reply (Alipay's are a few
+KB). A reply past that deadline is a timeout, one over the cap is unreadable: both leave the
+outcome unknown, like any transport fault.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -17,11 +23,10 @@ from decimal import Decimal
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
-from payments import clock
-from payments.alipay import services
+from payments.alipay import services, transport
 from payments.alipay.config import ClientConfig
 from payments.alipay.notifications import Notification, parse_notification, verify_notification
-from payments.alipay.replies import read_reply, transport_failure
+from payments.alipay.replies import MAX_REPLY_BYTES, read_reply, transport_failure
 from payments.alipay.results import GatewayResult, Transport
 from payments.alipay.services import SignedRequest
 
@@ -31,7 +36,8 @@ logger = logging.getLogger(__name__)
 class AlipayClient:
     def __init__(self, config: ClientConfig, session: requests.Session | None = None) -> None:
         self.config = config
-        self.session = session or requests.Session()
+        # Mounted on a given session too: the bounds are the client's, not an option.
+        self.session = transport.mount(session or requests.Session())
 
     # --- one method per service ---------------------------------------------------------------
 
@@ -161,7 +167,8 @@ class AlipayClient:
         except requests.RequestException as exc:
             logger.warning("alipay notify_verify unreachable: %s", type(exc).__name__)
             return None
-        answer = response.text.strip().lower() if response.status_code == 200 else ""
+        ok = response.status == 200 and response.complete
+        answer = response.content.decode("utf-8", "replace").strip().lower() if ok else ""
         return {"true": True, "false": False}.get(answer)
 
     # --- notifications (no network) -----------------------------------------------------------
@@ -177,7 +184,7 @@ class AlipayClient:
 
     def send(self, request: SignedRequest) -> GatewayResult:
         """POST one signed request and classify what came back (or did not)."""
-        started = clock.monotonic()
+        started = time.monotonic()
         status: int | None = None
         try:
             response = self._post(request)
@@ -192,13 +199,17 @@ class AlipayClient:
             transport = Transport.TIMEOUT if timed_out else Transport.CONNECTION_ERROR
             result = transport_failure(request.service, transport)
         else:
-            status = response.status_code
+            status = response.status
             if status != 200:
                 raw = response.content[:65536].decode("utf-8", "replace")
                 result = transport_failure(request.service, Transport.HTTP_ERROR, raw=raw)
+            elif not response.complete:
+                # Not a reply Alipay sends: what was read is kept for staff, nothing believed.
+                raw = response.content[:65536].decode("utf-8", "replace")
+                result = transport_failure(request.service, Transport.MALFORMED, raw=raw)
             else:
                 result = read_reply(request.service, response.content, self.config.verifier())
-        latency_ms = round((clock.monotonic() - started) * 1000)
+        latency_ms = round((time.monotonic() - started) * 1000)
         result = replace(
             result,
             request_params=request.audit_params(),
@@ -216,13 +227,16 @@ class AlipayClient:
         )
         return result
 
-    def _post(self, request: SignedRequest) -> requests.Response:
+    def _post(self, request: SignedRequest) -> transport.Reply:
         # _input_charset travels in the URL too, so the gateway decodes the form correctly.
-        return self.session.post(
+        return transport.post(
+            self.session,
             self.config.gateway_url,
             params={"_input_charset": self.config.input_charset},
             data=request.params,
-            timeout=self.config.timeout,
+            connect_timeout=self.config.connect_timeout,
+            read_timeout=self.config.read_timeout,
+            deadline=self.config.connect_timeout + self.config.read_timeout,
+            max_bytes=MAX_REPLY_BYTES,
             headers={"Accept": "text/xml, application/xml"},
-            allow_redirects=False,
         )

@@ -1,4 +1,5 @@
-"""Alipay's result and error codes, classified into what the lifecycle does (ALIPAY.md's table).
+"""Alipay's result and error codes, classified into what the lifecycle does (docs/alipay.md's
+table).
 
 Messages are plain English for staff and cashiers, marked with gettext_noop so that Django's
 makemessages extracts them while this package stays free of Django; the edge shows
@@ -167,7 +168,7 @@ def classify_answer(service: str, fields: Mapping[str, str]) -> tuple[Outcome, s
     code = fields.get("error") or fields.get("detail_error_code") or result_code
     outcome, message = describe(code)
     if service == services.CANCEL and outcome is not Outcome.CONFIG_ERROR:
-        # cancel says itself whether sending it again may help (ALIPAY.md, cancel).
+        # cancel says itself whether sending it again may help (docs/alipay.md, cancel).
         flag = fields.get("retry_flag", "").upper()
         if flag == "Y" or code == "SYSTEM_ERROR":
             return Outcome.RETRYABLE, code, message

@@ -1,7 +1,7 @@
 """The client's configuration: a small frozen value built from settings by the Django edge.
 
-Going live changes only these values (gateway URL, partner id, keys), never code (ALIPAY.md). Keys
-live in fields hidden from repr so that a logged or printed config never shows a secret.
+Going live changes only these values (gateway URL, partner id, keys), never code (docs/alipay.md).
+Keys live in fields hidden from repr so that a logged or printed config never shows a secret.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from payments.alipay.exceptions import ConfigError
 from payments.alipay.signing import SIGN_TYPES, KeyConfigError, Signer, Verifier
 
-# A partner id (PID) is 16 digits starting 2088 (ALIPAY.md, "Gateways").
+# A partner id (PID) is 16 digits starting 2088 (docs/alipay.md, "Gateways").
 PARTNER_RE = re.compile(r"2088\d{12}")
 
 
@@ -55,7 +55,7 @@ class ClientConfig:
             raise ConfigError("the Alipay gateway URL must be an http(s) URL")
         if not (0 < self.connect_timeout <= 120 and 0 < self.read_timeout <= 300):
             raise ConfigError("the Alipay timeouts must be positive and bounded")
-        # ALIPAY.md: always send UTF-8; the charset is signed, so it is fixed here.
+        # docs/alipay.md: always send UTF-8; the charset is signed, so it is fixed here.
         if self.input_charset != "UTF-8":
             raise ConfigError("_input_charset must be UTF-8")
         # Fail at start-up, not at the first payment: build both now.

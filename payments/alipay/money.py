@@ -1,7 +1,8 @@
 """Amounts as Alipay reads and writes them: plain strings in the currency's minor units.
 
-Money is Decimal only (DESIGN.md). Alipay takes 0.01 to 100000000.00 with two decimals, and whole
-numbers for JPY and KRW (ALIPAY.md, spot.pay). A fraction the currency does not have is refused
+Money is Decimal only (docs/architecture.md). Alipay takes 0.01 to 100000000.00 with two decimals,
+and whole numbers for JPY and KRW (docs/alipay.md, spot.pay). A fraction the currency does not have
+is refused
 rather than rounded: rounding someone's money silently is a bug, not a convenience.
 """
 

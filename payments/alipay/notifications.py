@@ -1,4 +1,4 @@
-"""Async notifications (ALIPAY.md): checked by signature before anything in them is read.
+"""Async notifications (docs/alipay.md): checked by signature before anything in them is read.
 
 A notification is a hint. Even a verified one is applied by the lifecycle only after its amount
 and currency match the payment on record; when in doubt it queries. Answer `success` once handled.

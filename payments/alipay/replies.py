@@ -1,7 +1,8 @@
 """Reading the gateway's XML: declared encoding honoured, signature checked before belief.
 
-Three shapes (ALIPAY.md, "XML shapes"): accepted (is_success=T, signed <response><alipay>), rejected
-(is_success=F with a top-level <error>, unsigned), and a business failure inside an accepted reply.
+Three shapes (docs/alipay.md, "XML shapes"): accepted (is_success=T, signed <response><alipay>),
+rejected (is_success=F with a top-level <error>, unsigned), and a business failure inside an
+accepted reply.
 An HTML page or anything unparsable is a transport failure; a missing or wrong signature on an
 accepted reply means the outcome is unknown (RETRYABLE): the lifecycle must query, never guess.
 """

@@ -1,8 +1,9 @@
 """What a gateway call came to, as a value the payment lifecycle can act on.
 
 Every call returns a GatewayResult, never raises for an Alipay answer or a network problem: the
-caller must decide (STYLE.md). `outcome` is the classification; `code` is Alipay's result or error
-code, or one of our transport codes below; `message` is plain language for staff and cashiers.
+caller must decide (docs/contributing.md). `outcome` is the classification; `code` is Alipay's
+result or error code, or one of our transport codes below; `message` is plain language for staff and
+cashiers.
 """
 
 from __future__ import annotations

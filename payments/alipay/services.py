@@ -1,8 +1,9 @@
-"""Request building: one builder per service of ALIPAY.md, validating before anything is signed.
+"""Request building: one builder per service of docs/alipay.md, validating before anything is
+signed.
 
 A bad parameter raises InvalidRequest (field + plain message) so that nothing reaches Alipay that it
 would refuse or, worse, misread. Builders return a SignedRequest; the client only sends it.
-Lengths and formats follow ALIPAY.md; where the public docs are silent (extend_info sub-fields)
+Lengths and formats follow docs/alipay.md; where the public docs are silent (extend_info sub-fields)
 the limits come from Alipay's published field tables and live in one place below.
 """
 
@@ -23,6 +24,7 @@ from payments.alipay.validation import (
     check_text,
     check_url,
     check_yes_no,
+    is_buyer_code,
 )
 
 SPOT_PAY = "alipay.acquire.overseas.spot.pay"
@@ -46,7 +48,7 @@ EXTEND_INFO_FIELDS = {
     "terminal_id": 32,
 }
 EXTEND_INFO_REQUIRED = ("secondary_merchant_id", "store_id")
-# Never shown whole outside the request itself: a live buyer code pays (STYLE.md).
+# Never shown whole outside the request itself: a live buyer code pays (docs/contributing.md).
 MASKED_PARAMS = frozenset({"buyer_identity_code"})
 
 
@@ -107,11 +109,9 @@ def check_timestamp(value: object, name: str = "timestamp") -> str:
 
 
 def check_buyer_code(code: object) -> str:
-    """The scanned payment code: 16-24 digits starting 25-30 (ALIPAY.md, spot.pay)."""
+    """The scanned payment code: 16-24 digits starting 25-30 (docs/alipay.md, spot.pay)."""
     text = check_text(code, "buyer_identity_code", 24)
-    if not (
-        16 <= len(text) <= 24 and text.isascii() and text.isdigit() and 25 <= int(text[:2]) <= 30
-    ):
+    if not is_buyer_code(text):
         raise InvalidRequest("buyer_identity_code", "expected 16 to 24 digits starting 25 to 30")
     return text
 
@@ -150,7 +150,7 @@ def build_pay(
         "partner_trans_id": check_id(partner_trans_id, "partner_trans_id"),
         "currency": currency,
         "trans_currency": trans_currency,
-        # trans_amount is in trans_currency when one is given (ALIPAY.md).
+        # trans_amount is in trans_currency when one is given (docs/alipay.md).
         "trans_amount": format_amount(amount, trans_currency or currency, "trans_amount"),
         "buyer_identity_code": check_buyer_code(buyer_identity_code),
         "identity_code_type": identity_code_type,
@@ -268,7 +268,7 @@ def build_refund(
 def build_refund_query(
     config: ClientConfig, *, partner_trans_id: str, partner_refund_id: str
 ) -> SignedRequest:
-    """Parameters are not public: query's, plus the refund id (ALIPAY.md)."""
+    """Parameters are not public: query's, plus the refund id (docs/alipay.md)."""
     params = {
         "partner_trans_id": check_id(partner_trans_id, "partner_trans_id"),
         "partner_refund_id": check_id(partner_refund_id, "partner_refund_id"),

@@ -1,4 +1,4 @@
-"""Signing and verification exactly as ALIPAY.md "Signing" describes.
+"""Signing and verification exactly as docs/alipay.md "Signing" describes.
 
 The pre-sign string is every parameter except `sign` and `sign_type`, empty values dropped, keys
 sorted by byte order, joined as k=v with &, values raw (not URL-encoded), encoded as UTF-8.
@@ -126,7 +126,7 @@ class Verifier:
         if self.sign_type == "MD5":
             expected = hashlib.md5((text + self.md5_key).encode("utf-8")).hexdigest()  # noqa: S324
             return hmac.compare_digest(expected, signature.strip().lower())
-        # Form posts may turn the base64 '+' into a space (ALIPAY.md, notifications).
+        # Form posts may turn the base64 '+' into a space (docs/alipay.md, notifications).
         try:
             raw = base64.b64decode(signature.strip().replace(" ", "+"), validate=True)
         except (binascii.Error, ValueError):

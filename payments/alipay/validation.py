@@ -1,7 +1,7 @@
 """Checks shared by the request builders: each returns the value to send or raises InvalidRequest.
 
-ALIPAY.md "Common parameters": never send empty values, no half-width `"` inside values. Control
-characters are refused too: they would end up in the signed string and on the buyer's bill.
+docs/alipay.md "Common parameters": never send empty values, no half-width `"` inside values.
+Control characters are refused too: they would end up in the signed string and on the buyer's bill.
 """
 
 from __future__ import annotations
@@ -15,6 +15,16 @@ from payments.alipay.exceptions import InvalidRequest
 
 _ID = re.compile(r"[A-Za-z0-9_.\-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The payment code a buyer's Alipay app shows (spot.pay `buyer_identity_code`): 16 to 24 ASCII
+# digits whose first two are 25 to 30. Unanchored, for fullmatch and for an OpenAPI pattern.
+BUYER_CODE_PATTERN = r"(2[5-9]|30)[0-9]{14,22}"
+_BUYER_CODE = re.compile(BUYER_CODE_PATTERN)
+
+
+def is_buyer_code(value: object) -> bool:
+    """Whether `value` is shaped like an Alipay payment code: the single statement of the rule
+    that the lifecycle, the partner API, the box office and the sandbox all apply."""
+    return isinstance(value, str) and _BUYER_CODE.fullmatch(value) is not None
 
 
 def check_text(value: object, name: str, max_length: int) -> str:

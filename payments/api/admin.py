@@ -1,5 +1,6 @@
 """Admin for stores and terminals. A terminal's token is shown once, in a message, when the
-terminal is created or its token rotated; only its hash is kept."""
+terminal is created (add permission) or its token rotated (partner_api.rotate_terminal_token);
+only its hash is kept."""
 
 from __future__ import annotations
 
@@ -58,12 +59,17 @@ class TerminalAdmin(admin.ModelAdmin):
         token = getattr(obj, "token", None) if obj.pk else None
         return token.last_used_at if token else None
 
+    def has_rotate_token_permission(self, request) -> bool:
+        return request.user.has_perm("partner_api.rotate_terminal_token")
+
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         if not change:
             _show_token(request, obj, issue_token(obj))
 
-    @admin.action(description=_("Issue new tokens (the old ones stop working)"))
+    @admin.action(
+        description=_("Issue new tokens (the old ones stop working)"), permissions=["rotate_token"]
+    )
     def rotate_tokens(self, request, queryset) -> None:
         terminals = list(queryset.select_related("store"))
         for terminal in terminals:

@@ -41,7 +41,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from payments import clock
 from payments.api.models import IdempotencyRecord
-from payments.transitions import conf
+from payments.conf import conf
 
 logger = logging.getLogger(__name__)
 

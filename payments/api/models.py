@@ -65,6 +65,8 @@ class Terminal(models.Model):
         ordering = ["store__store_id", "terminal_id"]
         verbose_name = _("terminal")
         verbose_name_plural = _("terminals")
+        # A new token works at once and is shown to whoever issues it: not part of "change".
+        permissions = [("rotate_terminal_token", "Can issue a new token for a terminal")]
         constraints = [
             models.UniqueConstraint(
                 fields=["store", "terminal_id"], name="terminal_unique_per_store"

@@ -13,14 +13,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from payments.alipay import validation
 from payments.alipay.money import MAX_AMOUNT, SUPPORTED_CURRENCIES, exponent
 from payments.models import Payment, Refund
 
 # Plain decimal text: no sign, exponent, spaces, leading zeros or bare "."; at most 2 decimals
 # (fewer for currencies without minor units, checked against the currency in validate()).
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?$"
-BUYER_CODE_PATTERN = r"^(2[5-9]|30)[0-9]{14,22}$"
-# What Alipay refuses in any text value (ALIPAY.md "Common parameters"): double quotes and
+BUYER_CODE_PATTERN = f"^{validation.BUYER_CODE_PATTERN}$"  # anchored, for the OpenAPI schema
+# What Alipay refuses in any text value (docs/alipay.md "Common parameters"): double quotes and
 # control characters.
 _FORBIDDEN_TEXT = re.compile(r'["\x00-\x1f\x7f]')
 
@@ -143,7 +144,7 @@ class BuyerCodeField(StrictCharField):
         return super().run_validation(data)
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not re.fullmatch(BUYER_CODE_PATTERN, data.strip()):
+        if not isinstance(data, str) or not validation.is_buyer_code(data.strip()):
             self.fail("invalid_buyer_code")
         return data.strip()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from django_q.models import Schedule
+
 from payments.api.idempotency import purge_expired
 
 logger = logging.getLogger(__name__)
@@ -20,8 +22,6 @@ def purge_expired_keys() -> int:
 
 def ensure_schedules() -> None:
     """Create the daily purge schedule once (idempotent; load_demo and deploys call it)."""
-    from django_q.models import Schedule
-
     Schedule.objects.update_or_create(
         name=PURGE_SCHEDULE_NAME,
         defaults={

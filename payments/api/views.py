@@ -112,7 +112,7 @@ def partner_trans_id_for(request: Request) -> str:
 
 
 def derive_partner_trans_id(scope: str, key: str, fingerprint: str) -> str:
-    """42 characters, A-Z and 0-9 (ALIPAY.md: <= 64, unique per merchant)."""
+    """42 characters, A-Z and 0-9 (docs/alipay.md: <= 64, unique per merchant)."""
     seed = f"{scope}\n{key}\n{fingerprint}"
     return "EK" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:40].upper()
 

@@ -124,9 +124,9 @@ def _reopen(spool: BinaryIO):
 
 def sandbox_files(day: date) -> list[Incoming]:
     """The day's two files from the sandbox's /sandbox/files/, signed like a gateway call."""
-    from payments import gateway
+    from payments import alipay_client
 
-    config = gateway.client_config()
+    config = alipay_client.client_config()
     base = settings.ALIPAY["GATEWAY_URL"].rsplit("/", 1)[0]
     out = []
     for kind in ("transactions", "settlement"):

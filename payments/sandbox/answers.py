@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .beijing import pay_time
+from .buyers import buyer_login_id, buyer_user_id
 from .models import SandboxTrade
 from .params import ZERO_DECIMAL
-from .trades import buyer_login_id, buyer_user_id
 
 
 @dataclass

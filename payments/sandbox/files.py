@@ -1,4 +1,4 @@
-"""Daily reconciliation files as Alipay drops them (ALIPAY.md "Reconciliation files"), as CSV.
+"""Daily reconciliation files as Alipay drops them (docs/alipay.md "Reconciliation files"), as CSV.
 
 Transaction file for a Beijing day: a two-line summary (`Partner,Payment_time,Total_count` and its
 values), then the column header and one row per money movement that day: PAYMENT (a trade paid),

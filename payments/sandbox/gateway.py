@@ -17,9 +17,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from payments.alipay.signing import SIGN_TYPES, KeyConfigError, Verifier
+from payments.alipay.signing import SIGN_TYPES, KeyConfigError, Signer, Verifier
 
-from . import notify, params, paying, replies, reversing
+from . import outbox, params, paying, replies, reversing
 from .answers import Answer
 from .models import SandboxMerchant
 from .params import Rejected
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 def notify_verify(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> Answer:
     notify_id = params.require(p, "notify_id", 128)
-    issued = notify.was_issued(merchant.partner_id, notify_id)
+    issued = outbox.was_issued(merchant.partner_id, notify_id)
     return Answer({}, plain_text="true" if issued else "false")
 
 
@@ -65,6 +65,14 @@ def authenticate(p: dict[str, str]) -> SandboxMerchant:
     return merchant
 
 
+def answer_signer(merchant: SandboxMerchant, sign_type: str) -> Signer:
+    """The reply is signed in the request's sign type: refused before any business without a key."""
+    try:
+        return replies.reply_signer(merchant, sign_type)
+    except KeyConfigError as exc:
+        raise Rejected("ILLEGAL_SIGN_TYPE", "no sandbox key to answer in this sign type") from exc
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def gateway(request: HttpRequest) -> HttpResponse:
@@ -75,6 +83,7 @@ def gateway(request: HttpRequest) -> HttpResponse:
         if handler is None:
             raise Rejected("ILLEGAL_EXTERFACE", "unknown service")
         merchant = authenticate(p)
+        signer = answer_signer(merchant, p["sign_type"])
         answer = handler(merchant, p, request)
     except Rejected as refusal:
         logger.info("sandbox refused %s: %s %s", p_service(request), refusal.error, refusal.message)
@@ -85,7 +94,7 @@ def gateway(request: HttpRequest) -> HttpResponse:
     if answer.plain_text is not None:
         return HttpResponse(answer.plain_text, content_type="text/plain; charset=utf-8")
     response = replies.accepted(
-        merchant, p, answer.fields, charset=charset, break_signature=answer.break_signature
+        signer, p, answer.fields, charset=charset, break_signature=answer.break_signature
     )
     if answer.hold:
         # Network behaviour, not business time: the work is committed, the reply is just late,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
@@ -132,8 +133,54 @@ def url(params: dict[str, str], name: str, *, required: bool = False) -> str:
     return value
 
 
+def notify_url(params: dict[str, str], request: HttpRequest, *, required: bool = False) -> str:
+    """A notify_url the sandbox may POST to: on this site or a host SANDBOX_NOTIFY_HOSTS allows.
+
+    Anywhere else is refused with INVALID_PARAMETER before any trade is created, so nothing is
+    stored and nothing is ever sent there: otherwise anyone who can reach the sandbox could make
+    it send blind requests to internal addresses.
+    """
+    value = url(params, "notify_url", required=required)
+    if value and not notify_host_allowed(value, request):
+        raise Rejected("INVALID_PARAMETER", "notify_url is not on this site nor an allowed host")
+    return value
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_port(text: str) -> tuple[str, int | None]:
+    """(host, port) of a URL or a `host[:port]` entry; the port None when neither says it."""
+    parts = urlsplit(text if "//" in text else f"//{text}")
+    if parts.username is not None or "\\" in text:
+        # Userinfo and backslashes are read differently by different URL parsers: refused.
+        raise ValueError("userinfo or backslash in a notify host")
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)  # ValueError for a malformed port
+    return (parts.hostname or "").rstrip(".").lower(), port
+
+
+def notify_host_allowed(value: str, request: HttpRequest) -> bool:
+    try:
+        host, port = _host_port(value)
+        # This site: the host the request came to, and its public URL (ENTRADA_PUBLIC_URL).
+        site = {_host_port(text) for text in (request.get_host(), _public_url()) if text}
+        listed = [_host_port(entry) for entry in settings.SANDBOX_NOTIFY_HOSTS]
+    except ValueError:
+        return False
+    if not host:
+        return False
+    default = _DEFAULT_PORTS.get(request.scheme)
+    on_site = any(h == host and (p or default) == port for h, p in site)
+    # A listed host without a port allows any port on it; with one, that port only.
+    return on_site or any(h == host and p in (None, port) for h, p in listed)
+
+
+def _public_url() -> str:
+    return str(settings.ALIPAY.get("NOTIFY_BASE_URL", ""))
+
+
 def json_object(params: dict[str, str], name: str) -> dict[str, str]:
-    # JSON needs the quotes other values must not carry (ALIPAY.md: extend_info is JSON).
+    # JSON needs the quotes other values must not carry (docs/alipay.md: extend_info is JSON).
     text = params.get(name, "")
     if not text:
         return {}

@@ -1,7 +1,7 @@
 """spot.pay, precreate and query as Alipay answers them, with the test buyer codes' behaviour.
 
-Idempotency on partner_trans_id follows ALIPAY.md "Lifecycle rules": a repeated pay answers what
-the trade has become (UNKNOW while waiting, SUCCESS when paid, refundable or finished,
+Idempotency on partner_trans_id follows docs/alipay.md "Lifecycle rules": a repeated pay answers
+what the trade has become (UNKNOW while waiting, SUCCESS when paid, refundable or finished,
 TRADE_HAS_CLOSE when closed), a different buyer gets TRADE_BUYER_NOT_MATCH, and nothing is ever
 charged twice. query answers the state itself, TRADE_FINISHED once a paid trade's refund period
 is over.
@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from payments import clock
 
-from . import notify, params
+from . import outbox, params
 from .answers import Answer, failure, money, system_error, trade_fields
 from .models import SandboxMerchant, SandboxTrade
 from .params import Rejected
@@ -90,7 +90,7 @@ def pay(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> A
     params.create_time(p, "trans_create_time")
     params.optional(p, "memo", 256)
     extend = params.json_object(p, "extend_info")
-    notify_url = params.url(p, "notify_url")
+    notify_url = params.notify_url(p, request)
 
     behaviour = behaviour_for(code)
     now = clock.now()
@@ -118,7 +118,7 @@ def pay(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> A
                 **_initial_state(behaviour, amount, now),
             )
             if trade.state == State.TRADE_SUCCESS:
-                notify.queue_trade_notification(trade, notify.PAID)
+                outbox.queue_trade_notification(trade, outbox.PAID)
     except IntegrityError:
         trade = SandboxTrade.objects.get(merchant=merchant, partner_trans_id=partner_trans_id)
         return _repeat_pay(trade, code, amount, currency)
@@ -170,7 +170,7 @@ def _validity(p: dict[str, str]) -> timedelta:
 
 
 def precreate(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -> Answer:
-    notify_url = params.url(p, "notify_url", required=True)
+    notify_url = params.notify_url(p, request, required=True)
     out_trade_no = params.require(p, "out_trade_no", 64)
     subject = params.require(p, "subject", 256)
     currency = params.currency(p, "trans_currency" if p.get("trans_currency") else "currency")
@@ -233,7 +233,7 @@ def _precreate_failure(trade: SandboxTrade, error: str) -> Answer:
 
 
 def find_trade(merchant: SandboxMerchant, p: dict[str, str]) -> SandboxTrade | None:
-    """By alipay_trans_id when given (it wins, ALIPAY.md), else by partner_trans_id."""
+    """By alipay_trans_id when given (it wins, docs/alipay.md), else by partner_trans_id."""
     partner_trans_id = params.optional(p, "partner_trans_id", 64)
     alipay_trans_id = params.optional(p, "alipay_trans_id", 64)
     if not (partner_trans_id or alipay_trans_id):

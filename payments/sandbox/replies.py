@@ -1,9 +1,13 @@
-"""The XML the sandbox answers with, in Alipay's shapes (ALIPAY.md "XML shapes" and "Signing").
+"""The XML the sandbox answers with, in Alipay's shapes (docs/alipay.md "XML shapes" and "Signing").
 
 Accepted requests: is_success=T, the request's parameters echoed in <request>, the business answer
 in <response><alipay>, and a signature over those children only. Rejected requests: is_success=F
 with a top-level <error> and no signature. The prolog declares the request's charset (GBK when the
 request named none), as Alipay's does, so clients must honour the declared encoding.
+
+A reply is signed in the sign type of the request it answers, as Alipay does: a merchant that
+signs with MD5 holds only the MD5 key and must be able to verify the answer with it. The
+merchant's configured sign type governs what the sandbox sends unasked (notifications).
 """
 
 from __future__ import annotations
@@ -34,16 +38,17 @@ def rejected(error: str, charset: str = DEFAULT_CHARSET) -> HttpResponse:
     )
 
 
-def reply_signer(merchant: SandboxMerchant) -> Signer:
+def reply_signer(merchant: SandboxMerchant, sign_type: str = "") -> Signer:
+    """Signs as Alipay for this merchant: in `sign_type`, else in the merchant's configured one."""
     return Signer(
-        sign_type=merchant.sign_type,
+        sign_type=sign_type or merchant.sign_type,
         md5_key=merchant.md5_key,
         private_key_pem=merchant.sandbox_private_key_pem,
     )
 
 
 def accepted(
-    merchant: SandboxMerchant,
+    signer: Signer,
     request_params: Mapping[str, str],
     fields: Mapping[str, object],
     *,
@@ -56,7 +61,7 @@ def accepted(
     if break_signature:
         # A well-formed signature over something else: the client must refuse to believe it.
         signed_text += "&tampered=1"
-    signature = reply_signer(merchant).sign_text(signed_text)
+    signature = signer.sign_text(signed_text)
     request_xml = "".join(
         f"<param name={quoteattr(k)}>{escape(v)}</param>" for k, v in request_params.items()
     )
@@ -65,6 +70,6 @@ def accepted(
         "<alipay><is_success>T</is_success>"
         f"<request>{request_xml}</request>"
         f"<response><alipay>{response_xml}</alipay></response>"
-        f"<sign>{escape(signature)}</sign><sign_type>{merchant.sign_type}</sign_type></alipay>"
+        f"<sign>{escape(signature)}</sign><sign_type>{signer.sign_type}</sign_type></alipay>"
     )
     return _xml_response(body, charset)

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from payments import clock
 
-from . import notify, params
+from . import outbox, params
 from .answers import Answer, failure, money, rate, system_error
 from .beijing import cancel_deadline, refund_blackout_end, stamp
 from .models import SandboxMerchant, SandboxRefund, SandboxTrade
@@ -101,7 +101,7 @@ def refund(merchant: SandboxMerchant, p: dict[str, str], request: HttpRequest) -
     amount = params.amount(p, "refund_amount", currency)
     reason = params.optional(p, "refund_reason", 128)
     is_sync = params.choice(p, "is_sync", {"Y", "N"})
-    notify_url = params.url(p, "notify_url")
+    notify_url = params.notify_url(p, request)
     trade = find_trade(merchant, p)
     if trade is None or trade.close_reason == Reason.PRE_CANCELLED:
         return failure("TRADE_NOT_EXIST", partner_trans_id=partner_trans_id)
@@ -159,7 +159,7 @@ def _execute(trade, refund_id, amount, currency, reason, notify_url) -> Answer |
                 state=SandboxRefund.State.SUCCESS,
                 created_at=now,
             )
-            notify.queue_trade_notification(trade, notify.REFUNDED, created, url=notify_url)
+            outbox.queue_trade_notification(trade, outbox.REFUNDED, created, url=notify_url)
     except IntegrityError:
         trade.refresh_from_db()  # a twin request with the same id won: answer as it did
     return None

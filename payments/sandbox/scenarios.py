@@ -7,11 +7,11 @@ XX=00 picks a fixed scenario by YY. Any other well-formed code is a normal buyer
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-BUYER_CODE = re.compile(r"(2[5-9]|30)\d{14,22}")
+from payments.alipay.validation import is_buyer_code
+
 _TEST_PREFIX = "28000000000000"
 TWENTY_FOUR_DIGIT_CODE = "280000000000000000000001"
 # Seconds after the pay at which a "PIN confirmed" buyer of 2800000000000010NN confirms.
@@ -59,8 +59,8 @@ class BuyerBehaviour:
 
 
 def is_well_formed(code: str) -> bool:
-    """16-24 digits with a prefix 25-30 (ALIPAY.md, spot.pay `buyer_identity_code`)."""
-    return bool(BUYER_CODE.fullmatch(code))
+    """16-24 digits with a prefix 25-30 (docs/alipay.md, spot.pay `buyer_identity_code`)."""
+    return is_buyer_code(code)
 
 
 def behaviour_for(code: str) -> BuyerBehaviour:

@@ -19,7 +19,7 @@ from django.db.models import F, Q
 
 from payments import clock
 
-from . import notify
+from . import outbox
 from .models import SandboxTrade
 
 UNPAID_TIMEOUT = timedelta(minutes=3)
@@ -46,25 +46,13 @@ def cny(amount: Decimal, currency: str) -> tuple[Decimal, Decimal]:
     return rate, (amount * rate).quantize(Decimal("0.01"))
 
 
-def buyer_user_id(trade: SandboxTrade) -> str:
-    """A stable 16-digit Alipay user id for the buyer behind a code (20881..., never a PID)."""
-    digits = trade.buyer_code[-11:] if trade.buyer_code else "99900000001"
-    return "20881" + digits.zfill(11)
-
-
-def buyer_login_id(trade: SandboxTrade) -> str:
-    """Masked, as Alipay shows it."""
-    tail = trade.buyer_code[-4:] if trade.buyer_code else "0001"
-    return f"bu***{tail}@sandbox.example"
-
-
 def _apply(trade: SandboxTrade, old: str, action: str, **changes: object) -> bool:
     """The compare-and-set: True if this call made the transition."""
     with transaction.atomic():
         done = SandboxTrade.objects.filter(pk=trade.pk, state=old).update(**changes) == 1
         if done:
             trade.refresh_from_db()
-            notify.queue_trade_notification(trade, action)
+            outbox.queue_trade_notification(trade, action)
     if not done:
         trade.refresh_from_db()
     return done
@@ -74,7 +62,7 @@ def mark_paid(trade: SandboxTrade, at: datetime | None = None, buyer_code: str =
     changes: dict[str, object] = {"state": State.TRADE_SUCCESS, "paid_at": at or clock.now()}
     if buyer_code:
         changes["buyer_code"] = buyer_code
-    return _apply(trade, State.WAIT_BUYER_PAY, notify.PAID, **changes)
+    return _apply(trade, State.WAIT_BUYER_PAY, outbox.PAID, **changes)
 
 
 def buyer_confirms(trade: SandboxTrade, buyer_code: str = "") -> bool:
@@ -94,7 +82,7 @@ def close_unpaid(trade: SandboxTrade, reason: str, at: datetime | None = None) -
     changes["close_reason"] = reason
     if reason == Reason.CANCELLED:
         changes["cancelled_at"] = when
-    return _apply(trade, State.WAIT_BUYER_PAY, notify.CLOSED, **changes)
+    return _apply(trade, State.WAIT_BUYER_PAY, outbox.CLOSED, **changes)
 
 
 def reverse_paid(trade: SandboxTrade) -> bool:
@@ -103,7 +91,7 @@ def reverse_paid(trade: SandboxTrade) -> bool:
     return _apply(
         trade,
         State.TRADE_SUCCESS,
-        notify.REVERSED,
+        outbox.REVERSED,
         state=State.TRADE_CLOSED,
         close_reason=Reason.REVERSED,
         closed_at=now,

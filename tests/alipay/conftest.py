@@ -53,7 +53,8 @@ def alipay_signer(demo_rsa_keys):
 
 @pytest.fixture(scope="session")
 def make_reply(alipay_signer):
-    """An accepted reply in ALIPAY.md's shape, signed by "Alipay"; options break it on purpose."""
+    """An accepted reply in docs/alipay.md's shape, signed by "Alipay"; options break it on
+    purpose."""
 
     def make(
         fields: Mapping[str, str],

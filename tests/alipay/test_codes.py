@@ -1,4 +1,4 @@
-"""Each of ALIPAY.md's codes leads to the action its table names, per service."""
+"""Each of docs/alipay.md's codes leads to the action its table names, per service."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Requests are built as ALIPAY.md describes; every bad parameter is refused before sending."""
+"""Requests are built as docs/alipay.md describes; every bad parameter is refused before sending."""
 
 from datetime import UTC, datetime
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Signing matches ALIPAY.md's vectors and interoperates with bare `cryptography` code."""
+"""Signing matches docs/alipay.md's vectors and interoperates with bare `cryptography` code."""
 
 import base64
 import hashlib

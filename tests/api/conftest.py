@@ -1,4 +1,5 @@
-"""Fixtures of the partner API tests: a store with two terminals, their tokens, API clients."""
+"""Fixtures of the partner API tests (payments/api): a store with two terminals, their tokens, API
+clients. The booking API tests (ticketing/api) use the shared `booking` fixture instead."""
 
 from __future__ import annotations
 

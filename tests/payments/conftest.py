@@ -7,81 +7,10 @@ while recording its real 3 s steps.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
-from payments import lifecycle
-from payments.models import GatewayExchange, Payment
-
-SUCCESS = "280000000000000001"
-INSUFFICIENT = "280000000000000002"
-PIN_NEVER = "280000000000000004"
-SLOW_PAY = "280000000000000007"
-BAD_SIGNATURE = "280000000000000008"
-SLOW_REFUND = "280000000000000011"
-REFUND_SYSTEM_ERROR = "280000000000000012"
-TWENTY_FOUR = "280000000000000000000001"
-
-
-def pin_confirm(seconds: int) -> str:
-    return f"2800000000000003{seconds:02d}"
-
-
-def pin_decline(seconds: int) -> str:
-    return f"2800000000000005{seconds:02d}"
-
-
-def system_error_calls(n: int) -> str:
-    return f"2800000000000006{n:02d}"
-
-
-def cancel_system_error(n: int) -> str:
-    return f"2800000000000009{n:02d}"
-
-
-def query_system_error(n: int) -> str:
-    return f"2800000000000010{n:02d}"
-
 
 @pytest.fixture
-def gateway(alipay_gateway, clock, mailoutbox):
-    """The sandbox over real HTTP, the clock frozen; returns the clock."""
+def sandbox_clock(alipay_gateway, clock, mailoutbox):
+    """The sandbox over real HTTP and the clock frozen; returns the clock, which tests move."""
     return clock
-
-
-def pay(buyer_code: str, amount: str = "25.00", currency: str = "USD", **kwargs) -> Payment:
-    return lifecycle.create_barcode_payment(
-        amount=Decimal(amount),
-        currency=currency,
-        description="Museum entry x2",
-        buyer_code=buyer_code,
-        reference=kwargs.pop("reference", "ORDER-1"),
-        store_id=kwargs.pop("store_id", "STORE-1"),
-        terminal_id=kwargs.pop("terminal_id", "POS-1"),
-        **kwargs,
-    )
-
-
-def exchanges(payment: Payment, service: str | None = None) -> list[GatewayExchange]:
-    rows = GatewayExchange.objects.filter(payment=payment).order_by("created_at", "id")
-    if service:
-        rows = rows.filter(service=service)
-    return list(rows)
-
-
-def sandbox_trade(payment: Payment):
-    from payments.sandbox.models import SandboxTrade
-
-    return SandboxTrade.objects.get(partner_trans_id=payment.partner_trans_id)
-
-
-@pytest.fixture
-def no_cluster(monkeypatch):
-    """No worker runs: queued tasks stay in the broker until the test drives the poller itself.
-
-    django-q2's sync flag is read at import (STACK.md), so the test flips the loaded value.
-    """
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", False)

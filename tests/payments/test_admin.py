@@ -1,18 +1,32 @@
-"""The payments admin: the needs-attention queue, exchanges beside payments, actions."""
+"""The payments admin: the needs-attention queue, exchanges beside payments, actions, and who
+may run each action (view-only staff none; Support and Finance their own)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from payments.models import Payment, Refund
+from payments import lifecycle
+from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
+from tests.staff import (
+    codenames,
+    messages_of,
+    offered_actions,
+    role_member,
+    run_role_migration,
+    signed_in,
+    staff_with,
+)
 
-from .conftest import INSUFFICIENT, SUCCESS, cancel_system_error, pay
+from .helpers import INSUFFICIENT, REFUND_SYSTEM_ERROR, SUCCESS, cancel_system_error, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_needs_attention_filter_and_retry_action(gateway, admin_client, settings):
+def test_needs_attention_filter_and_retry_action(sandbox_clock, admin_client, settings):
     settings.PAYMENTS = {**settings.PAYMENTS, "CANCEL_MAX_ATTEMPTS": 2}
     stuck = pay(cancel_system_error(3), deadline_seconds=12)
     pay(SUCCESS)
@@ -37,7 +51,7 @@ def test_needs_attention_filter_and_retry_action(gateway, admin_client, settings
     assert stuck.state == Payment.State.CANCELLED  # the sandbox's 3rd cancel succeeds
 
 
-def test_refund_action_and_error_messages(gateway, admin_client):
+def test_refund_action_and_error_messages(sandbox_clock, admin_client):
     paid = pay(SUCCESS)
     failed = pay(INSUFFICIENT)
     url = reverse("admin:payments_payment_changelist")
@@ -52,3 +66,147 @@ def test_refund_action_and_error_messages(gateway, admin_client):
     assert Refund.objects.get(payment=paid).state == Refund.State.SUCCEEDED
     refund_page = admin_client.get(reverse("admin:payments_refund_changelist"))
     assert refund_page.status_code == 200
+
+
+PAYMENTS = "/admin/payments/payment/"
+REFUNDS = "/admin/payments/refund/"
+PAYMENT_ACTIONS = ("cancel_payments", "refund_in_full", "retry_attention")
+
+FINANCE = {
+    "payments.view_payment",
+    "payments.view_paymentevent",
+    "payments.view_gatewayexchange",
+    "payments.view_refund",
+    "payments.cancel_payment",
+    "payments.refund_payment",
+    "payments.resolve_payment",
+    "payments.retry_refund",
+}
+
+
+@pytest.fixture
+def stuck(sandbox_clock, settings):
+    """A payment whose cancel failed past its bound, and a refund unconfirmed past its own."""
+    settings.PAYMENTS = {**settings.PAYMENTS, "CANCEL_MAX_ATTEMPTS": 2, "REFUND_MAX_ATTEMPTS": 1}
+    payment = pay(cancel_system_error(3), deadline_seconds=12)
+    refund = lifecycle.request_refund(
+        pay(REFUND_SYSTEM_ERROR), amount=Decimal("5.00"), reason="", actor="t"
+    )
+    assert payment.state == Payment.State.NEEDS_ATTENTION
+    assert refund.state == Refund.State.NEEDS_ATTENTION
+    return payment, refund
+
+
+def run_action(client, url: str, action: str, *objects):
+    return client.post(
+        url, {"action": action, "_selected_action": [o.pk for o in objects]}, follow=True
+    )
+
+
+def everything() -> tuple:
+    """What an action could change: states, refunds, events and gateway calls."""
+    return (
+        sorted(Payment.objects.values_list("pk", "state")),
+        sorted(Refund.objects.values_list("pk", "state", "attempts")),
+        PaymentEvent.objects.count(),
+        GatewayExchange.objects.count(),
+    )
+
+
+def test_view_only_staff_are_offered_no_payment_action_and_forged_ones_change_nothing(stuck):
+    stuck_payment, stuck_refund = stuck
+    paid = pay(SUCCESS)
+    viewer = signed_in(staff_with("payments.view_payment", "payments.view_refund"))
+    assert offered_actions(viewer, PAYMENTS) == set()
+    assert offered_actions(viewer, REFUNDS) == set()
+
+    before = everything()
+    for action in PAYMENT_ACTIONS:
+        answer = run_action(viewer, PAYMENTS, action, paid, stuck_payment)
+        assert answer.status_code == 200
+    assert run_action(viewer, REFUNDS, "retry_refunds", stuck_refund).status_code == 200
+    assert everything() == before
+
+
+def test_support_cancel_and_refund_payments_but_leave_stuck_ones_to_finance(stuck):
+    stuck_payment, stuck_refund = stuck
+    member = role_member("Support")
+    support = signed_in(member)
+    assert offered_actions(support, PAYMENTS) == {"cancel_payments", "refund_in_full"}
+    assert offered_actions(support, REFUNDS) == set()
+
+    before = everything()
+    run_action(support, PAYMENTS, "retry_attention", stuck_payment)
+    run_action(support, REFUNDS, "retry_refunds", stuck_refund)
+    assert everything() == before
+
+    refunded, cancelled = pay(SUCCESS), pay(SUCCESS)
+    assert "1 refund requested." in messages_of(
+        run_action(support, PAYMENTS, "refund_in_full", refunded)
+    )
+    assert "1 payment cancelled." in messages_of(
+        run_action(support, PAYMENTS, "cancel_payments", cancelled)
+    )
+    refunded.refresh_from_db()
+    cancelled.refresh_from_db()
+    assert refunded.state == Payment.State.REFUNDED
+    assert cancelled.state == Payment.State.CANCELLED  # reversed on its Beijing day
+    assert cancelled.events.filter(actor=f"admin:{member.username}").exists()
+    # They see the gateway exchanges beside the payment, read-only.
+    page = support.get(f"/admin/payments/payment/{refunded.pk}/change/")
+    assert (
+        page.status_code == 200 and "alipay.acquire.overseas.spot.refund" in page.content.decode()
+    )
+    assert support.post(f"/admin/payments/payment/{refunded.pk}/change/", {}).status_code == 403
+
+
+def test_finance_resolve_stuck_payments_and_retry_refunds(stuck):
+    stuck_payment, stuck_refund = stuck
+    finance = signed_in(role_member("Finance"))
+    assert offered_actions(finance, PAYMENTS) == set(PAYMENT_ACTIONS)
+    assert offered_actions(finance, REFUNDS) == {"retry_refunds"}
+
+    run_action(finance, PAYMENTS, "retry_attention", stuck_payment)
+    run_action(finance, REFUNDS, "retry_refunds", stuck_refund)
+    stuck_payment.refresh_from_db()
+    stuck_refund.refresh_from_db()
+    assert stuck_payment.state == Payment.State.CANCELLED  # the sandbox's 3rd cancel succeeds
+    assert stuck_refund.state == Refund.State.SUCCEEDED
+
+
+def test_cancelling_a_paid_payment_returns_money_so_it_needs_the_refund_permission(sandbox_clock):
+    paid = pay(SUCCESS)
+    clerk = signed_in(staff_with("payments.view_payment", "payments.cancel_payment"))
+    assert offered_actions(clerk, PAYMENTS) == {"cancel_payments"}
+    before = everything()
+    answer = run_action(clerk, PAYMENTS, "cancel_payments", paid)
+    assert any("refund permission" in m for m in messages_of(answer))
+    assert everything() == before
+
+
+def test_payments_and_refunds_are_read_only_even_for_superusers(sandbox_clock, admin_client):
+    paid = pay(SUCCESS)
+    refund = lifecycle.request_refund(paid, amount=Decimal("5.00"), reason="", actor="t")
+    before = everything()
+    for url in (
+        f"/admin/payments/payment/{paid.pk}/change/",
+        f"/admin/payments/refund/{refund.pk}/change/",
+    ):
+        assert admin_client.get(url).status_code == 200
+        assert admin_client.post(url, {}).status_code == 403
+    assert everything() == before
+
+
+@pytest.mark.django_db
+def test_migrate_makes_the_finance_group_with_exactly_its_permissions():
+    assert codenames(Group.objects.get(name="Finance")) == FINANCE
+
+
+@pytest.mark.django_db
+def test_the_finance_group_gets_permissions_that_do_not_exist_yet_when_it_migrates():
+    # As on a fresh database, where Django adds permissions only after all migrations ran.
+    Permission.objects.filter(
+        codename__in=["cancel_payment", "refund_payment", "resolve_payment", "retry_refund"]
+    ).delete()
+    Group.objects.filter(name="Finance").delete()
+    assert codenames(run_role_migration("Finance")) == FINANCE

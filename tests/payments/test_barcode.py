@@ -1,4 +1,5 @@
-"""Barcode payments end to end against the sandbox over real HTTP (ALIPAY.md lifecycle rules)."""
+"""Barcode payments end to end against the sandbox over real HTTP (docs/alipay.md lifecycle
+rules)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from payments.alipay.services import CANCEL, QUERY, SPOT_PAY
 from payments.models import Payment
 
-from .conftest import (
+from .helpers import (
     INSUFFICIENT,
     PIN_NEVER,
     SUCCESS,
@@ -25,7 +26,7 @@ from .conftest import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_instant_success_is_paid_after_the_first_call(gateway):
+def test_instant_success_is_paid_after_the_first_call(sandbox_clock):
     payment = pay(SUCCESS)
     assert payment.state == Payment.State.PAID
     assert payment.alipay_trans_id
@@ -42,11 +43,11 @@ def test_instant_success_is_paid_after_the_first_call(gateway):
     assert list(payment.events.values_list("to_state", flat=True)) == ["created", "paid"]
 
 
-def test_a_24_digit_buyer_code_is_accepted(gateway):
+def test_a_24_digit_buyer_code_is_accepted(sandbox_clock):
     assert pay(TWENTY_FOUR).state == Payment.State.PAID
 
 
-def test_insufficient_balance_fails_with_code_and_plain_message(gateway):
+def test_insufficient_balance_fails_with_code_and_plain_message(sandbox_clock):
     payment = pay(INSUFFICIENT)
     assert payment.state == Payment.State.FAILED
     assert payment.failure_code == "BUYER_BALANCE_NOT_ENOUGH"
@@ -54,7 +55,7 @@ def test_insufficient_balance_fails_with_code_and_plain_message(gateway):
     assert not exchanges(payment, QUERY)
 
 
-def test_pin_then_success_is_polled_from_three_seconds_after_the_pay(gateway):
+def test_pin_then_success_is_polled_from_three_seconds_after_the_pay(sandbox_clock):
     payment = pay(pin_confirm(10))
     assert payment.state == Payment.State.PAID
     [sent] = exchanges(payment, SPOT_PAY)
@@ -69,8 +70,8 @@ def test_pin_then_success_is_polled_from_three_seconds_after_the_pay(gateway):
     assert list(payment.events.values_list("to_state", flat=True)) == ["created", "pending", "paid"]
 
 
-def test_pin_never_confirmed_is_cancelled_at_the_deadline(gateway):
-    start = gateway.now()
+def test_pin_never_confirmed_is_cancelled_at_the_deadline(sandbox_clock):
+    start = sandbox_clock.now()
     payment = pay(PIN_NEVER)
     assert payment.state == Payment.State.CANCELLED
     [cancel] = exchanges(payment, CANCEL)
@@ -84,22 +85,22 @@ def test_pin_never_confirmed_is_cancelled_at_the_deadline(gateway):
     assert payment.cancel_action == "close"
 
 
-def test_a_shorter_deadline_is_honoured(gateway):
-    start = gateway.now()
+def test_a_shorter_deadline_is_honoured(sandbox_clock):
+    start = sandbox_clock.now()
     payment = pay(PIN_NEVER, deadline_seconds=12)
     [cancel] = exchanges(payment, CANCEL)
     assert payment.state == Payment.State.CANCELLED
     assert 12 <= (cancel.created_at - start).total_seconds() <= 13
 
 
-def test_buyer_declines_ends_failed_without_cancel(gateway):
+def test_buyer_declines_ends_failed_without_cancel(sandbox_clock):
     payment = pay(pin_decline(7))
     assert payment.state == Payment.State.FAILED
     assert payment.failure_code == "TRADE_CLOSED"
     assert not exchanges(payment, CANCEL)
 
 
-def test_jpy_amounts_are_whole(gateway):
+def test_jpy_amounts_are_whole(sandbox_clock):
     payment = pay(SUCCESS, amount="1200", currency="JPY")
     assert payment.state == Payment.State.PAID
     assert payment.amount == Decimal("1200")

@@ -2,7 +2,7 @@
 
 The cluster is a subprocess on the test database (SQLite file or PostgreSQL) with the ALIPAY_*
 environment pointed at the sandbox on the live server. The test process itself runs no worker
-(`no_cluster`): whatever it queues waits in the broker for the subprocess. Nothing here waits on a
+(`no_worker`): whatever it queues waits in the broker for the subprocess. Nothing here waits on a
 fixed sleep: each wait polls the database for the outcome, with a bound well under 90 s.
 """
 
@@ -24,7 +24,7 @@ from payments.sandbox.models import SandboxTrade
 from payments.sandbox.trades import buyer_confirms
 from payments.tasks import ensure_schedules
 
-from .conftest import PIN_NEVER, pay
+from .helpers import PIN_NEVER, pay
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +38,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def cluster(alipay_gateway, live_server, tmp_path, no_cluster):
+def cluster(alipay_gateway, live_server, tmp_path, no_worker):
     """Start / kill real qcluster processes; every one still running is stopped at the end."""
     conf = alipay_gateway
     env = {

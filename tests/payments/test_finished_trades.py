@@ -7,24 +7,24 @@ from decimal import Decimal
 
 import pytest
 
-from payments import gateway as alipay
+from payments import alipay_client as alipay
 from payments import lifecycle
 from payments.alipay.results import Outcome
 from payments.alipay.services import REFUND
 from payments.models import Payment, Refund
 from payments.sandbox.models import SandboxRefund
 
-from .conftest import SUCCESS, exchanges, pay, sandbox_trade
+from .helpers import SUCCESS, exchanges, pay, sandbox_trade
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DAY = 24 * 3600
 
 
-def test_a_refund_after_the_refund_period_fails_and_the_payment_stays_paid(gateway):
+def test_a_refund_after_the_refund_period_fails_and_the_payment_stays_paid(sandbox_clock):
     payment = pay(SUCCESS, amount="30.00")
     assert payment.state == Payment.State.PAID
-    gateway.advance(91 * DAY)  # SANDBOX_REFUND_PERIOD_DAYS is 90
+    sandbox_clock.advance(91 * DAY)  # SANDBOX_REFUND_PERIOD_DAYS is 90
 
     refund = lifecycle.request_refund(payment, amount=Decimal("10.00"), reason="late", actor="t")
 

@@ -1,6 +1,6 @@
 """QR payments and Alipay's async notifications: a hint, confirmed by query, harmless when repeated.
 
-These tests run with no worker (`no_cluster`): the sandbox's notifications wait until the test
+These tests run with no worker (`no_worker`): the sandbox's notifications wait until the test
 delivers them, and the poller runs only when the test runs it, so the order of events is the
 test's to choose.
 """
@@ -20,7 +20,7 @@ from payments.sandbox.notify import deliver_due_notifications
 from payments.sandbox.replies import reply_signer
 from payments.sandbox.trades import buyer_confirms
 
-from .conftest import exchanges, sandbox_trade
+from .helpers import exchanges, sandbox_trade
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +53,7 @@ def signed(payment: Payment, **fields) -> dict[str, str]:
     return {**payload, "sign": signer.sign(payload), "sign_type": trade.merchant.sign_type}
 
 
-def test_qr_payment_is_pending_with_a_qr_code(gateway, no_cluster):
+def test_qr_payment_is_pending_with_a_qr_code(sandbox_clock, no_worker):
     payment = qr_payment()
     assert payment.state == Payment.State.PENDING
     assert payment.channel == Payment.Channel.QR
@@ -62,7 +62,7 @@ def test_qr_payment_is_pending_with_a_qr_code(gateway, no_cluster):
 
 
 def test_notification_is_confirmed_by_query_then_repeats_change_nothing(
-    gateway, no_cluster, notify_url
+    sandbox_clock, no_worker, notify_url
 ):
     payment = qr_payment()
     assert buyer_confirms(sandbox_trade(payment))
@@ -88,7 +88,9 @@ def test_notification_is_confirmed_by_query_then_repeats_change_nothing(
     assert len(exchanges(payment, QUERY)) == 1
 
 
-def test_a_signed_claim_the_query_does_not_confirm_changes_nothing(gateway, no_cluster, notify_url):
+def test_a_signed_claim_the_query_does_not_confirm_changes_nothing(
+    sandbox_clock, no_worker, notify_url
+):
     payment = qr_payment()
     answer = requests.post(notify_url, data=signed(payment), timeout=10)
     assert (answer.status_code, answer.text) == (200, "success")
@@ -107,7 +109,9 @@ def test_a_signed_claim_the_query_does_not_confirm_changes_nothing(gateway, no_c
         pytest.param(lambda form: {}, id="empty"),
     ],
 )
-def test_bad_notifications_get_fail_and_change_nothing(gateway, no_cluster, notify_url, tamper):
+def test_bad_notifications_get_fail_and_change_nothing(
+    sandbox_clock, no_worker, notify_url, tamper
+):
     payment = qr_payment()
     buyer_confirms(sandbox_trade(payment))
     answer = requests.post(notify_url, data=tamper(signed(payment)), timeout=10)
@@ -118,7 +122,7 @@ def test_bad_notifications_get_fail_and_change_nothing(gateway, no_cluster, noti
 
 
 def test_validly_signed_but_wrong_amount_or_unknown_trade_is_refused(
-    gateway, no_cluster, notify_url
+    sandbox_clock, no_worker, notify_url
 ):
     payment = qr_payment()
     buyer_confirms(sandbox_trade(payment))
@@ -131,7 +135,7 @@ def test_validly_signed_but_wrong_amount_or_unknown_trade_is_refused(
     assert payment.state == Payment.State.PENDING
 
 
-def test_without_any_notification_the_poller_finds_the_qr_paid(gateway, no_cluster):
+def test_without_any_notification_the_poller_finds_the_qr_paid(sandbox_clock, no_worker):
     payment = qr_payment()
     buyer_confirms(sandbox_trade(payment))
     assert poller.run() >= 1

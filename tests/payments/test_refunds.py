@@ -14,7 +14,7 @@ from payments.alipay.services import CANCEL, REFUND
 from payments.exceptions import NotCancellable, NotRefundable, RefundTooLarge
 from payments.models import Payment, Refund
 
-from .conftest import (
+from .helpers import (
     INSUFFICIENT,
     REFUND_SYSTEM_ERROR,
     SLOW_REFUND,
@@ -31,7 +31,7 @@ def _sandbox_refunds(payment):
     return list(sandbox_trade(payment).refunds.all())
 
 
-def test_partial_refunds_sum_to_the_total_and_one_more_is_refused(gateway):
+def test_partial_refunds_sum_to_the_total_and_one_more_is_refused(sandbox_clock):
     announced = []
 
     def receiver(sender, payment, refund, **kwargs):
@@ -63,7 +63,7 @@ def test_partial_refunds_sum_to_the_total_and_one_more_is_refused(gateway):
     assert first.partner_refund_id != second.partner_refund_id
 
 
-def test_a_refund_larger_than_what_is_left_is_refused_before_sending(gateway):
+def test_a_refund_larger_than_what_is_left_is_refused_before_sending(sandbox_clock):
     payment = pay(SUCCESS, amount="30.00")
     lifecycle.request_refund(payment, amount=Decimal("25.00"), reason="", actor="t")
     with pytest.raises(RefundTooLarge) as refused:
@@ -73,7 +73,7 @@ def test_a_refund_larger_than_what_is_left_is_refused_before_sending(gateway):
     assert len(exchanges(payment, REFUND)) == 1
 
 
-def test_concurrent_refunds_never_exceed_the_amount_paid(gateway):
+def test_concurrent_refunds_never_exceed_the_amount_paid(sandbox_clock):
     payment = pay(SUCCESS, amount="30.00")
     barrier = threading.Barrier(3)
     outcomes = []
@@ -97,7 +97,7 @@ def test_concurrent_refunds_never_exceed_the_amount_paid(gateway):
     assert sum(r.amount for r in _sandbox_refunds(payment)) == Decimal("20.00")
 
 
-def test_a_refund_retried_after_a_timeout_is_executed_once(gateway):
+def test_a_refund_retried_after_a_timeout_is_executed_once(sandbox_clock):
     payment = pay(SLOW_REFUND)
     refund = lifecycle.request_refund(payment, amount=payment.amount, reason="", actor="t")
     assert refund.state == Refund.State.SUCCEEDED
@@ -109,7 +109,7 @@ def test_a_refund_retried_after_a_timeout_is_executed_once(gateway):
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.REFUNDED
 
 
-def test_a_refund_answered_system_error_is_retried_and_succeeds(gateway):
+def test_a_refund_answered_system_error_is_retried_and_succeeds(sandbox_clock):
     payment = pay(REFUND_SYSTEM_ERROR)
     refund = lifecycle.request_refund(payment, amount=Decimal("5.00"), reason="", actor="t")
     assert refund.state == Refund.State.SUCCEEDED
@@ -117,13 +117,13 @@ def test_a_refund_answered_system_error_is_retried_and_succeeds(gateway):
     assert len(_sandbox_refunds(payment)) == 1
 
 
-def test_only_paid_payments_are_refundable(gateway):
+def test_only_paid_payments_are_refundable(sandbox_clock):
     payment = pay(INSUFFICIENT)
     with pytest.raises(NotRefundable):
         lifecycle.request_refund(payment, amount=Decimal("1.00"), reason="", actor="t")
 
 
-def test_cancel_of_a_paid_payment_on_its_day_is_a_reversal(gateway):
+def test_cancel_of_a_paid_payment_on_its_day_is_a_reversal(sandbox_clock):
     payment = pay(SUCCESS)
     payment = lifecycle.request_cancel(payment, actor="staff")
     assert payment.state == Payment.State.CANCELLED
@@ -132,22 +132,22 @@ def test_cancel_of_a_paid_payment_on_its_day_is_a_reversal(gateway):
     assert sandbox_trade(payment).state == "TRADE_CLOSED"
 
 
-def test_cancel_of_a_paid_payment_after_its_beijing_day_refunds_it(gateway):
+def test_cancel_of_a_paid_payment_after_its_beijing_day_refunds_it(sandbox_clock):
     payment = pay(SUCCESS)
-    gateway.advance(timedelta(days=1).total_seconds())
+    sandbox_clock.advance(timedelta(days=1).total_seconds())
     payment = lifecycle.request_cancel(payment, actor="staff")
     assert payment.state == Payment.State.REFUNDED
     assert not exchanges(payment, CANCEL)
     assert len(_sandbox_refunds(payment)) == 1
 
 
-def test_final_payments_cannot_be_cancelled(gateway):
+def test_final_payments_cannot_be_cancelled(sandbox_clock):
     payment = pay(INSUFFICIENT)
     with pytest.raises(NotCancellable):
         lifecycle.request_cancel(payment, actor="staff")
 
 
-def test_a_refund_unconfirmed_past_its_bound_waits_for_staff_then_retries(gateway, settings):
+def test_a_refund_unconfirmed_past_its_bound_waits_for_staff_then_retries(sandbox_clock, settings):
     from django.core import mail
 
     from payments.refunds import retry_refund
@@ -176,10 +176,10 @@ BLACKOUT_ENDS = datetime(2026, 11, 27, 17, 30, tzinfo=UTC)  # 01:30 in Beijing
 
 
 @pytest.fixture
-def blackout(gateway, settings):
+def blackout(sandbox_clock, settings):
     settings.PAYMENTS = {**settings.PAYMENTS, "REFUND_BLACKOUT": True}
     settings.SANDBOX_REFUND_BLACKOUT = True
-    return gateway
+    return sandbox_clock
 
 
 def test_a_refund_asked_for_in_the_blackout_is_sent_when_it_ends(blackout, mailoutbox):

@@ -12,7 +12,7 @@ from django.core import mail
 from payments.alipay.services import CANCEL, QUERY, SPOT_PAY
 from payments.models import Payment
 
-from .conftest import (
+from .helpers import (
     BAD_SIGNATURE,
     SLOW_PAY,
     cancel_system_error,
@@ -31,7 +31,7 @@ def _identical(rows) -> bool:
     return all(p == params[0] for p in params)
 
 
-def test_system_error_on_pay_ends_paid_once(gateway):
+def test_system_error_on_pay_ends_paid_once(sandbox_clock):
     payment = pay(system_error_calls(2))
     assert payment.state == Payment.State.PAID
     pays = exchanges(payment, SPOT_PAY)
@@ -45,7 +45,7 @@ def test_system_error_on_pay_ends_paid_once(gateway):
     assert SandboxTrade.objects.filter(partner_trans_id=payment.partner_trans_id).count() == 1
 
 
-def test_system_error_on_queries_keeps_polling_until_paid(gateway):
+def test_system_error_on_queries_keeps_polling_until_paid(sandbox_clock):
     payment = pay(query_system_error(3))
     assert payment.state == Payment.State.PAID
     queries = exchanges(payment, QUERY)
@@ -54,7 +54,7 @@ def test_system_error_on_queries_keeps_polling_until_paid(gateway):
     assert len(exchanges(payment, SPOT_PAY)) == 1
 
 
-def test_lost_pay_reply_is_resolved_by_query(gateway):
+def test_lost_pay_reply_is_resolved_by_query(sandbox_clock):
     payment = pay(SLOW_PAY)
     assert payment.state == Payment.State.PAID
     [sent] = exchanges(payment, SPOT_PAY)
@@ -63,7 +63,7 @@ def test_lost_pay_reply_is_resolved_by_query(gateway):
     assert sandbox_trade(payment).pay_calls == 1
 
 
-def test_forged_reply_signature_is_not_believed(gateway):
+def test_forged_reply_signature_is_not_believed(sandbox_clock):
     payment = pay(BAD_SIGNATURE)
     [sent] = exchanges(payment, SPOT_PAY)
     assert sent.transport == "bad_signature" and not sent.believed
@@ -73,7 +73,7 @@ def test_forged_reply_signature_is_not_believed(gateway):
     assert events[2][0] == "paid" and events[2][1] != "system:pay"
 
 
-def test_cancel_retried_with_identical_parameters_until_alipay_accepts(gateway):
+def test_cancel_retried_with_identical_parameters_until_alipay_accepts(sandbox_clock):
     payment = pay(cancel_system_error(3), deadline_seconds=12)
     assert payment.state == Payment.State.CANCELLED
     cancels = exchanges(payment, CANCEL)
@@ -83,7 +83,7 @@ def test_cancel_retried_with_identical_parameters_until_alipay_accepts(gateway):
     assert mail.outbox == []
 
 
-def test_cancel_failing_past_the_bound_needs_attention_and_alerts_staff(gateway, settings):
+def test_cancel_failing_past_the_bound_needs_attention_and_alerts_staff(sandbox_clock, settings):
     settings.PAYMENTS = {**settings.PAYMENTS, "CANCEL_MAX_ATTEMPTS": 4}
     payment = pay(cancel_system_error(9), deadline_seconds=12)
     assert payment.state == Payment.State.NEEDS_ATTENTION

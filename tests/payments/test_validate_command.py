@@ -12,7 +12,7 @@ from payments.models import Payment
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_all_six_cases_pass_against_the_sandbox(gateway):
+def test_all_six_cases_pass_against_the_sandbox(sandbox_clock):
     out = io.StringIO()
     call_command("alipay_validate", "--deadline", "12", stdout=out)
     text = out.getvalue()
@@ -23,7 +23,7 @@ def test_all_six_cases_pass_against_the_sandbox(gateway):
     assert Payment.objects.filter(reference__startswith="SPOT-").count() == 6
 
 
-def test_a_failing_case_exits_with_status_one(gateway, settings):
+def test_a_failing_case_exits_with_status_one(sandbox_clock, settings):
     # Alipay refusing our partner id (a wrong configuration) must fail the validation loudly.
     settings.ALIPAY = {**settings.ALIPAY, "PARTNER_ID": "2088999999999999"}
     out = io.StringIO()

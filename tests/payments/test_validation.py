@@ -16,7 +16,7 @@ from payments.exceptions import (
 )
 from payments.models import Payment
 
-from .conftest import SUCCESS
+from .helpers import SUCCESS
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from payments import lifecycle
 from payments.models import Payment
 from payments.reconciliation.models import Difference
-from tests.payments.conftest import INSUFFICIENT, SUCCESS, pay
+from tests.payments.helpers import INSUFFICIENT, SUCCESS, pay
 
 DAY = date(2026, 11, 27)
 DAY_START = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 Beijing

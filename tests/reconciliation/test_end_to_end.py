@@ -19,7 +19,7 @@ from payments.reconciliation.models import (
     ReconciliationRun,
 )
 from payments.reconciliation.report import day_report, render_text
-from tests.payments.conftest import INSUFFICIENT, PIN_NEVER, SUCCESS, pay
+from tests.payments.helpers import INSUFFICIENT, PIN_NEVER, SUCCESS, pay
 
 from .conftest import DAY, NEXT_MORNING, open_differences, simple_day
 

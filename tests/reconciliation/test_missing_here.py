@@ -13,8 +13,8 @@ from payments.reconciliation import actions, tasks
 from payments.reconciliation.exceptions import ActionNotPossible
 from payments.reconciliation.models import Difference
 from payments.sandbox.trades import buyer_confirms
-from tests.payments.conftest import cancel_system_error, sandbox_trade
-from tests.ticketing.conftest import Booking, make_attraction
+from tests.payments.helpers import cancel_system_error, sandbox_trade
+from tests.ticketing.helpers import Booking, make_attraction
 from ticketing import orders
 from ticketing.models import Order
 

@@ -1,8 +1,7 @@
-"""Helpers for the sandbox tests: Entrada's own protocol client pointed at the live sandbox."""
+"""Fixtures of the sandbox tests: Entrada's own protocol client pointed at the live sandbox."""
 
 from __future__ import annotations
 
-import itertools
 from decimal import Decimal
 
 import pytest
@@ -11,17 +10,7 @@ from payments import clock as entrada_clock
 from payments.alipay.client import AlipayClient
 from payments.alipay.config import ClientConfig
 
-EXTEND_INFO = {
-    "secondary_merchant_id": "ENTRADA-DEMO",
-    "secondary_merchant_name": "Entrada Demo",
-    "secondary_merchant_industry": "7991",
-    "store_id": "STORE-1",
-}
-_ids = itertools.count(1)
-
-
-def new_id(prefix: str = "T") -> str:
-    return f"{prefix}{entrada_clock.now():%H%M%S%f}{next(_ids)}"
+from .helpers import EXTEND_INFO, new_id
 
 
 @pytest.fixture

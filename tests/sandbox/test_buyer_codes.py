@@ -8,7 +8,7 @@ import pytest
 from payments.alipay.results import Outcome, Transport
 from payments.sandbox.models import SandboxRefund, SandboxTrade
 
-from .conftest import new_id
+from .helpers import new_id
 
 
 def status(client, partner_trans_id: str):

@@ -1,11 +1,18 @@
 """The gateway refuses what Alipay refuses, in Alipay's shapes, and answers every sign type."""
 
+from decimal import Decimal
+
 import pytest
 import requests
 import xmltodict
 
+from payments import clock as entrada_clock
+from payments.alipay.client import AlipayClient
+from payments.alipay.config import ClientConfig
 from payments.alipay.signing import Signer, Verifier
-from payments.sandbox.models import SandboxTrade
+from payments.sandbox.models import SandboxNotification, SandboxTrade
+
+from .helpers import EXTEND_INFO
 
 QUERY = "alipay.acquire.overseas.query"
 
@@ -162,7 +169,7 @@ def test_every_sign_type_round_trips_through_our_client(sandbox_merchant, pay, c
 def test_replies_are_signed_over_the_response_children_only(
     raw_gateway, alipay_gateway, demo_rsa_keys
 ):
-    response = raw_gateway({"service": QUERY, "partner_trans_id": "NOPE"})
+    response = raw_gateway({"service": QUERY, "partner_trans_id": "NOPE"}, sign_type="RSA2")
     doc = parse(response)
     fields = doc["response"]["alipay"]
     verifier = Verifier(sign_type="RSA2", public_key_pem=demo_rsa_keys["alipay_public"])
@@ -175,3 +182,53 @@ def test_a_parameter_given_twice_with_different_values_is_refused(alipay_gateway
     url = alipay_gateway["GATEWAY_URL"] + "?partner_trans_id=A"
     response = requests.post(url, data={"service": QUERY, "partner_trans_id": "B"}, timeout=5)
     assert error_of(response) == "ILLEGAL_ARGUMENT"
+
+
+@pytest.mark.parametrize("sandbox_merchant", ["RSA2", "MD5"], indirect=True)
+@pytest.mark.parametrize("request_sign_type", ["MD5", "RSA", "RSA2"])
+def test_a_reply_is_signed_in_the_sign_type_of_its_request(
+    sandbox_merchant, alipay_gateway, request_sign_type
+):
+    """A merchant holding only the key of the type it signs with can verify every answer."""
+    only_its_keys = {**alipay_gateway, "SIGN_TYPE": request_sign_type}
+    if request_sign_type == "MD5":
+        only_its_keys.update(PRIVATE_KEY="", ALIPAY_PUBLIC_KEY="")
+    else:
+        only_its_keys.update(MD5_KEY="")
+    client = AlipayClient(ClientConfig.from_mapping(only_its_keys))
+    paid = client.pay(
+        partner_trans_id=f"SIGN-{request_sign_type}",
+        amount=Decimal("12.50"),
+        currency="HKD",
+        buyer_identity_code="280000000000000001",
+        trans_name="Museum tickets",
+        trans_create_time=entrada_clock.now(),
+        extend_info=EXTEND_INFO,
+    )
+    assert paid.ok and paid.signature == "valid", paid
+    assert f"<sign_type>{request_sign_type}</sign_type>" in paid.raw
+    query = client.query(partner_trans_id=f"SIGN-{request_sign_type}")
+    assert query.signature == "valid" and query.trade_status == "TRADE_SUCCESS"
+
+
+@pytest.mark.parametrize("sandbox_merchant", ["MD5"], indirect=True)
+def test_notifications_keep_the_merchants_configured_sign_type(
+    sandbox_merchant, raw_gateway, live_server
+):
+    response = raw_gateway(
+        {
+            "service": "alipay.acquire.overseas.spot.pay",
+            "alipay_seller_id": sandbox_merchant.partner_id,
+            "partner_trans_id": "NOTE-1",
+            "trans_name": "Tickets",
+            "currency": "HKD",
+            "trans_amount": "10.00",
+            "buyer_identity_code": "280000000000000001",
+            "notify_url": live_server.url + "/payments/alipay/notify/",
+        },
+        sign_type="RSA2",
+    )
+    assert parse(response)["sign_type"] == "RSA2"
+    payload = SandboxNotification.objects.get(trade__partner_trans_id="NOTE-1").payload
+    assert payload["sign_type"] == "MD5"
+    assert Verifier("MD5", md5_key=sandbox_merchant.md5_key).verify(payload, payload["sign"])

@@ -9,8 +9,11 @@ import pytest
 
 from payments.alipay.client import AlipayClient
 from payments.alipay.config import ClientConfig
+from payments.alipay.results import Outcome
 from payments.sandbox import notify
-from payments.sandbox.models import SandboxNotification
+from payments.sandbox.models import SandboxNotification, SandboxTrade
+
+from .helpers import EXTEND_INFO, new_id, site_notify_url
 
 
 class Merchant:
@@ -18,11 +21,19 @@ class Merchant:
 
     def __init__(self, answers):
         self.answers = list(answers)
+        self.redirect_to = ""
         self.received: list[dict[str, str]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                if outer.redirect_to:
+                    outer.received.append({"redirected": self.path})
+                    self.send_response(307)
+                    self.send_header("Location", outer.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 length = int(self.headers.get("Content-Length", 0))
                 outer.received.append(dict(parse_qsl(self.rfile.read(length).decode())))
                 body = (outer.answers.pop(0) if outer.answers else "success").encode()
@@ -35,7 +46,8 @@ class Merchant:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.host}/notify"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -45,8 +57,10 @@ class Merchant:
 
 
 @pytest.fixture
-def merchant_endpoint(request):
+def merchant_endpoint(request, settings):
+    """A merchant on another port: another host, so the sandbox must be told to allow it."""
     endpoint = Merchant(getattr(request, "param", ["fail", "success"]))
+    settings.SANDBOX_NOTIFY_HOSTS = [endpoint.host]
     yield endpoint
     endpoint.close()
 
@@ -143,3 +157,79 @@ def test_refund_and_cancel_are_notified_too(clock, pay, client, merchant_endpoin
         "closeTradeAction",
         waiting_id,
     )
+
+
+def test_a_notify_url_on_another_host_is_refused_and_never_called(
+    pay, client, live_server, settings
+):
+    """Another port of 127.0.0.1 is another host: unless listed, no trade, and no request."""
+    elsewhere = Merchant(["success"])
+    try:
+        settings.SANDBOX_NOTIFY_HOSTS = ["127.0.0.1:1", "shop.example.com"]
+        refused_id, refused = pay("280000000000000001", notify_url=elsewhere.url)
+        assert (refused.outcome, refused.code) == (Outcome.CONFIG_ERROR, "INVALID_PARAMETER")
+        qr = client.precreate(
+            out_trade_no=new_id("Q"),
+            amount=Decimal("9.00"),
+            currency="HKD",
+            subject="Zoo",
+            notify_url=elsewhere.url,
+            timestamp_ms=1_764_000_000_000,
+            extend_params=EXTEND_INFO,
+        )
+        assert qr.code == "INVALID_PARAMETER"
+        paid_id, paid = pay("280000000000000001", notify_url=site_notify_url(client))
+        assert paid.ok
+        refund = client.refund(
+            partner_trans_id=paid_id,
+            partner_refund_id="R-ELSEWHERE",
+            refund_amount=Decimal("1.00"),
+            currency="HKD",
+            notify_url=elsewhere.url,
+        )
+        assert refund.code == "INVALID_PARAMETER"
+        notify.deliver_due_notifications()
+        assert elsewhere.received == []
+        assert not SandboxTrade.objects.filter(partner_trans_id=refused_id).exists()
+        assert not SandboxNotification.objects.filter(url=elsewhere.url).exists()
+        # Listed, it is accepted.
+        settings.SANDBOX_NOTIFY_HOSTS = [elsewhere.host]
+        pay("280000000000000001", notify_url=elsewhere.url)
+        assert [f["trade_status"] for f in elsewhere.received] == ["TRADE_SUCCESS"]
+    finally:
+        elsewhere.close()
+
+
+@pytest.mark.parametrize(
+    "notify_url",
+    ["http://127.0.0.1:1@{host}/n", "http://{host}\\@127.0.0.1:1/n", "http://{host}:99999/n"],
+)
+def test_a_notify_url_that_parsers_read_differently_is_refused(pay, merchant_endpoint, notify_url):
+    _, result = pay("280000000000000001", notify_url=notify_url.format(host=merchant_endpoint.host))
+    assert result.code == "INVALID_PARAMETER"
+    assert merchant_endpoint.received == []
+
+
+def test_a_redirect_from_the_notify_url_is_not_followed(pay, merchant_endpoint, settings):
+    target = Merchant(["success"])
+    try:
+        merchant_endpoint.redirect_to = target.url
+        settings.SANDBOX_NOTIFY_HOSTS = [merchant_endpoint.host, target.host]
+        pay("280000000000000001", notify_url=merchant_endpoint.url)
+        assert merchant_endpoint.received == [{"redirected": "/notify"}]
+        assert target.received == []
+        row = SandboxNotification.objects.get()
+        assert row.delivered_at is None and row.last_response.startswith("307")
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize(
+    "merchant_endpoint", [["success" + " " * (8 * 1024 * 1024)]], indirect=True
+)
+def test_a_huge_answer_is_not_read_and_not_an_acknowledgement(pay, merchant_endpoint):
+    _, result = pay("280000000000000001", notify_url=merchant_endpoint.url)
+    assert result.ok, result
+    row = SandboxNotification.objects.get()
+    assert row.delivered_at is None and row.attempts == 1
+    assert len(row.last_response) < 300

@@ -10,7 +10,7 @@ import pytest
 from payments.alipay.results import Outcome
 from payments.sandbox.models import SandboxRefund, SandboxTrade
 
-from .conftest import new_id
+from .helpers import new_id, site_notify_url
 
 INSTANT = "280000000000000001"
 PIN_NEVER = "280000000000000004"
@@ -158,7 +158,7 @@ def precreate(client, clock, out_trade_no, amount="88.00", timeout="5m"):
         amount=Decimal(amount),
         currency="HKD",
         subject="Zoo tickets",
-        notify_url="http://127.0.0.1:9/notify",
+        notify_url=site_notify_url(client),
         timestamp_ms=millis(clock),
         extend_params={"secondary_merchant_id": "ENTRADA-DEMO", "store_id": "WEB"},
         timeout=timeout,

@@ -11,7 +11,7 @@ from payments.alipay.results import Outcome
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.scenarios import Scenario, behaviour_for
 
-from .conftest import new_id
+from .helpers import new_id, site_notify_url
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def precreate(client, clock, amount="66.00"):
         amount=Decimal(amount),
         currency="HKD",
         subject="Aquarium tickets",
-        notify_url="http://127.0.0.1:9/notify",
+        notify_url=site_notify_url(client),
         timestamp_ms=int(clock.now().timestamp() * 1000),
         extend_params={"secondary_merchant_id": "ENTRADA-DEMO", "store_id": "WEB"},
     )

@@ -9,7 +9,7 @@ import pytest
 
 from payments import clock
 from ticketing.models import Attraction, OpeningRule, TicketType, TimeSlot
-from ticketing.slots import generate_for
+from ticketing.slot_generation import generate_for
 
 
 @pytest.fixture
@@ -70,32 +70,6 @@ def tomorrow_slot(attraction):
     return TimeSlot.objects.filter(attraction=attraction, local_date=tomorrow).order_by(
         "starts_at"
     )[0]
-
-
-@pytest.fixture
-def poller_elsewhere(transactional_db):
-    """The payments poller's lease, held by a stand-in for the qcluster process that runs it.
-
-    In production the poller loops in its own worker. Tests run django-q2 in sync mode, where
-    kicking the poller would run its whole loop inline, inside the buyer's "Pay" request, for real
-    minutes of polling. With the lease held elsewhere the request returns at once, as it does in
-    production, and the payment's outcome arrives by the sandbox's async notification to
-    /payments/alipay/notify/, which the lifecycle confirms by a query: one of the two real paths.
-    """
-    from datetime import timedelta
-
-    from payments import poller
-    from payments.models import WorkerLease
-
-    for shard in range(poller.shard_count()):
-        WorkerLease.objects.update_or_create(
-            name=poller.lease_name(shard),
-            defaults={
-                "holder": "qcluster (stand-in)",
-                "expires_at": clock.now() + timedelta(hours=2),
-            },
-        )
-    assert poller.lease_is_held()
 
 
 @pytest.fixture

@@ -300,10 +300,13 @@ def test_pages_take_a_fixed_number_of_queries_however_much_is_shown(
     client, attraction, ticket_types, tomorrow_slot, django_assert_max_num_queries
 ):
     # 14 days of 8 slots, 3 ticket types: no query per day, slot or ticket type.
+    # Each page must also answer 200: an error page would pass any query budget.
     with django_assert_max_num_queries(8):
-        client.get(reverse("shop:attraction", args=[attraction.slug]))
+        attraction_page = client.get(reverse("shop:attraction", args=[attraction.slug]))
+    assert attraction_page.status_code == 200
     with django_assert_max_num_queries(4):
-        client.get("/")
+        home = client.get("/")
+    assert home.status_code == 200
     book(
         client,
         attraction,
@@ -312,9 +315,11 @@ def test_pages_take_a_fixed_number_of_queries_however_much_is_shown(
     )
     order = Order.objects.get()
     with django_assert_max_num_queries(10):
-        client.get(reverse("shop:review", args=[order.code]))
+        review = client.get(reverse("shop:review", args=[order.code]))
+    assert review.status_code == 200
     with django_assert_max_num_queries(8):
-        client.get(reverse("shop:status", args=[order.code]))
+        status = client.get(reverse("shop:status", args=[order.code]))
+    assert status.status_code == 200
 
 
 def test_an_expired_form_gets_a_friendly_page_and_changes_nothing(

@@ -54,6 +54,7 @@ def gunicorn(workers: int = 2, threads: int = 8):
         "TICKETING_API_ORDER_RATE": "",
         "TICKETING_API_READ_RATE": "",
         "TICKETING_API_LOOKUP_RATE": "",
+        "TICKETING_HOLDS_PER_ADDRESS": "0",
         "LOG_LEVEL": "WARNING",
     }
     command = [

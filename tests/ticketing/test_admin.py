@@ -1,12 +1,43 @@
-"""The ticketing admin: pages render, actions call the services, domain errors become messages."""
+"""The ticketing admin: pages render, actions call the services, domain errors become messages,
+and each action runs only for staff holding its permission."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 
-from ticketing.models import OpeningRule, Order, TimeSlot
+from payments.models import Payment
+from tests.payments.helpers import SUCCESS
+from tests.staff import (
+    codenames,
+    messages_of,
+    offered_actions,
+    role_member,
+    run_role_migration,
+    signed_in,
+    staff_with,
+)
+from ticketing import orders
+from ticketing.models import OpeningRule, Order, OrderEvent, TimeSlot
+
+ORDERS = "/admin/ticketing/order/"
+ATTRACTIONS = "/admin/ticketing/attraction/"
+
+SUPPORT = {
+    "ticketing.view_order",
+    "ticketing.view_orderline",
+    "ticketing.view_ticket",
+    "ticketing.view_orderevent",
+    "ticketing.cancel_order",
+    "payments.view_payment",
+    "payments.view_paymentevent",
+    "payments.view_gatewayexchange",
+    "payments.view_refund",
+    "payments.cancel_payment",
+    "payments.refund_payment",
+}
 
 
 @pytest.fixture
@@ -31,7 +62,7 @@ def test_every_ticketing_admin_page_renders(staff, booking):
         assert staff.get(page).status_code == 200, page
 
 
-def test_the_generate_action_makes_slots(staff, booking):
+def open_every_day(booking) -> None:
     for weekday in range(7):
         OpeningRule.objects.create(
             attraction=booking.attraction,
@@ -41,6 +72,10 @@ def test_the_generate_action_makes_slots(staff, booking):
             slot_minutes=60,
             capacity=9,
         )
+
+
+def test_the_generate_action_makes_slots(staff, booking):
+    open_every_day(booking)
     response = staff.post(
         "/admin/ticketing/attraction/",
         {"action": "generate_90_days", "_selected_action": [booking.attraction.pk]},
@@ -87,3 +122,116 @@ def test_the_override_form_explains_the_limit_next_to_the_field(staff, booking):
     )
     assert response.status_code == 200  # the form again, with the error
     assert "4 places are already held or sold" in response.content.decode()
+
+
+def run_action(client, url: str, action: str, *objects):
+    return client.post(
+        url, {"action": action, "_selected_action": [o.pk for o in objects]}, follow=True
+    )
+
+
+def test_view_only_staff_are_offered_no_ticketing_action_and_forged_ones_change_nothing(booking):
+    open_every_day(booking)
+    slot = booking.slot(capacity=3)
+    order = booking.order(slot, adult=2)
+    events = OrderEvent.objects.count()
+    viewer = signed_in(staff_with("ticketing.view_order", "ticketing.view_attraction"))
+    assert offered_actions(viewer, ORDERS) == set()
+    assert offered_actions(viewer, ATTRACTIONS) == set()
+
+    assert run_action(viewer, ORDERS, "cancel_orders", order).status_code == 200
+    assert (
+        run_action(viewer, ATTRACTIONS, "generate_90_days", booking.attraction).status_code == 200
+    )
+
+    order.refresh_from_db()
+    slot.refresh_from_db()
+    assert order.state == Order.State.HELD and slot.held == 2
+    assert OrderEvent.objects.count() == events
+    assert list(TimeSlot.objects.all()) == [slot]
+
+
+def test_support_cancel_orders_and_cannot_generate_slots(booking):
+    open_every_day(booking)
+    slot = booking.slot(capacity=3)
+    order = booking.order(slot, adult=2)
+    member = role_member("Support")
+    support = signed_in(member)
+    assert offered_actions(support, ORDERS) == {"cancel_orders"}
+    assert support.get(ATTRACTIONS).status_code == 403
+    page = support.get(f"{ORDERS}{order.pk}/change/")
+    assert page.status_code == 200 and "Adult" in page.content.decode()  # its lines inline
+
+    assert "1 order cancelled." in messages_of(run_action(support, ORDERS, "cancel_orders", order))
+    order.refresh_from_db()
+    slot.refresh_from_db()
+    assert order.state == Order.State.CANCELLED and slot.held == 0
+    assert order.events.last().actor == f"admin:{member.username}"
+
+
+def test_generating_slots_needs_the_slot_permissions(booking):
+    open_every_day(booking)
+    planner = signed_in(
+        staff_with(
+            "ticketing.view_attraction", "ticketing.add_timeslot", "ticketing.change_timeslot"
+        )
+    )
+    assert offered_actions(planner, ATTRACTIONS) == {"generate_90_days"}
+    run_action(planner, ATTRACTIONS, "generate_90_days", booking.attraction)
+    assert TimeSlot.objects.filter(attraction=booking.attraction).count() == 90 * 2
+
+
+def test_view_only_staff_cannot_save_a_capacity_override(booking):
+    slot = booking.slot(capacity=10)
+    viewer = signed_in(staff_with("ticketing.view_timeslot"))
+    url = f"/admin/ticketing/timeslot/{slot.pk}/change/"
+    assert viewer.get(url).status_code == 200
+    assert viewer.post(url, {"capacity_override": "12"}).status_code == 403
+    slot.refresh_from_db()
+    assert slot.capacity_override is None
+
+
+def test_orders_are_read_only_even_for_superusers(staff, booking):
+    order = booking.order(booking.slot(capacity=3), adult=1)
+    url = f"/admin/ticketing/order/{order.pk}/change/"
+    assert staff.get(url).status_code == 200
+    assert staff.post(url, {}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_paid_order_refunds_it_so_it_needs_the_refund_permission(
+    alipay_gateway, settings, clock, booking, mailoutbox
+):
+    settings.ALIPAY = {**alipay_gateway, "READ_TIMEOUT": 15.0}
+    slot = booking.slot(capacity=3)
+    order = booking.order(slot, adult=1)
+    payment = orders.start_counter_payment(
+        order, SUCCESS, store_id="S1", terminal_id="R1", actor="cashier"
+    )
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID
+
+    clerk = signed_in(staff_with("ticketing.view_order", "ticketing.cancel_order"))
+    answer = run_action(clerk, ORDERS, "cancel_orders", order)
+    assert any("refund permission" in m for m in messages_of(answer))
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID
+
+    run_action(signed_in(role_member("Support")), ORDERS, "cancel_orders", order)
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert order.state == Order.State.REFUNDED
+    assert payment.state == Payment.State.REFUNDED
+
+
+def test_migrate_makes_the_support_group_with_exactly_its_permissions(db):
+    assert codenames(Group.objects.get(name="Support")) == SUPPORT
+
+
+def test_the_support_group_gets_permissions_that_do_not_exist_yet_when_it_migrates(db):
+    # As on a fresh database, where Django adds permissions only after all migrations ran.
+    Permission.objects.filter(
+        codename__in=["cancel_order", "cancel_payment", "refund_payment"]
+    ).delete()
+    Group.objects.filter(name="Support").delete()
+    assert codenames(run_role_migration("Support")) == SUPPORT

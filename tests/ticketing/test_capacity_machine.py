@@ -35,8 +35,9 @@ from ticketing import inventory, orders, tasks
 from ticketing.exceptions import SoldOut, TicketingError
 from ticketing.models import Order, Ticket, TimeSlot
 
-from .conftest import Booking, make_attraction
-from .test_order_payments import SUCCESS_CODE, queued_only
+from ..helpers import no_worker
+from ..payments.helpers import SUCCESS
+from .helpers import Booking, make_attraction
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -69,7 +70,7 @@ class CapacityMachine(RuleBasedStateMachine):
     def start_payment(self, order_id):
         if order_id is None:
             return
-        with queued_only(), contextlib.suppress(TicketingError):
+        with no_worker(), contextlib.suppress(TicketingError):
             orders.start_payment(Order.objects.get(pk=order_id))
 
     @rule(order_id=orders_made, pays=st.booleans())
@@ -94,7 +95,7 @@ class CapacityMachine(RuleBasedStateMachine):
             amount=order.total,
             currency=order.currency,
             description="late",
-            buyer_code=SUCCESS_CODE,
+            buyer_code=SUCCESS,
             reference=order.payment_reference,
             store_id="WEB",
             terminal_id="WEB",
@@ -147,7 +148,7 @@ class CapacityMachine(RuleBasedStateMachine):
     @rule()
     def poller_round(self):
         """The payments poller takes one round: queries, cancels at deadlines, refunds."""
-        with queued_only():
+        with no_worker():
             poller.run_round(None)
 
     def teardown(self):

@@ -16,8 +16,8 @@ import requests
 from ticketing.inventory import check_capacity
 from ticketing.models import Order, TimeSlot
 
-from .conftest import Booking, make_attraction
 from .gunicorn_server import gunicorn
+from .helpers import Booking, make_attraction
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -13,9 +13,10 @@ from django.core import checks
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
-from tests.ticketing.test_etickets_pdf import face, pdf_text
 from ticketing.etickets import fonts
 from ticketing.etickets.pdf import render_tickets_pdf
+
+from .pdf_helpers import face, pdf_text
 
 DROID = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # TrueType, but no Chinese glyphs

@@ -17,21 +17,21 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.core import mail
-from django.db import connection, transaction
+from django.db import connection
 from django.urls import reverse
 from pypdf import PdfReader
 
 from payments import clock as entrada_clock
-from tests.conftest import queued_only
-from ticketing import inventory, orders
-from ticketing.etickets import delivery, faces, gate, keys
+from ticketing import orders
+from ticketing.etickets import checkin, delivery, faces, keys
 from ticketing.etickets.exceptions import NoTickets
 from ticketing.etickets.faces import format_price, order_faces, order_pdf
 from ticketing.etickets.tokens import TicketClaims, issue_token, verify_token
 from ticketing.models import Order, OrderEvent, Ticket
 
-from .conftest import Booking, make_attraction
-from .test_etickets_pdf import decode_qr_codes, needs_poppler_and_zbar, pdf_text
+from ..helpers import no_worker
+from .helpers import Booking, make_attraction, paid_order, tokens_of
+from .pdf_helpers import decode_qr_codes, needs_poppler_and_zbar, pdf_text
 
 
 @pytest.fixture
@@ -46,27 +46,6 @@ def tokyo(db) -> Booking:
             address="1-1 Chiyoda, Tokyo",
         )
     )
-
-
-def paid_order(booking: Booking, *, language: str = "en", **counts) -> Order:
-    slot = booking.slot()
-    order = orders.create_order(
-        attraction=booking.attraction,
-        slot=slot,
-        quantities=booking.quantities(**counts),
-        buyer_name="Ada Buyer",
-        email="ada@example.com",
-        language=language,
-    )
-    # What the payment receiver does on a paid payment (ticketing.orders.payment_paid).
-    with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(
-            state=Order.State.PAID, paid_at=entrada_clock.now()
-        )
-        inventory.confirm_hold(order.slot_id, order.admissions)
-        orders._issue_tickets(order)
-    order.refresh_from_db()
-    return order
 
 
 def local_slot_text(order: Order) -> str:
@@ -130,10 +109,6 @@ def test_unpaid_and_cancelled_orders_have_no_pdf(booking):
 # --- What the gate decides ---------------------------------------------------------------------
 
 
-def tokens_of(order: Order) -> list[str]:
-    return [face.token for face in order_faces(order)]
-
-
 def at_entry(order: Order):
     """A moment inside the order's entry window (the gate refuses tickets outside it)."""
     return order.slot.starts_at
@@ -143,12 +118,12 @@ def test_a_valid_ticket_passes_and_a_revoked_one_is_refused(booking, clock):
     order = paid_order(booking, adult=2)
     first, second = tokens_of(order)
     clock.freeze(at_entry(order))
-    verdict = gate.check_ticket(first)
+    verdict = checkin.check_ticket(first)
     assert verdict.ok and verdict.code == "valid"
     assert verdict.ticket.order_id == order.pk and verdict.ticket.number == 1
     orders.cancel_order(order, actor="test")
     for token in (first, second):
-        verdict = gate.check_ticket(token)
+        verdict = checkin.check_ticket(token)
         assert not verdict.ok and verdict.code == "revoked"
         assert verdict.message == "This ticket was cancelled or refunded."
 
@@ -157,11 +132,11 @@ def test_used_unknown_mismatched_and_forged_tickets_are_refused(booking, clock):
     order = paid_order(booking, adult=2)
     used, other = order.tickets.order_by("number")
     Ticket.objects.filter(pk=used.pk).update(state=Ticket.State.USED, used_at=entrada_clock.now())
-    assert gate.check_ticket(faces.ticket_token(used)).code == "used"
+    assert checkin.check_ticket(faces.ticket_token(used)).code == "used"
 
     signing = keys.signing_key()
     unknown = TicketClaims(uuid.uuid4(), order.slot.starts_at, order.attraction_id, 1, 1)
-    assert gate.check_ticket(issue_token(unknown, signing)).code == "unknown_ticket"
+    assert checkin.check_ticket(issue_token(unknown, signing)).code == "unknown_ticket"
     moved = faces.ticket_claims(other)
     moved = TicketClaims(
         moved.ticket_uuid,
@@ -170,15 +145,15 @@ def test_used_unknown_mismatched_and_forged_tickets_are_refused(booking, clock):
         moved.ticket_type_id,
         1,
     )
-    assert gate.check_ticket(issue_token(moved, signing)).code == "mismatch"
+    assert checkin.check_ticket(issue_token(moved, signing)).code == "mismatch"
 
     genuine = faces.ticket_token(other)
     forged = genuine[:40] + ("A" if genuine[40] != "A" else "B") + genuine[41:]
     for bad in (forged, genuine[:-1], "", "not a ticket"):
-        verdict = gate.check_ticket(bad)
+        verdict = checkin.check_ticket(bad)
         assert not verdict.ok and verdict.code == "invalid_token"
     clock.freeze(at_entry(order))
-    assert gate.check_ticket(genuine).ok
+    assert checkin.check_ticket(genuine).ok
 
 
 def test_offline_check_uses_the_public_key_and_revocation_list_only(booking, clock):
@@ -187,21 +162,21 @@ def test_offline_check_uses_the_public_key_and_revocation_list_only(booking, clo
     ticket_uuid = order.tickets.get().uuid
     public = keys.public_keys()
     clock.freeze(at_entry(order))
-    assert gate.check_offline(token, public, revoked=set()).ok
-    assert gate.check_offline(token, public, revoked={ticket_uuid}).code == "revoked"
-    assert gate.check_offline(token[::-1], public, revoked=set()).code == "invalid_token"
+    assert checkin.check_offline(token, public, revoked=set()).ok
+    assert checkin.check_offline(token, public, revoked={ticket_uuid}).code == "revoked"
+    assert checkin.check_offline(token[::-1], public, revoked=set()).code == "invalid_token"
 
 
 def test_admitting_marks_the_ticket_used_once_with_an_audit_record(booking, clock):
     order = paid_order(booking, adult=2)
     first, second = tokens_of(order)
     clock.freeze(at_entry(order))
-    verdict = gate.admit(first, actor="gate-1")
+    verdict = checkin.admit(first, actor="gate-1")
     assert verdict.ok and verdict.code == "admitted" and verdict.ticket.number == 1
-    again = gate.admit(first, actor="gate-2")
+    again = checkin.admit(first, actor="gate-2")
     assert not again.ok and again.code == "used"
-    assert gate.check_ticket(first).code == "used"
-    assert gate.check_ticket(second).code == "valid"  # the other admission is untouched
+    assert checkin.check_ticket(first).code == "used"
+    assert checkin.check_ticket(second).code == "valid"  # the other admission is untouched
     events = list(OrderEvent.objects.filter(order=order, kind="ticket_used"))
     assert len(events) == 1 and events[0].actor == "gate-1"
     assert events[0].detail == {"ticket": 1, "uuid": str(verdict.ticket.uuid)}
@@ -211,11 +186,11 @@ def test_a_revoked_or_forged_ticket_is_not_admitted(booking):
     order = paid_order(booking, adult=1)
     token = tokens_of(order)[0]
     orders.cancel_order(order, actor="test")
-    assert gate.admit(token, actor="gate").code == "revoked"
+    assert checkin.admit(token, actor="gate").code == "revoked"
     # Alter one signature character to a value it certainly does not already hold.
     position = len(token) - 10
     forged = token[:position] + ("B" if token[position] == "A" else "A") + token[position + 1 :]
-    assert gate.admit(forged, actor="gate").code == "invalid_token"
+    assert checkin.admit(forged, actor="gate").code == "invalid_token"
     assert order.tickets.get().state == Ticket.State.REVOKED
     assert not OrderEvent.objects.filter(kind="ticket_used").exists()
 
@@ -232,7 +207,7 @@ def test_two_gates_scanning_the_same_code_at_once_admit_one_visitor(booking, clo
     def scan(number: int) -> None:
         try:
             barrier.wait()
-            verdicts.append(gate.admit(token, actor=f"gate-{number}").code)
+            verdicts.append(checkin.admit(token, actor=f"gate-{number}").code)
         except Exception as exc:  # collected: a thread's exception would otherwise vanish
             errors.append(exc)
         finally:
@@ -367,7 +342,7 @@ def test_paid_through_the_sandbox_the_mailed_pdf_scans_and_a_refund_revokes_it(
     from payments.sandbox.trades import buyer_confirms
 
     order = booking.order(booking.slot(), adult=1, family=1)
-    with queued_only():
+    with no_worker():
         payment = orders.start_payment(order)
     assert buyer_confirms(SandboxTrade.objects.get(partner_trans_id=payment.partner_trans_id))
     deliver_due_notifications()
@@ -385,9 +360,9 @@ def test_paid_through_the_sandbox_the_mailed_pdf_scans_and_a_refund_revokes_it(
     )
     uuids = {str(verify_token(token, public).ticket_uuid) for token in scanned}
     assert uuids == {str(t.uuid) for t in order.tickets.all()}
-    assert all(gate.check_ticket(token, now=at_entry(order)).ok for token in scanned)
+    assert all(checkin.check_ticket(token, now=at_entry(order)).ok for token in scanned)
 
     orders.cancel_order(order, actor="test")
-    assert {gate.check_ticket(token).code for token in scanned} == {"revoked"}
+    assert {checkin.check_ticket(token).code for token in scanned} == {"revoked"}
     listed = {e["uuid"] for e in client.get(reverse("etickets:revoked")).json()["revoked"]}
     assert listed == uuids

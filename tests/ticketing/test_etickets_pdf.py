@@ -11,76 +11,18 @@ import subprocess
 import sys
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
-from ticketing.etickets.pdf import TicketFace, render_tickets_pdf
-from ticketing.etickets.tokens import TicketClaims, issue_token, verify_token
+from ticketing.etickets.pdf import render_tickets_pdf
+from ticketing.etickets.tokens import verify_token
 
-KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-needs_poppler_and_zbar = pytest.mark.skipif(
-    not (shutil.which("pdftoppm") and shutil.which("zbarimg")),
-    reason="pdftoppm (poppler-utils) and zbarimg (zbar-tools) are needed to decode the QR",
-)
-
-
-def make_token(n: int = 0) -> str:
-    claims = TicketClaims(uuid.UUID(int=n + 1), datetime(2026, 12, 24, 2, 0, tzinfo=UTC), 3, 9, 1)
-    return issue_token(claims, KEY)
-
-
-def face(n: int = 0, **changes) -> TicketFace:
-    values = dict(
-        attraction_name="Forbidden City Palace Museum",
-        address="4 Jingshan Front Street, Dongcheng, Beijing",
-        date_text="Thursday, Dec. 24, 2026",
-        slot_text="10:00–10:30",
-        timezone_name="Asia/Shanghai",
-        ticket_type_name="Adult",
-        price_text="CNY 60.00",
-        order_code="K7Q2M9XA",
-        buyer_name="Ada Lovelace",
-        token=make_token(n),
-        language="en",
-        number=n + 1,
-        count=3,
-        reference=f"{n + 1:08X}",
-    )
-    values.update(changes)
-    return TicketFace(**values)
-
-
-def pdf_text(pdf: bytes) -> list[str]:
-    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
-
-
-def decode_qr_codes(pdf: bytes, directory: Path, resolution: int = 150) -> list[str]:
-    """Render every page to PNG with pdftoppm and decode the QR on each with zbarimg."""
-    source = directory / "tickets.pdf"
-    source.write_bytes(pdf)
-    subprocess.run(
-        ["pdftoppm", "-r", str(resolution), "-png", str(source), str(directory / "page")],
-        check=True,
-        capture_output=True,
-    )
-    decoded = []
-    for image in sorted(directory.glob("page-*.png")):
-        result = subprocess.run(
-            ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(image)],
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, f"no QR code found on {image.name}"
-        decoded.append(result.stdout.strip())
-    return decoded
+from .pdf_helpers import KEY, decode_qr_codes, face, needs_poppler_and_zbar, pdf_text
 
 
 def test_one_page_per_admission_with_the_order_code_slot_and_details():
@@ -181,7 +123,7 @@ def test_fonts_are_registered_on_first_chinese_text_not_at_import():
     code = (
         "import django; django.setup()\n"
         "from ticketing.etickets import fonts, pdf\n"
-        "from tests.ticketing.test_etickets_pdf import face\n"
+        "from tests.ticketing.pdf_helpers import face\n"
         "print(fonts.is_registered())\n"
         "pdf.render_tickets_pdf([face(0)])\n"
         "print(fonts.is_registered())\n"

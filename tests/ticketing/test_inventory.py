@@ -141,7 +141,7 @@ def test_past_closed_and_foreign_slots_cannot_be_booked(booking, clock):
     past = booking.slot(hours_ahead=-1)
     closed = booking.slot(is_open=False)
     other = booking.slot()
-    from tests.ticketing.conftest import make_attraction
+    from .helpers import make_attraction
 
     elsewhere = make_attraction("elsewhere")
     for slot, attraction in ((past, booking.attraction), (closed, booking.attraction)):

@@ -2,7 +2,7 @@
 
 The buyer's wallet is the sandbox's (buyer_confirms / buyer_declines), its notifications are
 delivered over HTTP to the live server, and payments announces outcomes with its signals: the
-same path production takes. start_payment runs with no worker (`queued_only`) so that the
+same path production takes. start_payment runs with no worker (`no_worker`) so that the
 poller does not chase the QR to its deadline inline; everything else runs django-q2 in sync mode.
 """
 
@@ -19,14 +19,15 @@ from payments.models import Payment
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.notify import deliver_due_notifications
 from payments.sandbox.trades import buyer_confirms, buyer_declines
-from tests.conftest import queued_only
 from ticketing import inventory, orders, tasks
 from ticketing.exceptions import HoldExpired, PaymentInProgress
-from ticketing.models import Order, Ticket, TimeSlot
+from ticketing.models import Order, Ticket
+
+from ..helpers import no_worker
+from ..payments.helpers import SUCCESS
+from .helpers import counters, state
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SUCCESS_CODE = "280000000000000001"
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def world(alipay_gateway, settings, clock, booking):
 
 
 def start(order: Order) -> Payment:
-    with queued_only():
+    with no_worker():
         return orders.start_payment(order)
 
 
@@ -58,16 +59,6 @@ def wallet_declines(payment: Payment) -> None:
     from payments import poller
 
     poller.run()
-
-
-def state(order: Order) -> str:
-    order.refresh_from_db()
-    return order.state
-
-
-def counters(slot: TimeSlot) -> tuple[int, int]:
-    slot.refresh_from_db()
-    return slot.held, slot.sold
 
 
 def test_paying_the_qr_issues_one_ticket_per_admission_and_mails_them(world):
@@ -173,7 +164,7 @@ def pay_late(order: Order) -> Payment:
         amount=order.total,
         currency=order.currency,
         description="late",
-        buyer_code=SUCCESS_CODE,
+        buyer_code=SUCCESS,
         reference=order.payment_reference,
         store_id="WEB",
         terminal_id="WEB",
@@ -220,7 +211,7 @@ def test_the_sweeper_resumes_a_refund_that_was_never_requested(world, clock):
     order = world.order(slot, adult=1)
     clock.advance(16 * 60)
     world.order(slot, adult=1)
-    with queued_only():  # the refund task is queued but no worker runs it (a crash)
+    with no_worker():  # the refund task is queued but no worker runs it (a crash)
         payment = pay_late(order)
     assert state(order) == Order.State.REFUND_PENDING
     payment.refresh_from_db()
@@ -260,7 +251,7 @@ def test_the_api_books_pays_and_serves_the_pdf(world):
         HTTP_IDEMPOTENCY_KEY="api-e2e",
     ).json()
     code, token = created["code"], created["token"]
-    with queued_only():
+    with no_worker():
         started = api.post(f"/api/v1/orders/{code}/payment/", {"token": token}, format="json")
     assert started.status_code == 201, started.content
     body = started.json()

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from payments import clock
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent
-from ticketing import inventory, orders
+from ticketing import hold_limits, inventory, orders
 from ticketing.models import Attraction, Order, TimeSlot
 
 from .serializers import (
@@ -174,6 +174,9 @@ class OrderCreateView(PublicView):
             201: OrderCreatedSerializer,
             409: OpenApiResponse(ErrorSerializer, description="sold_out, slot_unavailable"),
             **ERRORS,
+            429: OpenApiResponse(
+                ErrorSerializer, description="throttled, too_many_holds (unpaid orders per client)"
+            ),
         },
         tags=["booking"],
     )
@@ -195,6 +198,7 @@ class OrderCreateView(PublicView):
             if not Attraction.objects.filter(slug=values["attraction"], active=True).exists():
                 raise NotFound()
             raise ValidationError({"slot": ["No such time slot for this attraction."]})
+        hold_limits.ensure_room(request, session=False)
         order = orders.create_order(
             attraction=slot.attraction,
             slot=slot,
@@ -203,6 +207,7 @@ class OrderCreateView(PublicView):
             email=values["email"],
             language=values["language"],
         )
+        hold_limits.remember(request, order, session=False)
         body = created_body(order, slot)
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -267,11 +272,23 @@ def _order_for(request, code: str, source) -> Order:
 
 class GuardedOrderView(PublicView):
     """Reads of one order. With the token (192 random bits) a wrong guess learns nothing, so the
-    ordinary read rate applies and clients may poll; by e-mail, the strict look-up rate does."""
+    ordinary rate (`generous_throttle`) applies and clients may poll; by e-mail, the strict
+    look-up rate does. The rate follows the proof that works, not the parameters sent: a wrong
+    token next to an e-mail would otherwise guess e-mails at the generous rate."""
+
+    generous_throttle = PublicReadThrottle
+
+    def proof_source(self):
+        return self.request.query_params
 
     def get_throttles(self):
-        has_token = "token" in self.request.query_params or "X-Order-Token" in self.request.headers
-        return [PublicReadThrottle() if has_token else PublicLookupThrottle()]
+        source = self.proof_source()
+        token = source.get("token") if hasattr(source, "get") else None
+        token = token or self.request.headers.get("X-Order-Token")
+        code = self.kwargs.get("code", "")
+        if isinstance(token, str) and orders.find_order(code, token=token) is not None:
+            return [self.generous_throttle()]
+        return [PublicLookupThrottle()]
 
 
 class OrderStatusView(GuardedOrderView):
@@ -287,8 +304,11 @@ class OrderStatusView(GuardedOrderView):
         return Response(OrderStatusSerializer(asdict(orders.order_status(order))).data)
 
 
-class OrderPaymentView(PublicView):
-    throttle_classes = [PublicOrderThrottle]
+class OrderPaymentView(GuardedOrderView):
+    generous_throttle = PublicOrderThrottle
+
+    def proof_source(self):
+        return self.request.data
 
     @extend_schema(
         operation_id="orders_payment",

@@ -5,8 +5,8 @@ database; `faces.py` builds faces from an order. Speed matters (issue 4: pretix 
 ticket, the target is 7 ms), hence:
 
 - the QR is a segno matrix drawn as filled rectangles, one per horizontal run of dark modules,
-  written as integer PDF operators under one scaling transform (STACK.md: rectangles take 6 ms a
-  ticket, against 30-35 ms with reportlab's QrCodeWidget; integer operators halve that again);
+  written as integer PDF operators under one scaling transform (docs/stack.md: rectangles take 6 ms
+  a ticket, against 30-35 ms with reportlab's QrCodeWidget; integer operators halve that again);
 - segno is given a fixed mask: choosing the "best" of the 8 masks costs ~6.5 ms per code and buys
   nothing for a token of random-looking signature bytes (every mask is a valid QR; the tests
   decode rendered tickets with zbarimg to prove it);

@@ -17,7 +17,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-# ISO 4217 currencies without minor units that Alipay settles in (ALIPAY.md: JPY and KRW whole).
+# ISO 4217 currencies without minor units that Alipay settles in (docs/alipay.md: JPY and KRW
+# whole).
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW"})
 
 

@@ -80,6 +80,9 @@ class Order(models.Model):
     channel = models.CharField(
         _("channel"), max_length=20, choices=Channel.choices, default=Channel.ONLINE
     )
+    # Who booked online, as a keyed hash of their address (never the address itself): caps how
+    # many unpaid holds one client may keep (ticketing/hold_limits.py). Empty at the box office.
+    client_key = models.CharField(max_length=64, blank=True, default="", editable=False)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     # Places this order takes from its slot (sum of quantity x ticket type admissions).
@@ -111,9 +114,12 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["state", "hold_expires_at"], name="order_state_expiry"),
             models.Index(fields=["slot", "state"], name="order_slot_state"),
+            models.Index(fields=["client_key", "state"], name="order_client_state"),
         ]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
+        # Cancelling a paid order also refunds it: the admin asks for payments.refund_payment too.
+        permissions = [("cancel_order", "Can cancel orders")]
 
     def __str__(self) -> str:
         return self.code

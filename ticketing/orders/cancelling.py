@@ -96,7 +96,7 @@ def cancel_counter_sale(order: Order, *, actor: str) -> Order:
     if order.state not in Order.HOLDING_STATES:
         raise OrderStateConflict()
     if order.state == State.AWAITING_PAYMENT and order.payment is not None:
-        if order.payment.state in (Payment.State.CREATED, Payment.State.PENDING):
+        if order.payment.state in Payment.IN_FLIGHT_STATES:
             # Already final or cancelling elsewhere: the order's state, read again below, says
             # what the cashier may do now.
             with contextlib.suppress(NotCancellable, PaymentError):

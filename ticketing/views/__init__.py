@@ -1,1 +1,2 @@
-"""Page views, one module per audience (STYLE.md); the online shop: `shop`, `checkout`, `lookup`."""
+"""Page views, one module per audience (docs/contributing.md); the online shop: `shop`, `checkout`,
+`lookup`."""

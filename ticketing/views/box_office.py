@@ -34,7 +34,7 @@ from ticketing.exceptions import TicketingError
 from ticketing.forms import PaymentCodeForm
 from ticketing.models import Attraction, Order, TimeSlot
 
-from .staff import StaffLoginView, in_group, staff_only
+from .staff import StaffLoginView, in_group, may_approve, staff_only
 from .throttle import client_address, minutes_to_wait, sign_in_throttle
 
 logger = logging.getLogger(__name__)
@@ -43,10 +43,10 @@ BOX_OFFICE_GROUP = "Box office"  # created by migration 0006_box_office_groups
 SUPERVISORS_GROUP = "Box office supervisors"
 
 login = StaffLoginView.as_view(
-    next_page=reverse_lazy("box-office"), title=gettext_lazy("Box office sign-in")
+    next_page=reverse_lazy("box_office:sell"), title=gettext_lazy("Box office sign-in")
 )
 # Signed in (else the box office sign-in), in "Box office" (else 403), never cached.
-box_office_staff = staff_only(BOX_OFFICE_GROUP, login_url=reverse_lazy("box-office-login"))
+box_office_staff = staff_only(BOX_OFFICE_GROUP, login_url=reverse_lazy("box_office:login"))
 
 
 def store_id() -> str:
@@ -229,7 +229,7 @@ def sell(request: HttpRequest) -> HttpResponse:
                 errors.extend(str(m) for m in messages)
             http_status = error.http_status
         else:
-            return redirect("box-office-pay", code=order.code)
+            return redirect("box_office:pay", code=order.code)
     else:
         http_status = 400
     context = _sell_context(
@@ -255,7 +255,7 @@ def _pay_context(order: Order, status, **extra) -> dict:
         "waiting": orders.payment_waiting(order),
         "failure": orders.failed_attempt_message(order),
         "can_scan": status.can_retry_payment,
-        "status_url": reverse("box-office-status", args=[order.code]),
+        "status_url": reverse("box_office:status", args=[order.code]),
         "shown_state": (payment.state if payment is not None else None) or "",
         **extra,
     }
@@ -270,7 +270,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     status = orders.order_status(order)
     order = _order(code)
     if order.state == Order.State.PAID:
-        return redirect("box-office-receipt", code=order.code)
+        return redirect("box_office:receipt", code=order.code)
     if request.method == "GET":
         return render(
             request, "box_office/pay.html", _pay_context(order, status, form=PaymentCodeForm())
@@ -305,8 +305,8 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     )
     order = _order(code)
     if order.state == Order.State.PAID:
-        return redirect("box-office-receipt", code=order.code)
-    return redirect("box-office-pay", code=order.code)
+        return redirect("box_office:receipt", code=order.code)
+    return redirect("box_office:pay", code=order.code)
 
 
 @box_office_staff
@@ -316,9 +316,9 @@ def status(request: HttpRequest, code: str) -> HttpResponse:
     order = _order(code)
     current = orders.order_status(order)
     target = (
-        reverse("box-office-receipt", args=[order.code])
+        reverse("box_office:receipt", args=[order.code])
         if current.paid
-        else reverse("box-office-pay", args=[order.code])
+        else reverse("box_office:pay", args=[order.code])
     )
     return JsonResponse(
         {
@@ -353,7 +353,7 @@ def cancel_sale(request: HttpRequest, code: str) -> HttpResponse:
 def receipt(request: HttpRequest, code: str) -> HttpResponse:
     order = _order(code)
     if order.state != Order.State.PAID:
-        return redirect("box-office-order", code=order.code)
+        return redirect("box_office:order", code=order.code)
     tz = order.attraction.tz
     return render(
         request,
@@ -392,7 +392,7 @@ def find(request: HttpRequest) -> HttpResponse:
             {"code": raw[:12], "error": _("No order has this code.")},
             status=404,
         )
-    return redirect("box-office-order", code=raw)
+    return redirect("box_office:order", code=raw)
 
 
 class RefundForm(forms.Form):
@@ -462,6 +462,14 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
             RefundForm(initial={"reason": form.cleaned_data["reason"]}),
             status=403,
             error=_("A box office supervisor's username and password are needed to refund."),
+        )
+    if not may_approve(supervisor, request):
+        return _order_page(
+            request,
+            order,
+            RefundForm(initial={"reason": form.cleaned_data["reason"]}),
+            status=403,
+            error=_("You cannot approve your own refund: ask another supervisor."),
         )
     try:
         orders.refund_counter_sale(

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from payments.models import Payment
 from ticketing import orders
 from ticketing.etickets.faces import order_pdf
 from ticketing.exceptions import TicketingError
@@ -23,9 +24,9 @@ from ticketing.models import Order
 from . import access
 
 # Payment states in which the buyer is still expected to scan or confirm.
-IN_FLIGHT = ("created", "pending")
+IN_FLIGHT = Payment.IN_FLIGHT_STATES
 # Payment states whose outcome is still to come: the pay page keeps polling through these.
-UNDECIDED = (*IN_FLIGHT, "cancelling")
+UNDECIDED = Payment.ACTIVE_STATES
 # The payments app words its reasons for staff ("the buyer did not..."); the buyer reads these.
 BUYER_REASONS = {
     "TRADE_CLOSED": gettext_lazy("It was declined in Alipay, or its time ran out."),
@@ -151,10 +152,7 @@ def _problem(order: Order, status) -> str:
         # the buyer gets a plain sentence, staff see the code in the admin.
         reason = BUYER_REASONS.get(payment.failure_code, GENERIC_REASON)
         return f"{_('Your payment was not completed.')} {reason}"
-    if status.payment_state in IN_FLIGHT or status.payment_state in (
-        "cancelling",
-        "needs_attention",
-    ):
+    if status.payment_state in (*UNDECIDED, Payment.State.NEEDS_ATTENTION):
         return _("We are still confirming this payment with Alipay. This can take a minute.")
     return str(status.message)
 

@@ -1,8 +1,8 @@
 """The gate staff's check-in page: scan an e-ticket, see at a glance whether to let its holder in.
 
 A USB or Bluetooth barcode scanner types the QR's token into the one field and presses Enter; the
-page answers with the verdict of ticketing.etickets.gate (admit, or check only) and a fresh, focused
-field for the next scan. Only members of the "Gate staff" group (and superusers) may use it.
+page answers with the verdict of ticketing.etickets.checkin (admit, or check only) and a fresh,
+focused field for the next scan. Only members of the "Gate staff" group (and superusers) may use it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from ticketing.etickets import gate
+from ticketing.etickets import checkin
 from ticketing.forms import TicketScanForm
 from ticketing.models import Ticket
 
@@ -28,11 +28,11 @@ GATE_STAFF_GROUP = "Gate staff"  # created by migration 0004_gate_staff_group
 
 
 login = StaffLoginView.as_view(
-    next_page=reverse_lazy("gate"), title=gettext_lazy("Gate staff sign-in")
+    next_page=reverse_lazy("gate:check_in"), title=gettext_lazy("Gate staff sign-in")
 )
 
 
-def _details(verdict: gate.GateVerdict) -> dict | None:
+def _details(verdict: checkin.GateVerdict) -> dict | None:
     """What staff read about the scanned ticket, in the attraction's time zone."""
     ticket: Ticket | None = verdict.ticket
     if ticket is None:
@@ -48,7 +48,7 @@ def _details(verdict: gate.GateVerdict) -> dict | None:
         % {
             "start": f"{starts:%H:%M}",
             "end": f"{ends:%H:%M}",
-            "day": gate.day_text(starts),
+            "day": checkin.day_text(starts),
         },
         "ticket_type": ticket.type_name(language),
         "number": _("%(number)d of %(count)d")
@@ -66,12 +66,12 @@ def _details(verdict: gate.GateVerdict) -> dict | None:
         used = ticket.used_at.astimezone(tz)
         details["used_at"] = _("%(time)s on %(day)s") % {
             "time": f"{used:%H:%M:%S}",
-            "day": gate.day_text(used),
+            "day": checkin.day_text(used),
         }
     return details
 
 
-@staff_only(GATE_STAFF_GROUP, login_url=reverse_lazy("gate-login"))
+@staff_only(GATE_STAFF_GROUP, login_url=reverse_lazy("gate:login"))
 @require_http_methods(["GET", "POST"])
 def check_in(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
@@ -81,13 +81,17 @@ def check_in(request: HttpRequest) -> HttpResponse:
     fresh = TicketScanForm(initial={"check_only": check_only})
     if not form.is_valid():
         # Empty, far too long or not text at all: no ticket, nothing to look up.
-        context = {"form": fresh, "verdict": gate.invalid_token_verdict(), "check_only": check_only}
+        context = {
+            "form": fresh,
+            "verdict": checkin.invalid_token_verdict(),
+            "check_only": check_only,
+        }
         return render(request, "gate/check_in.html", context, status=400)
     token = form.cleaned_data["token"]
     if check_only:
-        verdict = gate.check_ticket(token)
+        verdict = checkin.check_ticket(token)
     else:
-        verdict = gate.admit(token, actor=f"gate:{request.user.get_username()}")
+        verdict = checkin.admit(token, actor=f"gate:{request.user.get_username()}")
     if verdict.ticket is not None:
         logger.info(
             "gate %s: ticket %s of order %s by %s",

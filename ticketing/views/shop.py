@@ -12,17 +12,19 @@ from django.db.models import Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from payments import clock
-from ticketing import inventory, orders
+from ticketing import hold_limits, inventory, orders
+from ticketing.api.throttles import PublicOrderThrottle
 from ticketing.exceptions import TicketingError
 from ticketing.forms import TicketsForm
 from ticketing.models import Attraction, ClosedDay, TicketType, TimeSlot
 
 from . import access, calendar
+from .throttle import minutes_to_wait
 
 
 def _language() -> str:
@@ -148,8 +150,13 @@ def tickets(request: HttpRequest, slug: str, slot_id: int) -> HttpResponse:
         form_error = _("This time slot cannot be booked any more. Please choose another time.")
         return _render_tickets(request, attraction, slot, availability, form, form_error, 409)
     if request.method == "POST":
+        # Bookings per client address share the public API's count: one limit, two doors.
+        rate = PublicOrderThrottle()
+        if not rate.allow_request(request, None):
+            return _booking_rate_limited(request, attraction, slot, availability, form, rate)
         if form.is_valid():
             try:
+                hold_limits.ensure_room(request, session=True)
                 order = orders.create_order(
                     attraction=attraction,
                     slot=slot,
@@ -162,11 +169,25 @@ def tickets(request: HttpRequest, slug: str, slot_id: int) -> HttpResponse:
                 _attach_error(form, error)
                 status = error.http_status
             else:
+                hold_limits.remember(request, order, session=True)
                 access.allow(request, order.code)
                 return redirect("shop:review", code=order.code)
         else:
             status = 400
     return _render_tickets(request, attraction, slot, availability, form, "", status)
+
+
+def _booking_rate_limited(request, attraction, slot, availability, form, rate) -> HttpResponse:
+    seconds = max(int(rate.wait() or 1), 1)
+    minutes = minutes_to_wait(seconds)
+    message = ngettext(
+        "Too many bookings from your connection. Please wait %(minutes)d minute and try again.",
+        "Too many bookings from your connection. Please wait %(minutes)d minutes and try again.",
+        minutes,
+    ) % {"minutes": minutes}
+    response = _render_tickets(request, attraction, slot, availability, form, message, 429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def _attach_error(form: TicketsForm, error: TicketingError) -> None:

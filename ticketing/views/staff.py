@@ -36,20 +36,11 @@ def staff_only(group: str, *, login_url):
     return decorator
 
 
-class StaffLoginView(auth_views.LoginView):
-    """Django's login with its own page, so that staff (gate, box office) need no admin
-    (is_staff) access; each staff page mounts it with its own `title` and `next_page`.
-
-    Failed sign-ins are counted per address and per account (`throttle`); past the limit even
-    the right password waits, or guessing would simply go on.
+class ThrottledLoginView(auth_views.LoginView):
+    """Django's login, with failed sign-ins counted (`throttle.sign_in_throttle`): per account
+    from the client's address, and per address. Past a limit even the right password waits, or
+    guessing would simply go on. Every staff sign-in uses it: the staff pages and the admin.
     """
-
-    template_name = "staff/login.html"
-    redirect_authenticated_user = True
-    title = ""
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "title": self.title}
 
     def _throttle(self):
         username = self.request.POST.get("username", "")[:150]
@@ -73,3 +64,22 @@ class StaffLoginView(auth_views.LoginView):
     def form_invalid(self, form):
         self._throttle().record_failure()
         return super().form_invalid(form)
+
+
+class StaffLoginView(ThrottledLoginView):
+    """The sign-in of the staff pages, with its own page so that staff (gate, box office) need
+    no admin (is_staff) access; each staff page mounts it with its own `title` and `next_page`.
+    """
+
+    template_name = "staff/login.html"
+    redirect_authenticated_user = True
+    title = ""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "title": self.title}
+
+
+def may_approve(supervisor, request) -> bool:
+    """A refund needs a second person: the supervisor who approves is not the signed-in cashier
+    who asks, or one supervisor alone could refund whatever they like."""
+    return supervisor.pk != request.user.pk

@@ -1,10 +1,15 @@
 """Counting failed attempts, so that secrets cannot be found by guessing.
 
-Used by the order look-up (order codes) and the gate staff sign-in (passwords). Failures are counted
-per key (a client address, an order code, a user name) in fixed windows of the movable clock (tests
-move time instead of waiting). Counting *failures* only means that someone who types their code or
-password correctly is never slowed down; a guesser runs into the per-address limit, and a targeted
-attack on one code or account (from many addresses) runs into the per-target limit.
+Used by the order look-up (order codes) and every staff sign-in (passwords: gate, box office,
+supervisor approvals, admin). Failures are counted per key (a client address, an order code, an
+account from one address) in fixed windows of the movable clock (tests move time instead of
+waiting). Counting *failures* only means that someone who types their code or password correctly is
+never slowed down; a guesser runs into the per-address limit, and a targeted attack on one code
+(from many addresses) runs into the per-code limit. Sign-ins count an account per address, so that
+a stranger's failures can never lock the owner out from their own desk.
+
+The client address is `client_address()`, the one definition the whole site uses (DRF's is set to
+agree through NUM_PROXIES): the peer, or with TRUSTED_PROXIES the address the proxies saw.
 
 The counters live in Django's default cache: per process with the in-memory default, shared between
 processes and hosts when the cache is Redis or the database.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
 from payments import clock
@@ -22,7 +28,6 @@ from payments import clock
 WINDOW_SECONDS = 15 * 60
 MAX_FAILURES_PER_ADDRESS = 10
 MAX_FAILURES_PER_CODE = 5
-MAX_FAILURES_PER_ACCOUNT = 5
 
 
 def _bucket() -> tuple[int, int]:
@@ -82,12 +87,13 @@ def lookup_throttle(address: str, code: str) -> FailureThrottle:
 
 
 def sign_in_throttle(address: str, username: str) -> FailureThrottle:
-    """Staff sign-ins: per client address and per account."""
+    """Staff sign-ins: per account from this address, and (a high cap) per address."""
+    account = username.strip().lower()
     return FailureThrottle(
         "sign-in",
         (
-            ("addr", address, MAX_FAILURES_PER_ADDRESS),
-            ("user", username.strip().lower(), MAX_FAILURES_PER_ACCOUNT),
+            ("addr", address, settings.STAFF_SIGN_IN_FAILURES_PER_ADDRESS),
+            ("user-addr", f"{account}\n{address}", settings.STAFF_SIGN_IN_FAILURES_PER_ACCOUNT),
         ),
     )
 
@@ -98,5 +104,17 @@ def minutes_to_wait(seconds: int) -> int:
 
 
 def client_address(request) -> str:
-    """The peer address. X-Forwarded-For is not trusted: anyone can send it to reset their count."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The address of the client, as far as it can be trusted.
+
+    Each of the TRUSTED_PROXIES proxies appends the address it was reached from to
+    X-Forwarded-For, so the client is the TRUSTED_PROXIES-th entry from the end; anything to its
+    left the client wrote itself. With no proxies (the default) the header is ignored: anyone can
+    send one to reset their count. Matches DRF's get_ident() with NUM_PROXIES = TRUSTED_PROXIES.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    proxies = settings.TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies <= 0 or not forwarded:
+        return remote
+    hops = [hop.strip() for hop in forwarded.split(",")]
+    return hops[-min(proxies, len(hops))] or remote

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 
 from payments import clock, lifecycle, poller
 from payments.alipay.services import CANCEL, QUERY, SPOT_PAY
+from payments.conf import conf
 from payments.exceptions import PaymentError
 from payments.models import GatewayExchange, Payment
 
@@ -158,8 +159,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, deadline=None, case=None, store_id="VALIDATE", drive="auto", **options):
-        from payments.transitions import conf
-
         self.drive = drive
         self.warned = False
 
@@ -201,8 +200,6 @@ class Command(BaseCommand):
 
     def _wait_final(self, payment: Payment) -> Payment:
         """Until the payment leaves the active states; bounded by its deadline plus the retries."""
-        from payments.transitions import conf
-
         slack = conf("CANCEL_MAX_ATTEMPTS") * conf("CANCEL_RETRY_INTERVAL") + 90
         limit = payment.deadline_at.timestamp() + slack
         grace = timedelta(seconds=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from ticketing.models import Attraction
-from ticketing.slots import generate_slots
+from ticketing.slot_generation import generate_slots
 
 
 class Command(BaseCommand):

@@ -1,7 +1,9 @@
 """Run the whole platform in the foreground: the web server and a django-q2 cluster together.
 
 `make run` calls this. Ctrl-C (SIGINT) or SIGTERM stops both children cleanly; if either dies,
-the other is stopped too, so a half-running platform never lingers.
+the other is stopped too, so a half-running platform never lingers. With DEBUG off, static files
+are served from STATIC_ROOT by their hashed names (WhiteNoise's manifest), so they are collected
+first: without the manifest every page would answer 500.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -26,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8)
 
     def handle(self, *args, host: str, port: int, workers: int, threads: int, **options):
+        collect_static()
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         web_cmd = [
@@ -77,3 +81,10 @@ class Command(BaseCommand):
         if settings.SANDBOX_ENABLED:
             lines.append(f"  Sandbox wallet:  {base}/sandbox/wallet/")
         self.stdout.write("\n".join(lines) + "\n")
+
+
+def collect_static() -> None:
+    """With DEBUG off, collect the static files (quietly) and their manifest into STATIC_ROOT."""
+    if settings.DEBUG:
+        return  # served from the app directories as they are
+    call_command("collectstatic", interactive=False, verbosity=0)

@@ -1,7 +1,7 @@
 """Counter sales: box-office orders paid with the buyer's Alipay payment code (barcode flow).
 
 Against the live sandbox over HTTP with the clock frozen; django-q2 in sync mode runs the poller
-inline (moving the clock) unless `queued_only` keeps the tasks in the broker.
+inline (moving the clock) unless `no_worker` keeps the tasks in the broker.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from django.core import mail
 from payments import poller
 from payments.exceptions import InvalidBuyerCode
 from payments.models import Payment
-from tests.conftest import queued_only
-from tests.payments.conftest import INSUFFICIENT, PIN_NEVER, SUCCESS, pin_confirm
 from ticketing import inventory, orders
 from ticketing.exceptions import InvalidBuyer
 from ticketing.models import Order, OrderEvent, TimeSlot
 
-from .test_order_payments import counters, state
+from ..helpers import no_worker
+from ..payments.helpers import INSUFFICIENT, PIN_NEVER, SUCCESS, pin_confirm
+from ..ticketing.helpers import counters, state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,7 +82,7 @@ def test_insufficient_balance_returns_the_order_to_held_and_another_code_pays(wo
 def test_a_pin_confirmed_later_is_pending_then_paid_by_the_poller(world):
     slot = world.slot(capacity=5)
     order = counter_order(world, slot, adult=1)
-    with queued_only():
+    with no_worker():
         payment = pay(order, pin_confirm(6))
     assert payment.state == Payment.State.PENDING
     assert state(order) == Order.State.AWAITING_PAYMENT

@@ -17,10 +17,11 @@ from django.urls import reverse
 
 from payments import poller
 from payments.models import Payment
-from tests.conftest import queued_only
-from tests.payments.conftest import INSUFFICIENT, SUCCESS, pin_confirm
 from ticketing.models import Order, OrderEvent, Ticket, TimeSlot
 from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
+
+from ..helpers import no_worker
+from ..payments.helpers import INSUFFICIENT, SUCCESS, pin_confirm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,12 +78,12 @@ def sale(client: Client, world, slot: TimeSlot, **extra) -> Order:
     response = sell(client, world, slot, **extra)
     assert response.status_code == 302, response.content.decode()[:2000]
     order = Order.objects.get()
-    assert response["Location"] == reverse("box-office-pay", args=[order.code])
+    assert response["Location"] == reverse("box_office:pay", args=[order.code])
     return order
 
 
 def scan(client: Client, order: Order, code: str):
-    return client.post(reverse("box-office-pay", args=[order.code]), {"buyer_code": code})
+    return client.post(reverse("box_office:pay", args=[order.code]), {"buyer_code": code})
 
 
 def counters(slot: TimeSlot) -> tuple[int, int]:
@@ -93,7 +94,7 @@ def counters(slot: TimeSlot) -> tuple[int, int]:
 def paid_sale(client: Client, world, slot: TimeSlot) -> Order:
     order = sale(client, world, slot)
     response = scan(client, order, SUCCESS)
-    assert response["Location"] == reverse("box-office-receipt", args=[order.code])
+    assert response["Location"] == reverse("box_office:receipt", args=[order.code])
     order.refresh_from_db()
     assert order.state == Order.State.PAID
     return order
@@ -106,19 +107,19 @@ def test_anonymous_visitors_are_sent_to_the_sign_in_page(world, client):
     for url in (SELL_URL, "/box-office/orders/", "/box-office/sales/ABCDEFGH/pay/"):
         response = client.get(url)
         assert response.status_code == 302
-        assert response["Location"].startswith(f"{reverse('box-office-login')}?next=")
-    page = client.get(reverse("box-office-login"), {"next": SELL_URL})
+        assert response["Location"].startswith(f"{reverse('box_office:login')}?next=")
+    page = client.get(reverse("box_office:login"), {"next": SELL_URL})
     assert page.status_code == 200 and "Box office sign-in" in page.content.decode()
 
 
 def test_the_shared_sign_in_takes_a_cashier_to_the_sale_page(world, cashier):
     client = Client(REMOTE_ADDR=address())
     response = client.post(
-        reverse("box-office-login"), {"username": cashier.username, "password": "pw-box-1234"}
+        reverse("box_office:login"), {"username": cashier.username, "password": "pw-box-1234"}
     )
     assert response.status_code == 302 and response["Location"] == SELL_URL
     assert client.get(SELL_URL).status_code == 200
-    gate_page = Client().get(reverse("gate-login")).content.decode()
+    gate_page = Client().get(reverse("gate:login")).content.decode()
     assert "Gate staff sign-in" in gate_page and "Box office sign-in" not in gate_page
 
 
@@ -157,7 +158,7 @@ def test_a_full_sale_with_the_success_code(world, counter, cashier, mailoutbox):
     order = sale(counter, world, slot)
     assert order.channel == Order.Channel.BOX_OFFICE and order.email == ""
     assert counters(slot) == (2, 0)
-    pay_page = counter.get(reverse("box-office-pay", args=[order.code]))
+    pay_page = counter.get(reverse("box_office:pay", args=[order.code]))
     assert pay_page.status_code == 200
     assert "CNY 160.00" in pay_page.content.decode()
     assert 'name="buyer_code"' in pay_page.content.decode()
@@ -170,7 +171,7 @@ def test_a_full_sale_with_the_success_code(world, counter, cashier, mailoutbox):
     receipt = counter.get(response["Location"]).content.decode()
     assert order.code in receipt and payment.alipay_trans_id in receipt
     assert payment.alipay_trans_id
-    pdf = counter.get(reverse("box-office-pdf", args=[order.code]))
+    pdf = counter.get(reverse("box_office:tickets_pdf", args=[order.code]))
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert order.tickets.count() == 2 and counters(slot) == (0, 2)
@@ -182,13 +183,13 @@ def test_a_full_sale_with_the_success_code(world, counter, cashier, mailoutbox):
 def test_a_pin_sale_waits_then_moves_on_when_paid(world, counter, clock):
     slot = world.slot(capacity=5)
     order = sale(counter, world, slot)
-    with queued_only():
+    with no_worker():
         response = scan(counter, order, pin_confirm(6))
-    assert response["Location"] == reverse("box-office-pay", args=[order.code])
+    assert response["Location"] == reverse("box_office:pay", args=[order.code])
     page = counter.get(response["Location"]).content.decode()
     assert "Waiting for the buyer to confirm in Alipay" in page
-    assert reverse("box-office-status", args=[order.code]) in page
-    status_url = reverse("box-office-status", args=[order.code])
+    assert reverse("box_office:status", args=[order.code]) in page
+    status_url = reverse("box_office:status", args=[order.code])
     waiting = counter.get(status_url).json()
     assert waiting["paid"] is False and waiting["waiting"] is True
     assert waiting["payment_state"] == "pending"
@@ -196,7 +197,7 @@ def test_a_pin_sale_waits_then_moves_on_when_paid(world, counter, clock):
     assert poller.run() >= 1
     done = counter.get(status_url).json()
     assert done["paid"] is True
-    assert done["next"] == reverse("box-office-receipt", args=[order.code])
+    assert done["next"] == reverse("box_office:receipt", args=[order.code])
     order.refresh_from_db()
     assert order.state == Order.State.PAID
 
@@ -205,7 +206,7 @@ def test_a_failed_code_shows_why_then_another_code_pays(world, counter):
     slot = world.slot(capacity=5)
     order = sale(counter, world, slot)
     response = scan(counter, order, INSUFFICIENT)
-    assert response["Location"] == reverse("box-office-pay", args=[order.code])
+    assert response["Location"] == reverse("box_office:pay", args=[order.code])
     order.refresh_from_db()
     assert order.state == Order.State.HELD
     failed = Payment.objects.get()
@@ -213,7 +214,7 @@ def test_a_failed_code_shows_why_then_another_code_pays(world, counter):
     page = counter.get(response["Location"]).content.decode()
     assert 'data-testid="payment-failure"' in page and 'name="buyer_code"' in page
     response = scan(counter, order, SUCCESS)
-    assert response["Location"] == reverse("box-office-receipt", args=[order.code])
+    assert response["Location"] == reverse("box_office:receipt", args=[order.code])
     order.refresh_from_db()
     assert order.state == Order.State.PAID
 
@@ -233,22 +234,22 @@ def test_cancel_sale_gives_the_places_back(world, counter):
     slot = world.slot(capacity=5)
     order = sale(counter, world, slot)
     assert counters(slot) == (2, 0)
-    response = counter.post(reverse("box-office-cancel", args=[order.code]))
+    response = counter.post(reverse("box_office:cancel", args=[order.code]))
     assert response.status_code == 200
     order.refresh_from_db()
     assert order.state == Order.State.CANCELLED and counters(slot) == (0, 0)
-    again = counter.post(reverse("box-office-cancel", args=[order.code]))
+    again = counter.post(reverse("box_office:cancel", args=[order.code]))
     assert again.status_code == 409
 
 
 def test_cancel_sale_while_the_buyer_confirms_cancels_the_payment(world, counter):
     slot = world.slot(capacity=5)
     order = sale(counter, world, slot)
-    with queued_only():
+    with no_worker():
         scan(counter, order, pin_confirm(30))
         payment = Payment.objects.get()
         assert payment.state == Payment.State.PENDING
-        response = counter.post(reverse("box-office-cancel", args=[order.code]))
+        response = counter.post(reverse("box_office:cancel", args=[order.code]))
     assert response.status_code == 200, response.content.decode()[:2000]
     payment.refresh_from_db()
     order.refresh_from_db()
@@ -259,7 +260,7 @@ def test_cancel_sale_while_the_buyer_confirms_cancels_the_payment(world, counter
 def test_a_paid_sale_cannot_be_cancelled_without_a_refund(world, counter):
     slot = world.slot(capacity=5)
     order = paid_sale(counter, world, slot)
-    response = counter.post(reverse("box-office-cancel", args=[order.code]))
+    response = counter.post(reverse("box_office:cancel", args=[order.code]))
     assert response.status_code == 409
     order.refresh_from_db()
     assert order.state == Order.State.PAID
@@ -270,7 +271,7 @@ def test_a_paid_sale_cannot_be_cancelled_without_a_refund(world, counter):
 
 def refund(client, order, username, password, reason="wrong day"):
     return client.post(
-        reverse("box-office-order", args=[order.code]),
+        reverse("box_office:order", args=[order.code]),
         {"supervisor": username, "password": password, "reason": reason},
     )
 
@@ -279,7 +280,7 @@ def test_a_refund_needs_a_supervisors_password(world, counter, cashier):
     slot = world.slot(capacity=5)
     order = paid_sale(counter, world, slot)
     supervisor = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-1234")
-    page = counter.get(reverse("box-office-order", args=[order.code]))
+    page = counter.get(reverse("box_office:order", args=[order.code]))
     assert page.status_code == 200 and "Refund and cancel" in page.content.decode()
 
     wrong = refund(counter, order, supervisor.username, "not-the-password")
@@ -311,7 +312,7 @@ def test_an_online_order_can_be_found_and_refunded_too(world, counter):
     )
     found = counter.get("/box-office/orders/", {"code": online.code.lower()})
     assert found.status_code == 302
-    assert found["Location"] == reverse("box-office-order", args=[online.code])
+    assert found["Location"] == reverse("box_office:order", args=[online.code])
     supervisor = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-1234")
     assert refund(counter, online, supervisor.username, "pw-sup-1234").status_code == 200
     online.refresh_from_db()
@@ -319,7 +320,9 @@ def test_an_online_order_can_be_found_and_refunded_too(world, counter):
 
 
 def test_repeated_wrong_supervisor_passwords_make_even_the_right_one_wait(world, counter, clock):
-    from ticketing.views.throttle import MAX_FAILURES_PER_ACCOUNT
+    from django.conf import settings
+
+    MAX_FAILURES_PER_ACCOUNT = settings.STAFF_SIGN_IN_FAILURES_PER_ACCOUNT
 
     slot = world.slot(capacity=5)
     order = paid_sale(counter, world, slot)
@@ -330,6 +333,24 @@ def test_repeated_wrong_supervisor_passwords_make_even_the_right_one_wait(world,
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
     order.refresh_from_db()
     assert order.state == Order.State.PAID
+
+
+def test_a_supervisor_cannot_approve_their_own_refund(world):
+    slot = world.slot(capacity=5)
+    supervisor = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-1234")
+    desk = Client(REMOTE_ADDR=address())
+    desk.force_login(supervisor)
+    order = paid_sale(desk, world, slot)
+    refused = refund(desk, order, supervisor.username, "pw-sup-1234")
+    assert refused.status_code == 403
+    assert "You cannot approve your own refund" in refused.content.decode()
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID
+    # Another supervisor's approval is what it takes.
+    other = member(BOX_OFFICE_GROUP, SUPERVISORS_GROUP, password="pw-sup-5678")
+    assert refund(desk, order, other.username, "pw-sup-5678").status_code == 200
+    order.refresh_from_db()
+    assert order.state in (Order.State.REFUND_PENDING, Order.State.REFUNDED)
 
 
 # --- Bad requests -------------------------------------------------------------------------------
@@ -387,9 +408,9 @@ def test_unknown_orders_and_methods_are_not_errors(world, counter):
     assert counter.get("/box-office/sales/ABCDEFGH/cancel/").status_code == 405
     slot = world.slot(capacity=5)
     order = sale(counter, world, slot)
-    assert counter.get(reverse("box-office-pdf", args=[order.code])).status_code == 409
-    assert counter.get(reverse("box-office-receipt", args=[order.code])).status_code == 302
-    bad_refund = counter.post(reverse("box-office-order", args=[order.code]), {"supervisor": ""})
+    assert counter.get(reverse("box_office:tickets_pdf", args=[order.code])).status_code == 409
+    assert counter.get(reverse("box_office:receipt", args=[order.code])).status_code == 302
+    bad_refund = counter.post(reverse("box_office:order", args=[order.code]), {"supervisor": ""})
     assert bad_refund.status_code == 400
 
 

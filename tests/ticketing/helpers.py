@@ -1,8 +1,10 @@
-"""Catalogue fixtures of the ticketing tests: an attraction with the usual ticket types and slots.
+"""The small world the ticketing tests book in, and ways to read it back.
 
-`booking` builds a small world on demand: `booking.slot(capacity=50)` makes a bookable slot
-tomorrow, `booking.quantities(adult=2, family=1)` maps ticket type codes to the ids the services
-take, `booking.order(slot, adult=1)` books through ticketing.orders.create_order.
+`Booking` builds it on demand: `booking.slot(capacity=50)` makes a bookable slot tomorrow,
+`booking.quantities(adult=2, family=1)` maps ticket type codes to the ids the services take,
+`booking.order(slot, adult=1)` books through ticketing.orders.create_order. `paid_order` marks an
+order paid and issues its tickets with the same function the payment receiver uses, so a test of
+tickets or the gate needs no gateway.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
+from django.db import transaction
 
 from payments import clock
-from ticketing import orders
+from ticketing import inventory, orders
+from ticketing.etickets.faces import order_faces
 from ticketing.models import Attraction, Order, TicketType, TimeSlot
 
 TYPES = {
@@ -86,6 +89,34 @@ def make_attraction(slug: str = "test-garden", **fields) -> Attraction:
     return Attraction.objects.create(slug=slug, **values)
 
 
-@pytest.fixture
-def booking(db) -> Booking:
-    return Booking(make_attraction())
+def paid_order(booking: Booking, *, language: str = "en", **counts) -> Order:
+    slot = booking.slot()
+    order = orders.create_order(
+        attraction=booking.attraction,
+        slot=slot,
+        quantities=booking.quantities(**counts),
+        buyer_name="Ada Buyer",
+        email="ada@example.com",
+        language=language,
+    )
+    # What the payment receiver does on a paid payment (ticketing.orders.payment_paid).
+    with transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(state=Order.State.PAID, paid_at=clock.now())
+        inventory.confirm_hold(order.slot_id, order.admissions)
+        orders._issue_tickets(order)
+    order.refresh_from_db()
+    return order
+
+
+def tokens_of(order: Order) -> list[str]:
+    return [face.token for face in order_faces(order)]
+
+
+def state(order: Order) -> str:
+    order.refresh_from_db()
+    return order.state
+
+
+def counters(slot: TimeSlot) -> tuple[int, int]:
+    slot.refresh_from_db()
+    return slot.held, slot.sold

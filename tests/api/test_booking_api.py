@@ -12,11 +12,11 @@ from ticketing.models import Order
 
 
 @pytest.fixture
-def api():
+def booking_api():
     return APIClient()
 
 
-def book(api, booking, slot_row, key=None, **overrides):
+def book(booking_api, booking, slot_row, key=None, **overrides):
     body = {
         "attraction": booking.attraction.slug,
         "slot": slot_row.pk,
@@ -26,7 +26,7 @@ def book(api, booking, slot_row, key=None, **overrides):
         "language": "zh-hans",
         **overrides,
     }
-    return api.post(
+    return booking_api.post(
         "/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4())
     )
 
@@ -38,18 +38,18 @@ def assert_error(response, status, code):
     return body
 
 
-def test_catalogue_reads(api, booking):
+def test_catalogue_reads(booking_api, booking):
     slot = booking.slot(capacity=7)
-    listed = api.get("/api/v1/attractions/").json()
+    listed = booking_api.get("/api/v1/attractions/").json()
     assert [a["slug"] for a in listed] == [booking.attraction.slug]
     assert listed[0]["name_zh"] == "测试花园"
-    detail = api.get(f"/api/v1/attractions/{booking.attraction.slug}/").json()
+    detail = booking_api.get(f"/api/v1/attractions/{booking.attraction.slug}/").json()
     family = next(t for t in detail["ticket_types"] if t["code"] == "family")
     assert family["admissions"] == 4 and family["price"] == "200.00"
-    types = api.get(f"/api/v1/attractions/{booking.attraction.slug}/ticket-types/").json()
+    types = booking_api.get(f"/api/v1/attractions/{booking.attraction.slug}/ticket-types/").json()
     assert [t["code"] for t in types] == ["adult", "child", "senior", "family", "infant"]
     day = slot.local_date.isoformat()
-    days = api.get(
+    days = booking_api.get(
         f"/api/v1/attractions/{booking.attraction.slug}/availability/?from={day}&to={day}"
     ).json()
     assert days == [
@@ -69,7 +69,9 @@ def test_catalogue_reads(api, booking):
             ],
         }
     ]
-    slots = api.get(f"/api/v1/attractions/{booking.attraction.slug}/slots/?date={day}").json()
+    slots = booking_api.get(
+        f"/api/v1/attractions/{booking.attraction.slug}/slots/?date={day}"
+    ).json()
     assert [s["id"] for s in slots] == [slot.pk]
 
 
@@ -82,26 +84,30 @@ def test_catalogue_reads(api, booking):
         "from=0001-01-01&to=9999-12-31",
     ],
 )
-def test_bad_availability_ranges_are_400(api, booking, query):
-    response = api.get(f"/api/v1/attractions/{booking.attraction.slug}/availability/?{query}")
+def test_bad_availability_ranges_are_400(booking_api, booking, query):
+    response = booking_api.get(
+        f"/api/v1/attractions/{booking.attraction.slug}/availability/?{query}"
+    )
     assert_error(response, 400, "invalid_request")
 
 
-def test_the_last_representable_day_is_an_empty_answer_not_an_error(api, booking):
-    response = api.get(
+def test_the_last_representable_day_is_an_empty_answer_not_an_error(booking_api, booking):
+    response = booking_api.get(
         f"/api/v1/attractions/{booking.attraction.slug}/availability/?from=9999-12-31"
     )
     assert (response.status_code, response.json()) == (200, [])
 
 
-def test_unknown_attractions_are_json_404(api, db):
-    assert_error(api.get("/api/v1/attractions/nope/"), 404, "not_found")
-    assert_error(api.get("/api/v1/attractions/%20/slots/?date=2026-01-01"), 404, "not_found")
+def test_unknown_attractions_are_json_404(booking_api, db):
+    assert_error(booking_api.get("/api/v1/attractions/nope/"), 404, "not_found")
+    assert_error(
+        booking_api.get("/api/v1/attractions/%20/slots/?date=2026-01-01"), 404, "not_found"
+    )
 
 
-def test_booking_holds_places_and_returns_a_token(api, booking):
+def test_booking_holds_places_and_returns_a_token(booking_api, booking):
     slot = booking.slot(capacity=5)
-    response = book(api, booking, slot)
+    response = book(booking_api, booking, slot)
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["state"] == "held" and body["total"] == "160.00" and body["admissions"] == 2
@@ -110,27 +116,27 @@ def test_booking_holds_places_and_returns_a_token(api, booking):
     assert slot.held == 2
 
 
-def test_a_retried_booking_with_the_same_key_books_once(api, booking):
+def test_a_retried_booking_with_the_same_key_books_once(booking_api, booking):
     slot = booking.slot(capacity=5)
-    first = book(api, booking, slot, key="retry-1")
-    again = book(api, booking, slot, key="retry-1")
+    first = book(booking_api, booking, slot, key="retry-1")
+    again = book(booking_api, booking, slot, key="retry-1")
     assert again.status_code == 201 and again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert Order.objects.count() == 1
-    other = book(api, booking, slot, key="retry-1", buyer_name="Someone Else")
+    other = book(booking_api, booking, slot, key="retry-1", buyer_name="Someone Else")
     assert_error(other, 409, "idempotency_key_reused")
 
 
-def test_booking_needs_an_idempotency_key(api, booking):
+def test_booking_needs_an_idempotency_key(booking_api, booking):
     booking.slot()
-    response = api.post("/api/v1/orders/", {"attraction": "x"}, format="json")
+    response = booking_api.post("/api/v1/orders/", {"attraction": "x"}, format="json")
     assert_error(response, 400, "idempotency_key_required")
 
 
-def test_a_sold_out_slot_is_a_clean_409(api, booking):
+def test_a_sold_out_slot_is_a_clean_409(booking_api, booking):
     slot = booking.slot(capacity=3)
-    assert book(api, booking, slot).status_code == 201
-    body = assert_error(book(api, booking, slot), 409, "sold_out")
+    assert book(booking_api, booking, slot).status_code == 201
+    body = assert_error(book(booking_api, booking, slot), 409, "sold_out")
     assert "places" in body["message"]
     assert Order.objects.count() == 1
 
@@ -149,36 +155,36 @@ def test_a_sold_out_slot_is_a_clean_409(api, booking):
         ({"buyer_name": "   "}, "invalid_request", "buyer_name"),
     ],
 )
-def test_bad_bookings_are_400_and_hold_nothing(api, booking, overrides, code, field):
+def test_bad_bookings_are_400_and_hold_nothing(booking_api, booking, overrides, code, field):
     slot = booking.slot()
-    body = assert_error(book(api, booking, slot, **overrides), 400, code)
+    body = assert_error(book(booking_api, booking, slot, **overrides), 400, code)
     if field:
         assert any(name.split(".")[0] == field for name in body["fields"]), body
     slot.refresh_from_db()
     assert slot.held == 0 and not Order.objects.exists()
 
 
-def test_non_json_bodies_are_refused(api, booking):
-    response = api.post(
+def test_non_json_bodies_are_refused(booking_api, booking):
+    response = booking_api.post(
         "/api/v1/orders/",
         "attraction=x",
         content_type="application/x-www-form-urlencoded",
         HTTP_IDEMPOTENCY_KEY="k-form",
     )
     assert_error(response, 415, "unsupported_media_type")
-    malformed = api.post(
+    malformed = booking_api.post(
         "/api/v1/orders/", "{", content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-bad"
     )
     assert_error(malformed, 400, "malformed_json")
 
 
-def test_reading_an_order_needs_its_token_or_email(api, booking):
-    created = book(api, booking, booking.slot()).json()
+def test_reading_an_order_needs_its_token_or_email(booking_api, booking):
+    created = book(booking_api, booking, booking.slot()).json()
     code, token = created["code"], created["token"]
-    by_token = api.get(f"/api/v1/orders/{code}/?token={token}")
+    by_token = booking_api.get(f"/api/v1/orders/{code}/?token={token}")
     assert by_token.status_code == 200
     assert by_token.json()["state"] == "held" and by_token.json()["seconds_left"] > 0
-    by_email = api.get(f"/api/v1/orders/{code.lower()}/?email=ADA@example.com")
+    by_email = booking_api.get(f"/api/v1/orders/{code.lower()}/?email=ADA@example.com")
     assert by_email.status_code == 200
     # No proof, a wrong proof and an unknown code are indistinguishable.
     for url in (
@@ -188,35 +194,37 @@ def test_reading_an_order_needs_its_token_or_email(api, booking):
         f"/api/v1/orders/ZZZZZZZZ/?token={token}",
         f"/api/v1/orders/{code}/?token=票票",
     ):
-        assert_error(api.get(url), 404, "not_found")
+        assert_error(booking_api.get(url), 404, "not_found")
 
 
-def test_tickets_of_an_unpaid_order_are_a_409(api, booking):
-    created = book(api, booking, booking.slot()).json()
-    response = api.get(f"/api/v1/orders/{created['code']}/tickets.pdf?token={created['token']}")
+def test_tickets_of_an_unpaid_order_are_a_409(booking_api, booking):
+    created = book(booking_api, booking, booking.slot()).json()
+    response = booking_api.get(
+        f"/api/v1/orders/{created['code']}/tickets.pdf?token={created['token']}"
+    )
     assert_error(response, 409, "no_tickets")
 
 
-def test_starting_payment_needs_the_token(api, booking):
-    created = book(api, booking, booking.slot()).json()
-    response = api.post(f"/api/v1/orders/{created['code']}/payment/", {}, format="json")
+def test_starting_payment_needs_the_token(booking_api, booking):
+    created = book(booking_api, booking, booking.slot()).json()
+    response = booking_api.post(f"/api/v1/orders/{created['code']}/payment/", {}, format="json")
     assert_error(response, 404, "not_found")
 
 
-def test_order_lookups_are_throttled(api, booking, settings):
+def test_order_lookups_are_throttled(booking_api, booking, settings):
     settings.TICKETING_API_RATES = {"public_lookup": "3/min"}
     from django.core.cache import cache
 
     cache.clear()
     for _ in range(3):
-        assert api.get("/api/v1/orders/ABCDEFGH/?email=a@example.com").status_code == 404
-    response = api.get("/api/v1/orders/ABCDEFGH/?email=a@example.com")
+        assert booking_api.get("/api/v1/orders/ABCDEFGH/?email=a@example.com").status_code == 404
+    response = booking_api.get("/api/v1/orders/ABCDEFGH/?email=a@example.com")
     assert_error(response, 429, "throttled")
     assert response["Retry-After"]
 
 
-def test_the_booking_api_is_in_the_schema(api, db):
-    schema = api.get("/api/schema/?format=json").json()
+def test_the_booking_api_is_in_the_schema(booking_api, db):
+    schema = booking_api.get("/api/schema/?format=json").json()
     for path in (
         "/api/v1/attractions/",
         "/api/v1/attractions/{slug}/availability/",
@@ -228,18 +236,18 @@ def test_the_booking_api_is_in_the_schema(api, db):
         assert path in schema["paths"], path
 
 
-def test_availability_defaults_to_the_next_month(api, booking, clock):
+def test_availability_defaults_to_the_next_month(booking_api, booking, clock):
     booking.slot()
-    days = api.get(f"/api/v1/attractions/{booking.attraction.slug}/availability/").json()
+    days = booking_api.get(f"/api/v1/attractions/{booking.attraction.slug}/availability/").json()
     assert len(days) == 1
     assert dt.date.fromisoformat(days[0]["date"]) >= clock.now().date()
 
 
-def test_the_fast_booking_answer_matches_the_documented_serializer(api, booking):
+def test_the_fast_booking_answer_matches_the_documented_serializer(booking_api, booking):
     from ticketing.api.serializers import OrderCreatedSerializer
 
     body = book(
-        api,
+        booking_api,
         booking,
         booking.slot(),
         quantities=[
@@ -251,15 +259,40 @@ def test_the_fast_booking_answer_matches_the_documented_serializer(api, booking)
     assert body == OrderCreatedSerializer(order).data
 
 
-def test_polling_with_the_token_is_not_held_to_the_lookup_rate(api, booking, settings):
+def test_polling_with_the_token_is_not_held_to_the_lookup_rate(booking_api, booking, settings):
     settings.TICKETING_API_RATES = {"public_lookup": "2/min", "public_read": "100/min"}
     from django.core.cache import cache
 
     cache.clear()
-    created = book(api, booking, booking.slot()).json()
+    created = book(booking_api, booking, booking.slot()).json()
     for _ in range(5):
-        response = api.get(f"/api/v1/orders/{created['code']}/?token={created['token']}")
+        response = booking_api.get(f"/api/v1/orders/{created['code']}/?token={created['token']}")
         assert response.status_code == 200
     for _ in range(2):
-        api.get(f"/api/v1/orders/{created['code']}/?email=eve@example.com")
-    assert api.get(f"/api/v1/orders/{created['code']}/?email=ada@example.com").status_code == 429
+        booking_api.get(f"/api/v1/orders/{created['code']}/?email=eve@example.com")
+    assert (
+        booking_api.get(f"/api/v1/orders/{created['code']}/?email=ada@example.com").status_code
+        == 429
+    )
+
+
+def test_a_wrong_token_beside_an_email_is_held_to_the_lookup_rate(booking_api, booking, settings):
+    settings.TICKETING_API_RATES = {"public_lookup": "2/min", "public_read": "100/min"}
+    from django.core.cache import cache
+
+    cache.clear()
+    created = book(booking_api, booking, booking.slot()).json()
+    url = f"/api/v1/orders/{created['code']}/"
+    for guess in ("eve@example.com", "bob@example.com"):
+        assert booking_api.get(url, {"token": "not-the-token", "email": guess}).status_code == 404
+    limited = booking_api.get(url, {"token": "not-the-token", "email": "ada@example.com"})
+    assert_error(limited, 429, "throttled")
+    # The same through the payment endpoint (the proof in the body) and the token header.
+    header = booking_api.get(url, {"email": "ada@example.com"}, HTTP_X_ORDER_TOKEN="not-the-token")
+    assert header.status_code == 429
+    payment = booking_api.post(
+        f"{url}payment/", {"token": "not-the-token", "email": "ada@example.com"}, format="json"
+    )
+    assert payment.status_code == 429
+    # The real token still polls freely.
+    assert booking_api.get(url, {"token": created["token"]}).status_code == 200

@@ -17,7 +17,7 @@ from ticketing.models import Order
 from ticketing.views.box_office import BOX_OFFICE_GROUP
 
 from ..browser import MARKS, artifacts, chromium_context, expect
-from ..ticketing.conftest import Booking, make_attraction
+from ..ticketing.helpers import Booking, make_attraction
 
 PIN_CONFIRM_6S = "280000000000000306"
 
@@ -29,13 +29,6 @@ def desk(tmp_path, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with chromium_context(tmp_path / "profile", viewport={"width": 1024, "height": 900}) as context:
         yield context
-
-
-@pytest.fixture
-def no_worker(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", False)
 
 
 def test_a_pin_sale_moves_on_to_the_receipt_by_itself(

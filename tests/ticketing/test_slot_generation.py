@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from ticketing.models import ClosedDay, OpeningRule, Order, SpecialOpening, TimeSlot
-from ticketing.slots import generate_for, generate_slots
+from ticketing.slot_generation import generate_for, generate_slots
 
-from .conftest import make_attraction
+from .helpers import make_attraction
 
 MONDAY = dt.date(2026, 12, 7)
 
@@ -135,7 +135,7 @@ def test_local_times_in_a_dst_gap_are_skipped(db):
 
 
 def test_slots_with_orders_survive_a_closed_day(garden, clock):
-    from .conftest import Booking
+    from .helpers import Booking
 
     clock.freeze(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     generate_for(garden, 1, start=MONDAY)

@@ -2,7 +2,7 @@
 
 Settings are read at call time (tests point them at the live sandbox). The functions here take our
 rows and build the protocol call with parameters derived only from stored fields, so that every
-retry of a pay, cancel or refund sends byte-identical parameters (ALIPAY.md, lifecycle rules).
+retry of a pay, cancel or refund sends byte-identical parameters (docs/alipay.md, lifecycle rules).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -20,9 +19,7 @@ from payments.alipay.config import ClientConfig
 from payments.alipay.exceptions import ConfigError
 from payments.alipay.results import GatewayResult
 from payments.exceptions import GatewayUnavailable
-
-if TYPE_CHECKING:
-    from payments.models import Payment, Refund
+from payments.models import Payment, Refund
 
 NOTIFY_PATH = "/payments/alipay/notify/"
 

@@ -14,10 +14,10 @@ import zoneinfo
 import pytest
 
 from ticketing import orders
-from ticketing.etickets import gate, keys
+from ticketing.etickets import checkin, keys
 from ticketing.models import OrderEvent, Ticket
 
-from .test_etickets_orders import paid_order, tokens_of
+from ..ticketing.helpers import paid_order, tokens_of
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 SLOT_START = dt.datetime(2026, 12, 24, 10, 0, tzinfo=SHANGHAI)
@@ -41,14 +41,14 @@ def order(booking, clock):
 def test_entry_opens_exactly_early_minutes_before_the_slot(order, clock):
     token = tokens_of(order)[0]
     clock.freeze(OPENS - MINUTE)
-    verdict = gate.check_ticket(token)
+    verdict = checkin.check_ticket(token)
     assert not verdict.ok and verdict.code == "too_early"
     assert verdict.message == TOO_EARLY
     assert verdict.ticket.number == 1  # staff can still see whose ticket it is
     clock.freeze(OPENS - dt.timedelta(seconds=1))
-    assert gate.check_ticket(token).code == "too_early"
+    assert checkin.check_ticket(token).code == "too_early"
     clock.freeze(OPENS)
-    assert gate.check_ticket(token).code == "valid"
+    assert checkin.check_ticket(token).code == "valid"
 
 
 def test_entry_closes_late_minutes_after_the_slot_ends_and_the_closing_minute_is_too_late(
@@ -56,11 +56,11 @@ def test_entry_closes_late_minutes_after_the_slot_ends_and_the_closing_minute_is
 ):
     token = tokens_of(order)[0]
     clock.freeze(CLOSES - MINUTE)
-    assert gate.check_ticket(token).code == "valid"
+    assert checkin.check_ticket(token).code == "valid"
     clock.freeze(CLOSES - dt.timedelta(seconds=1))
-    assert gate.check_ticket(token).code == "valid"
+    assert checkin.check_ticket(token).code == "valid"
     clock.freeze(CLOSES)
-    verdict = gate.check_ticket(token)
+    verdict = checkin.check_ticket(token)
     assert not verdict.ok and verdict.code == "expired"
     assert verdict.message == EXPIRED
 
@@ -68,9 +68,9 @@ def test_entry_closes_late_minutes_after_the_slot_ends_and_the_closing_minute_is
 def test_a_ticket_for_another_day_is_refused_with_its_date(order, clock):
     token = tokens_of(order)[0]
     clock.freeze(SLOT_START - dt.timedelta(days=1))
-    assert gate.check_ticket(token).message == TOO_EARLY
+    assert checkin.check_ticket(token).message == TOO_EARLY
     clock.freeze(SLOT_START + dt.timedelta(days=1))
-    assert gate.check_ticket(token).message == EXPIRED
+    assert checkin.check_ticket(token).message == EXPIRED
 
 
 def test_the_window_follows_the_settings(order, clock, settings):
@@ -78,15 +78,15 @@ def test_the_window_follows_the_settings(order, clock, settings):
     settings.TICKET_ENTRY_LATE_MINUTES = 5
     token = tokens_of(order)[0]
     clock.freeze(SLOT_START - MINUTE)
-    verdict = gate.check_ticket(token)
+    verdict = checkin.check_ticket(token)
     assert verdict.code == "too_early"
     assert verdict.message == "Too early: entry opens at 10:00 on 24 Dec."
     clock.freeze(SLOT_START)
-    assert gate.check_ticket(token).ok
+    assert checkin.check_ticket(token).ok
     clock.freeze(SLOT_START + dt.timedelta(minutes=64))
-    assert gate.check_ticket(token).ok
+    assert checkin.check_ticket(token).ok
     clock.freeze(SLOT_START + dt.timedelta(minutes=65))
-    verdict = gate.check_ticket(token)
+    verdict = checkin.check_ticket(token)
     assert verdict.code == "expired"
     assert verdict.message == "This ticket was for 10:00-11:00 on 24 Dec; entry closed at 11:05."
 
@@ -95,13 +95,13 @@ def test_admit_refuses_outside_the_window_without_using_the_ticket(order, clock)
     token = tokens_of(order)[0]
     for moment, code in ((OPENS - MINUTE, "too_early"), (CLOSES, "expired")):
         clock.freeze(moment)
-        verdict = gate.admit(token, actor="gate:test")
+        verdict = checkin.admit(token, actor="gate:test")
         assert not verdict.ok and verdict.code == code
     ticket = order.tickets.get(number=1)
     assert ticket.state == Ticket.State.VALID and ticket.used_at is None
     assert not OrderEvent.objects.filter(order=order, kind="ticket_used").exists()
     clock.freeze(OPENS)
-    verdict = gate.admit(token, actor="gate:test")
+    verdict = checkin.admit(token, actor="gate:test")
     assert verdict.ok and verdict.code == "admitted"
     ticket.refresh_from_db()
     assert ticket.state == Ticket.State.USED and ticket.used_at == OPENS
@@ -110,15 +110,15 @@ def test_admit_refuses_outside_the_window_without_using_the_ticket(order, clock)
 def test_refusals_that_are_not_about_time_come_first(order, clock):
     first, second = tokens_of(order)
     clock.freeze(OPENS)
-    assert gate.admit(first, actor="gate:test").ok
+    assert checkin.admit(first, actor="gate:test").ok
     # Scanned again after entry closed: it is "used" (what staff must know), not "expired".
     clock.freeze(CLOSES + dt.timedelta(hours=5))
-    assert gate.check_ticket(first).code == "used"
+    assert checkin.check_ticket(first).code == "used"
     # A cancelled order's ticket scanned too early is "revoked", not "too early".
     clock.freeze(OPENS - dt.timedelta(hours=3))
     orders.cancel_order(order, actor="test")
-    assert gate.check_ticket(second).code == "revoked"
-    assert gate.check_ticket("garbage").code == "invalid_token"
+    assert checkin.check_ticket(second).code == "revoked"
+    assert checkin.check_ticket("garbage").code == "invalid_token"
 
 
 def test_offline_with_the_slot_length_closes_exactly_like_online(order, clock):
@@ -126,7 +126,7 @@ def test_offline_with_the_slot_length_closes_exactly_like_online(order, clock):
     public = keys.public_keys()
 
     def offline(at):
-        return gate.check_offline(
+        return checkin.check_offline(
             token, public, revoked=set(), now=at, slot_minutes=60, tz=SHANGHAI
         )
 
@@ -138,24 +138,24 @@ def test_offline_with_the_slot_length_closes_exactly_like_online(order, clock):
     assert offline(CLOSES).message == EXPIRED
     # Revocation comes before the window, as online.
     revoked = {order.tickets.get(number=1).uuid}
-    assert gate.check_offline(token, public, revoked, now=OPENS - MINUTE).code == "revoked"
+    assert checkin.check_offline(token, public, revoked, now=OPENS - MINUTE).code == "revoked"
 
 
 def test_offline_without_the_slot_length_opens_exactly_and_closes_generously(order, clock):
     token = tokens_of(order)[0]
     public = keys.public_keys()
     clock.freeze(OPENS - MINUTE)  # `now` defaults to payments.clock
-    verdict = gate.check_offline(token, public, revoked=set())
+    verdict = checkin.check_offline(token, public, revoked=set())
     assert verdict.code == "too_early"
     # Without the attraction's time zone, times are told in UTC.
     assert verdict.message == "Too early: entry opens at 01:30 on 24 Dec."
     clock.freeze(OPENS)
-    assert gate.check_offline(token, public, revoked=set()).ok
+    assert checkin.check_offline(token, public, revoked=set()).ok
     # The slot's end is unknown: assumed at most OFFLINE_SLOT_LENGTH (12 h) after its start.
-    closes = SLOT_START + gate.OFFLINE_SLOT_LENGTH + dt.timedelta(minutes=30)
+    closes = SLOT_START + checkin.OFFLINE_SLOT_LENGTH + dt.timedelta(minutes=30)
     clock.freeze(closes - MINUTE)
-    assert gate.check_offline(token, public, revoked=set(), tz=SHANGHAI).ok
+    assert checkin.check_offline(token, public, revoked=set(), tz=SHANGHAI).ok
     clock.freeze(closes)
-    verdict = gate.check_offline(token, public, revoked=set(), tz=SHANGHAI)
+    verdict = checkin.check_offline(token, public, revoked=set(), tz=SHANGHAI)
     assert verdict.code == "expired"
     assert verdict.message == "This ticket was for 10:00 on 24 Dec; entry closed at 22:30."

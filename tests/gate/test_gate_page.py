@@ -1,7 +1,7 @@
 """The gate staff's check-in page at /gate/: who may use it, what a scan shows, what it changes.
 
-Orders are booked and paid with the helpers of test_etickets_orders; the clock is frozen so that
-the slot is 10:00-11:00 Shanghai time on 24 Dec 2026 and each scan happens inside its entry
+Orders are booked and paid with tests.ticketing.helpers (`paid_order`); the clock is frozen so
+that the slot is 10:00-11:00 Shanghai time on 24 Dec 2026 and each scan happens inside its entry
 window unless a test moves it.
 """
 
@@ -21,7 +21,7 @@ from ticketing import orders
 from ticketing.models import OrderEvent, Ticket
 from ticketing.views.gate import GATE_STAFF_GROUP
 
-from .test_etickets_orders import paid_order, tokens_of
+from ..ticketing.helpers import paid_order, tokens_of
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 SLOT_START = dt.datetime(2026, 12, 24, 10, 0, tzinfo=SHANGHAI)
@@ -70,14 +70,14 @@ def test_the_gate_staff_group_exists_after_migrating(db):
 def test_anonymous_visitors_are_sent_to_the_gate_sign_in_page(client, db):
     for response in (client.get(GATE_URL), client.post(GATE_URL, {"token": "x"})):
         assert response.status_code == 302
-        assert response["Location"] == f"{reverse('gate-login')}?next={GATE_URL}"
+        assert response["Location"] == f"{reverse('gate:login')}?next={GATE_URL}"
 
 
 def test_gate_staff_sign_in_without_admin_access_and_land_on_the_check_in_page(client, gate_user):
-    page = client.get(reverse("gate-login"), {"next": GATE_URL})
+    page = client.get(reverse("gate:login"), {"next": GATE_URL})
     assert page.status_code == 200 and 'name="password"' in page.content.decode()
     response = client.post(
-        reverse("gate-login"),
+        reverse("gate:login"),
         {"username": "gate-anna", "password": "pw-anna-1234", "next": GATE_URL},
     )
     assert response.status_code == 302 and response["Location"] == GATE_URL
@@ -86,10 +86,12 @@ def test_gate_staff_sign_in_without_admin_access_and_land_on_the_check_in_page(c
 
 
 def test_repeated_wrong_passwords_make_even_the_right_one_wait(client, gate_user, clock):
-    from ticketing.views.throttle import MAX_FAILURES_PER_ACCOUNT
+    from django.conf import settings
+
+    MAX_FAILURES_PER_ACCOUNT = settings.STAFF_SIGN_IN_FAILURES_PER_ACCOUNT
 
     def sign_in(password):
-        return client.post(reverse("gate-login"), {"username": "gate-anna", "password": password})
+        return client.post(reverse("gate:login"), {"username": "gate-anna", "password": password})
 
     for _ in range(MAX_FAILURES_PER_ACCOUNT):
         assert sign_in("wrong").status_code == 200  # the form again, with its error

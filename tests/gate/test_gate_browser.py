@@ -17,8 +17,7 @@ from ticketing.models import OrderEvent, Ticket
 from ticketing.views.gate import GATE_STAFF_GROUP
 
 from ..browser import MARKS, artifacts, chromium_context, expect
-from ..ticketing.conftest import Booking, make_attraction
-from ..ticketing.test_etickets_orders import paid_order, tokens_of
+from ..ticketing.helpers import Booking, make_attraction, paid_order, tokens_of
 
 SLOT_START = dt.datetime(2026, 12, 24, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 

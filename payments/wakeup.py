@@ -1,0 +1,28 @@
+"""Waking the poller: the one way any payments code asks for a poller to run soon.
+
+Work that becomes due (a payment now pending, a cancel or refund to retry) is already recorded
+in its row's `next_action_at`; waking the poller only makes it run sooner than the sweeper
+would. The task is queued by its dotted path, so this module needs nothing above it.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_q.tasks import async_task
+
+from payments.leases import lease_is_held
+
+RUN_POLLER_TASK = "payments.tasks.run_poller"
+
+
+def kick_poller() -> None:
+    """Make sure a poller runs soon (queued; a no-op when one already holds the lease)."""
+    if lease_is_held():
+        return
+    async_task(RUN_POLLER_TASK, group="payments-poller")
+
+
+def kick_poller_after_commit() -> None:
+    """Kick the poller once the current transaction commits (now, outside one): a poller
+    started earlier would not see the rows this transaction is writing."""
+    transaction.on_commit(kick_poller)

@@ -1,0 +1,75 @@
+"""The "Support" role, and the permission to cancel an order from the admin.
+
+Support answers buyers: it sees orders (lines, tickets, events) and their payments and refunds,
+cancels orders and payments, and refunds. "Finance" (payments 0006) handles what needs attention.
+"""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+from django.db.models import Q
+
+GROUP = "Support"
+PERMISSIONS = [
+    ("ticketing", "view_order"),
+    ("ticketing", "view_orderline"),
+    ("ticketing", "view_ticket"),
+    ("ticketing", "view_orderevent"),
+    ("ticketing", "cancel_order"),
+    ("payments", "view_payment"),
+    ("payments", "view_paymentevent"),
+    ("payments", "view_gatewayexchange"),
+    ("payments", "view_refund"),
+    ("payments", "cancel_payment"),
+    ("payments", "refund_payment"),
+]
+
+
+def create_group(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    alias = schema_editor.connection.alias
+    # Django adds new permissions only after the last migration has run (post_migrate): on a
+    # fresh database they do not exist yet, so add them here first.
+    for label in {label for label, _codename in PERMISSIONS}:
+        config = apps.get_app_config(label)
+        saved = getattr(config, "models_module", None)
+        config.models_module = saved or True  # historical app configs have none
+        try:
+            create_permissions(config, verbosity=0, using=alias, apps=apps)
+        finally:
+            config.models_module = saved
+    wanted = Q()
+    for label, codename in PERMISSIONS:
+        wanted |= Q(content_type__app_label=label, codename=codename)
+    found = list(Permission.objects.using(alias).filter(wanted))
+    if len(found) != len(PERMISSIONS):
+        raise RuntimeError(f"{GROUP}: {len(found)} of {len(PERMISSIONS)} permissions exist")
+    group, _created = Group.objects.using(alias).get_or_create(name=GROUP)
+    group.permissions.set(found)
+
+
+def remove_group(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    Group.objects.using(schema_editor.connection.alias).filter(name=GROUP).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("payments", "0006_staff_roles"),
+        ("ticketing", "0007_outcome_reason_choices"),
+    ]
+
+    operations = [
+        migrations.AlterModelOptions(
+            name="order",
+            options={
+                "ordering": ["-created_at"],
+                "permissions": [("cancel_order", "Can cancel orders")],
+                "verbose_name": "order",
+                "verbose_name_plural": "orders",
+            },
+        ),
+        migrations.RunPython(create_group, remove_group),
+    ]
