@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Count
 
@@ -86,3 +86,47 @@ def render_text(report: DayReport) -> str:
     else:
         out.append("Open differences: none")
     return "\n".join(out)
+
+
+SUMMED = [name for name, _label in COLUMNS if name != "currency"] + ["lines", "matched_lines"]
+
+
+def _period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def range_rows(start: date, end: date, period: str = "day") -> list[dict]:
+    """DaySummary totals per period (day, week starting Monday, or month) and currency, oldest
+    first: one query, summed in Python with Decimal (exact on every database)."""
+    if period not in ("day", "week", "month"):
+        raise ValueError(f"period must be day, week or month, not {period!r}")
+    totals: dict[tuple[date, str], dict] = {}
+    for s in DaySummary.objects.filter(day__gte=start, day__lte=end).order_by("day", "currency"):
+        key = (_period_start(s.day, period), s.currency)
+        row = totals.setdefault(
+            key, {"period": key[0], "currency": s.currency, **dict.fromkeys(SUMMED, 0)}
+        )
+        for name in SUMMED:
+            row[name] += getattr(s, name)
+    return [totals[key] for key in sorted(totals)]
+
+
+def daily_series(end: date, days: int = 30) -> dict[str, list[tuple[date, object, object]]]:
+    """(day, net, fees) per currency for the `days` days up to `end`, for the chart; days
+    without a summary count as zero so the line has no gaps."""
+    first = end - timedelta(days=days - 1)
+    rows = {(s.day, s.currency): s for s in DaySummary.objects.filter(day__gte=first, day__lte=end)}
+    currencies = sorted({currency for _day, currency in rows})
+    out: dict[str, list] = {}
+    for currency in currencies:
+        series = []
+        for n in range(days):
+            day = first + timedelta(days=n)
+            s = rows.get((day, currency))
+            series.append((day, s.net if s else 0, s.fees if s else 0))
+        out[currency] = series
+    return out
