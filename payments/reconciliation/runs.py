@@ -58,11 +58,13 @@ def run(
     days: Iterable[date] = (),
     progress: Callable[[str], None] | None = None,
     on_lines: Callable[[int], None] | None = None,
+    unavailable: Iterable[tuple[str, str]] = (),
 ) -> RunReport:
     """Import `files`, then reconcile every day they touch (and `days`, and their neighbours
     that have files, whose boundary payments may now be judged)."""
     record = ReconciliationRun.objects.create(trigger=trigger[:32], actor=actor[:150])
-    report = RunReport(run=record)
+    # Sources that could not be read are reported (and mailed) with the refused files.
+    report = RunReport(run=record, refused=list(unavailable))
     touched: set[date] = set(days)
     for incoming in files:
         if progress:

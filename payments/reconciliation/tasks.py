@@ -44,9 +44,11 @@ def reconcile_sources(
         except SourceUnavailable as exc:
             logger.error("reconciliation source %s: %s", source, exc.message)
             problems.append((source, str(exc.message)))
-    report = run(incoming, trigger=trigger, days=[day], progress=progress, on_lines=on_lines)
-    if problems:
-        report.refused += problems
-        report.run.errors = "\n".join(f"{name}: {reason}" for name, reason in report.refused)
-        report.run.save(update_fields=["errors"])
-    return report
+    return run(
+        incoming,
+        trigger=trigger,
+        days=[day],
+        progress=progress,
+        on_lines=on_lines,
+        unavailable=problems,
+    )

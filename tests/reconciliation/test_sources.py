@@ -47,10 +47,12 @@ def test_the_watched_folder_is_imported_once(recon, settings, tmp_path):
     assert tasks.reconcile_sources(DAY, ["dir"]).run.files_imported == 0
 
 
-def test_an_unset_folder_is_reported_not_raised(recon, settings):
+def test_an_unset_folder_is_reported_and_mailed_not_raised(recon, settings, mailoutbox):
     settings.RECONCILIATION_DIR = ""
     report = tasks.reconcile_sources(DAY, ["dir"])
     assert report.refused == [("dir", "RECONCILIATION_DIR is not set.")]
+    assert report.run.errors == "dir: RECONCILIATION_DIR is not set."
+    assert "RECONCILIATION_DIR is not set" in mailoutbox[0].body
 
 
 def _free_port() -> int:
