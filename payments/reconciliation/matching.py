@@ -524,11 +524,12 @@ def _record(day: date, found: dict[tuple, Found], missing_result) -> list[Differ
         (d.day, d.kind, d.partner_transaction_id, d.line_type): d
         for d in Difference.objects.filter(day=day, kind__in=SCAN_KINDS)
     }
-    other_days = {item.key for item in missing} | {
-        (day, Kind.MISSING_AT_ALIPAY, item.ptid, item.line_type) for item in missing
-    }
+    # missing_at_alipay rows are judged for days around this one only: load those (a few),
+    # never a query naming every id found present (a day has a million of them).
     for d in Difference.objects.filter(
-        kind=Kind.MISSING_AT_ALIPAY, partner_transaction_id__in={k[2] for k in other_days} | present
+        kind=Kind.MISSING_AT_ALIPAY,
+        day__gte=day - timedelta(days=1),
+        day__lte=day + timedelta(days=1),
     ):
         existing[(d.day, d.kind, d.partner_transaction_id, d.line_type)] = d
     new: list[Difference] = []
@@ -566,10 +567,10 @@ def _record(day: date, found: dict[tuple, Found], missing_result) -> list[Differ
         for key, d in existing.items()
         if d.is_open and (d.kind != Kind.MISSING_AT_ALIPAY or d.partner_transaction_id in present)
     ]
-    if gone:
-        Difference.objects.filter(pk__in=[d.pk for d in gone], is_open=True).update(
-            is_open=False, resolution=Difference.Resolution.CLEARED, resolved_at=now
-        )
+    for start in range(0, len(gone), 500):
+        Difference.objects.filter(
+            pk__in=[d.pk for d in gone[start : start + 500]], is_open=True
+        ).update(is_open=False, resolution=Difference.Resolution.CLEARED, resolved_at=now)
         events += [
             _event(d, DifferenceEvent.Action.CLEARED, "not in the current files") for d in gone
         ]
