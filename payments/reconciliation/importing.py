@@ -104,6 +104,11 @@ def import_file(
             record.line_count = reader.count
     finally:
         reader.text.detach()  # the caller owns the stream; the wrapper must not close it
+    if connection.vendor == "postgresql":
+        # A day's file can double the table: without fresh statistics the planner keeps the
+        # plans it chose for a small table for matching's joins until autovacuum comes round.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(FileLine._meta.db_table)}")
     logger.info(
         "imported %s file %s for %s: %d lines (%s)",
         header.kind,
