@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 # Debian packages the tests read PDFs, QR codes and pages with, the CJK font e-tickets embed, and
-# the nginx the cluster test puts in front of its web nodes; installed only when missing.
+# the nginx the cluster test puts in front of its web nodes, and the OpenSSH server the
+# reconciliation SFTP test starts; installed only when missing.
 system-deps:
 	@command -v chromium >/dev/null && command -v zbarimg >/dev/null && command -v pdftoppm >/dev/null \
 	  && test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf && test -x /usr/sbin/nginx \
-	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium zbar-tools poppler-utils fonts-droid-fallback nginx >/dev/null; } \
-	  || echo "warning: chromium / zbar-tools / poppler-utils / fonts-droid-fallback / nginx missing; some tests will skip"
+	  && test -x /usr/sbin/sshd \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium zbar-tools poppler-utils fonts-droid-fallback nginx openssh-server >/dev/null; } \
+	  || echo "warning: chromium / zbar-tools / poppler-utils / fonts-droid-fallback / nginx / openssh-server missing; some tests will skip"
 
 run: install
 	$(PY) manage.py migrate --noinput

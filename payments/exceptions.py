@@ -97,3 +97,11 @@ class GatewayUnavailable(PaymentError):
     http_status = 503
     internal_details = True
     default_message = _("Payments are unavailable right now; please try again later.")
+
+
+class NotPaidAtAlipay(PaymentError):
+    """Reconciliation asked to act on money Alipay took, but a query does not confirm it."""
+
+    code = "not_paid_at_alipay"
+    http_status = 409
+    default_message = _("Alipay does not confirm this trade as paid; nothing was changed.")

@@ -23,9 +23,9 @@ code is wiped as soon as the payment leaves `pending`.
 from __future__ import annotations
 
 # The lifecycle is spread over modules in layers, each importing only those below it:
-# conf, cleaning, leases, wakeup, waiters, transitions, verification, refunds, paying, cancelling,
-# poller, tasks. This façade keeps the one address that views, the API, the admin, tasks and
-# ticketing use.
+# conf, cleaning, leases, wakeup, waiters, transitions, verification, refunds, paying, recovering,
+# cancelling, poller, tasks. This façade keeps the one address that views, the API, the admin,
+# tasks and ticketing use.
 from payments.cancelling import (
     begin_cancel,
     cancel_window_open,
@@ -41,18 +41,23 @@ from payments.paying import (
     refresh_from_gateway,
     wait_for_change,
 )
+from payments.recovering import TradeCheck, adopt_paid_trade, check_trade, recover_paid
 from payments.refunds import record_refund, request_refund
 from payments.verification import PAID_STATUSES
 
 __all__ = [
     "PAID_STATUSES",
+    "TradeCheck",
+    "adopt_paid_trade",
     "begin_cancel",
     "cancel_window_open",
+    "check_trade",
     "clean_buyer_code",
     "create_barcode_payment",
     "create_qr_payment",
     "new_partner_trans_id",
     "record_refund",
+    "recover_paid",
     "refresh_from_gateway",
     "request_cancel",
     "request_refund",

@@ -101,12 +101,15 @@ def transition_payment(
     fields: dict | None = None,
     refund: Refund | None = None,
     kick: bool = True,
+    announce: bool = True,
 ) -> int | None:
     """Move a payment from one of `from_states` to `to`; the new chain generation, or None.
 
     With `generation`, the move happens only if nobody else moved the payment since that
     generation was claimed. `fields` are written in the same UPDATE. `kick=False` when the
     caller makes the next gateway call itself (the poller takes over only if that one fails).
+    `announce=False` keeps the outcome signal back: reconciliation marks a payment Entrada had
+    given up on as paid only to refund it at once, and nobody must deliver tickets for it.
     """
     now = clock.now()
     with transaction.atomic():
@@ -134,7 +137,7 @@ def transition_payment(
             "chain_generation", flat=True
         )[0]
         signal = _PAYMENT_SIGNALS.get(to)
-        if signal is not None:
+        if signal is not None and announce:
             transaction.on_commit(lambda: _send(signal, payment=Payment.objects.get(pk=payment_id)))
         if kick and to in Payment.ACTIVE_STATES:
             kick_poller_after_commit()

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "payments",
     "payments.api",
     "payments.sandbox",
+    "payments.reconciliation",
     "ticketing",
     "ticketing.etickets",
 ]
@@ -361,6 +362,30 @@ SANDBOX_REFUND_PERIOD_DAYS = int(os.environ.get("SANDBOX_REFUND_PERIOD_DAYS", "9
 # notifications to: `host` (any port) or `host:port`, comma-separated. Any other notify_url is
 # refused with INVALID_PARAMETER, so the sandbox never posts to an address it was merely given.
 SANDBOX_NOTIFY_HOSTS = env_list("SANDBOX_NOTIFY_HOSTS", "")
+
+# Differences the sandbox's daily files make on purpose (README "Operations: reconciliation"),
+# e.g. "drop=0,change_amount=1,stranger=1,settle_late=2,duplicate=3": each knob one difference.
+SANDBOX_FILE_KNOBS = os.environ.get("SANDBOX_FILE_KNOBS", "")
+
+# --- Reconciliation ---------------------------------------------------------------------------
+# Sources the daily import reads (any of sandbox, dir, sftp); empty: sandbox while it is mounted.
+RECONCILIATION_SOURCES = env_list("RECONCILIATION_SOURCES", "sandbox" if SANDBOX_ENABLED else "")
+RECONCILIATION_DIR = os.environ.get("RECONCILIATION_DIR", "")
+RECONCILIATION_SFTP = {
+    "HOST": os.environ.get("RECONCILIATION_SFTP_HOST", ""),
+    "PORT": int(os.environ.get("RECONCILIATION_SFTP_PORT", "22")),
+    "USER": os.environ.get("RECONCILIATION_SFTP_USER", ""),
+    "KEY_FILE": os.environ.get("RECONCILIATION_SFTP_KEY_FILE", ""),
+    # A known_hosts file with the server's key (empty: the system's); an unknown key is refused.
+    "KNOWN_HOSTS": os.environ.get("RECONCILIATION_SFTP_KNOWN_HOSTS", ""),
+    "REMOTE_DIR": os.environ.get("RECONCILIATION_SFTP_DIR", "."),
+}
+# The daily run's time, Beijing time, after Alipay drops the previous day's files.
+RECONCILIATION_RUN_AT = os.environ.get("RECONCILIATION_RUN_AT", "10:30")
+# Days a transaction line may wait for its settlement line before it is a difference.
+RECONCILIATION_SETTLE_DAYS = int(os.environ.get("RECONCILIATION_SETTLE_DAYS", "2"))
+# The contract's fee rate, which every line's Charge_amount and Fee are checked against.
+RECONCILIATION_FEE_RATE = os.environ.get("RECONCILIATION_FEE_RATE", "0.018")
 
 # --- E-tickets --------------------------------------------------------------------------------
 # The Ed25519 key that signs ticket QR tokens (ticketing/etickets/keys.py): PEM text or base64 of

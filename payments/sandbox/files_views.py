@@ -17,7 +17,7 @@ from django.http import (
 )
 from django.views.decorators.http import require_GET
 
-from .files import FILES, file_name
+from .files import FILES, FileKnobs, file_name
 from .gateway import authenticate
 from .params import Rejected
 
@@ -36,7 +36,11 @@ def download(request: HttpRequest, kind: str) -> HttpResponse:
         merchant = authenticate(p)
     except Rejected as refusal:
         return HttpResponseForbidden(refusal.error)
-    response = HttpResponse(make(merchant, day), content_type="text/csv; charset=utf-8")
+    try:
+        knobs = FileKnobs.from_settings()
+    except ValueError as exc:
+        return HttpResponseBadRequest(f"SANDBOX_FILE_KNOBS: {exc}")
+    response = HttpResponse(make(merchant, day, knobs), content_type="text/csv; charset=utf-8")
     name = file_name(kind, merchant.partner_id, day)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -49,6 +49,10 @@ class Command(BaseCommand):
 
         ensure_partner_api_schedules()
         self.stdout.write(f"Demo catalogue: {slots.created} new time slots.")
+        from ticketing.demo_reconciliation import load_demo_reconciled_day
+
+        if load_demo_reconciled_day():
+            self.stdout.write("Demo reconciliation: a past day paid, refunded and reconciled.")
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
 
     def _gate_user(self) -> None:

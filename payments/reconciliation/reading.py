@@ -1,0 +1,366 @@
+"""Reading Alipay's daily files, streamed: one pass to hash and sniff, one pass to parse.
+
+The shapes are those the sandbox writes (payments/sandbox/files.py): a transaction file opens
+with a summary (`Partner,Payment_time,Total_count` and its values) before the column header; a
+settlement file may have the same summary or none. Columns are found by header name (case and
+surrounding spaces ignored) and unknown columns are skipped, because real files carry more than
+we read. Bytes may be UTF-8, UTF-8 with a BOM, or GBK (files saved by Excel on a Chinese
+Windows). Any problem raises FileRejected naming the physical line, before anything is kept.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import BinaryIO
+
+from django.utils.translation import gettext as _
+
+from payments.alipay.beijing import BEIJING
+
+from .exceptions import FileRejected
+
+CHUNK = 1 << 20
+SUMMARY = ("partner", "payment_time", "total_count")
+TRANSACTION_TYPES = {"PAYMENT": False, "REFUND": True, "CANCEL": True, "REVERSAL": True}
+SETTLEMENT_TYPES = {"P": False, "R": True}
+# column -> attribute, per kind; the first block is required.
+TRANSACTION_REQUIRED = {
+    "partner_transaction_id": "partner_transaction_id",
+    "transaction_id": "transaction_id",
+    "transaction_amount": "amount",
+    "charge_amount": "fee",
+    "currency": "currency",
+    "payment_time": "paid_at",
+    "transaction_type": "type",
+}
+SETTLEMENT_REQUIRED = {
+    "partner_transaction_id": "partner_transaction_id",
+    "transaction_id": "transaction_id",
+    "amount": "amount",
+    "fee": "fee",
+    "settlement": "settlement",
+    "currency": "currency",
+    "type": "type",
+}
+OPTIONAL = {
+    "remark": "remark",
+    "remarks": "remark",
+    "rmb_amount": "amount_cny",
+    "rmb_settlement": "settlement_cny",
+    "rate": "rate",
+    "settlement_time": "settled_at",
+    "status": "status",
+}
+_AMOUNT = re.compile(r"-?\d{1,14}(?:\.\d{1,2})?")
+_RATE = re.compile(r"\d{1,10}(?:\.\d{1,10})?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_NAME_DAY = re.compile(r"(?:^|_)(\d{16})_(transactions?|settlement)_(\d{8})")
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    content_hash: str
+    encoding: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Header:
+    kind: str  # "transaction" or "settlement"
+    partner: str
+    day: date
+    total_count: int | None
+
+
+def sniff(stream: BinaryIO) -> Sniffed:
+    """sha256 and encoding in one streamed pass; leaves the stream at its start."""
+    stream.seek(0)
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, size, first = True, 0, b""
+    while chunk := stream.read(CHUNK):
+        if not first:
+            first = chunk[:3]
+        digest.update(chunk)
+        size += len(chunk)
+        if utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    stream.seek(0)
+    encoding = "utf-8-sig" if first == codecs.BOM_UTF8 else "utf-8" if utf8 else "gbk"
+    return Sniffed(content_hash=digest.hexdigest(), encoding=encoding, size=size)
+
+
+def _key(cell: str) -> str:
+    return cell.strip().lstrip("\ufeff").strip().lower()
+
+
+def _amount(text: str, line: int, column: str) -> Decimal:
+    text = text.strip()
+    if not _AMOUNT.fullmatch(text):
+        raise FileRejected(
+            _("Line %(line)d: %(column)s %(value)r is not an amount.")
+            % {"line": line, "column": column, "value": text[:20]},
+            line=line,
+        )
+    return Decimal(text)
+
+
+def _time(text: str, line: int, column: str) -> datetime:
+    text = text.strip()
+    try:
+        # yyyy-MM-dd HH:mm:ss, Beijing time; sliced by hand: strptime is the slowest step.
+        if len(text) != 19 or text[4] != "-" or text[7] != "-" or text[13] != ":":
+            raise ValueError
+        return datetime(
+            int(text[0:4]), int(text[5:7]), int(text[8:10]),
+            int(text[11:13]), int(text[14:16]), int(text[17:19]), tzinfo=BEIJING,
+        )  # fmt: skip
+    except ValueError:
+        raise FileRejected(
+            _("Line %(line)d: %(column)s %(value)r is not a time (yyyy-MM-dd HH:mm:ss).")
+            % {"line": line, "column": column, "value": text[:20]},
+            line=line,
+        ) from None
+
+
+class FileReader:
+    """One file, read row by row. `header` is known after `open()`; `rows()` streams the rest.
+
+    Use: reader = FileReader(stream, name=..., encoding=...); reader.open(partner, day);
+    for row in reader.rows(): ...; reader.finish() checks the count against Total_count.
+    """
+
+    def __init__(self, stream: BinaryIO, *, name: str, encoding: str):
+        self.name = name
+        self.text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        self._csv = csv.reader(self.text)
+        self.line = 0
+        self.count = 0
+        self.header: Header | None = None
+        self._columns: list[tuple[int, str]] = []
+        self._width = 0
+        self._times: dict[str, datetime] = {}
+
+    def _next(self) -> list[str] | None:
+        while True:
+            try:
+                row = next(self._csv)
+            except StopIteration:
+                return None
+            except UnicodeDecodeError:
+                raise FileRejected(
+                    _("Line %(line)d: the file is neither UTF-8 nor GBK text.")
+                    % {"line": self.line + 1},
+                    line=self.line + 1,
+                ) from None
+            except csv.Error as exc:
+                raise FileRejected(
+                    _("Line %(line)d: %(error)s") % {"line": self.line + 1, "error": exc},
+                    line=self.line + 1,
+                ) from None
+            self.line = self._csv.line_num
+            if row and (len(row) > 1 or row[0].strip()):
+                return row
+
+    def open(self, *, partner: str, day: date | None = None) -> Header:
+        first = self._next()
+        if first is None:
+            raise FileRejected(_("The file is empty."))
+        summary: dict[str, str] = {}
+        if tuple(_key(c) for c in first[:3]) == SUMMARY:
+            values = self._next()
+            if values is None:
+                raise FileRejected(
+                    _("Line %(line)d: the summary has no values.") % {"line": self.line},
+                    line=self.line,
+                )
+            summary = {_key(k): v.strip() for k, v in zip(first, values, strict=False)}
+            first = self._next()
+            if first is None:
+                raise FileRejected(_("The file ends after its summary: no column header."))
+        keys = [_key(c) for c in first]
+        if "transaction_type" in keys:
+            kind, required = "transaction", TRANSACTION_REQUIRED
+        elif "settlement" in keys:
+            kind, required = "settlement", SETTLEMENT_REQUIRED
+        else:
+            raise FileRejected(
+                _("Line %(line)d: not a transaction or settlement file header.")
+                % {"line": self.line},
+                line=self.line,
+            )
+        if kind == "transaction" and "total_count" not in summary:
+            raise FileRejected(
+                _("A transaction file must open with its Partner/Payment_time/Total_count summary.")
+            )
+        missing = [name for name in required if name not in keys]
+        if missing:
+            raise FileRejected(
+                _("Line %(line)d: missing columns: %(columns)s.")
+                % {"line": self.line, "columns": ", ".join(missing)},
+                line=self.line,
+            )
+        wanted = {**required, **OPTIONAL}
+        seen: set[str] = set()
+        for index, key in enumerate(keys):
+            if key in wanted and wanted[key] not in seen:
+                self._columns.append((index, wanted[key]))
+                seen.add(wanted[key])
+        self._width = len(keys)
+        named = _NAME_DAY.search(self.name or "")
+        file_partner = summary.get("partner") or (named.group(1) if named else "")
+        if file_partner and file_partner != partner:
+            raise FileRejected(
+                _("This file is for partner %(theirs)s, not %(ours)s.")
+                % {"theirs": file_partner, "ours": partner},
+                line=2 if summary else 0,
+            )
+        day_text = summary.get("payment_time") or (named.group(3) if named else "")
+        try:
+            file_day = datetime.strptime(day_text, "%Y%m%d").date() if day_text else None
+        except ValueError:
+            raise FileRejected(
+                _("Line 2: Payment_time %(value)r is not a day (yyyyMMdd).") % {"value": day_text},
+                line=2,
+            ) from None
+        if day is not None and file_day is not None and day != file_day:
+            raise FileRejected(
+                _("This file is for %(theirs)s, not %(ours)s.") % {"theirs": file_day, "ours": day}
+            )
+        file_day = file_day or day
+        if file_day is None:
+            raise FileRejected(
+                _("The file does not say its day: no summary and no day in its name.")
+            )
+        total = summary.get("total_count")
+        if total is not None and not total.isdigit():
+            raise FileRejected(
+                _("Line 2: Total_count %(value)r is not a number.") % {"value": total}, line=2
+            )
+        self.header = Header(
+            kind=kind,
+            partner=partner,
+            day=file_day,
+            total_count=int(total) if total is not None else None,
+        )
+        return self.header
+
+    def rows(self) -> Iterator[dict]:
+        assert self.header is not None, "open() first"
+        types = TRANSACTION_TYPES if self.header.kind == "transaction" else SETTLEMENT_TYPES
+        settlement = self.header.kind == "settlement"
+        columns, width = self._columns, self._width
+        while (row := self._next()) is not None:
+            line = self.line
+            if len(row) < width:
+                raise FileRejected(
+                    _(
+                        "Line %(line)d has %(found)d fields where the header has %(width)d: "
+                        "the file is cut short or malformed."
+                    )
+                    % {"line": line, "found": len(row), "width": width},
+                    line=line,
+                )
+            raw = {attr: row[index] for index, attr in columns}
+            kind = raw["type"].strip().upper()
+            if kind not in types:
+                raise FileRejected(
+                    _("Line %(line)d: unknown type %(value)r.")
+                    % {"line": line, "value": kind[:12]},
+                    line=line,
+                )
+            ptid = raw["partner_transaction_id"].strip()
+            if not ptid or len(ptid) > 64:
+                raise FileRejected(
+                    _("Line %(line)d: Partner_transaction_id is empty or too long.")
+                    % {"line": line},
+                    line=line,
+                )
+            currency = raw["currency"].strip().upper()
+            if not _CURRENCY.fullmatch(currency):
+                raise FileRejected(
+                    _("Line %(line)d: currency %(value)r is not a currency code.")
+                    % {"line": line, "value": currency[:8]},
+                    line=line,
+                )
+            amount = _amount(raw["amount"], line, "amount")
+            fee = _amount(raw["fee"], line, "fee")
+            out = {
+                "line_no": line,
+                "partner_transaction_id": ptid,
+                "transaction_id": raw["transaction_id"].strip()[:64],
+                "type": kind,
+                "outgoing": types[kind],
+                "amount": abs(amount),
+                "fee": abs(fee),
+                "currency": currency,
+                "paid_at": self._time(raw.get("paid_at", ""), line, "Payment_time"),
+                "remark": raw.get("remark", "").strip()[:256],
+                "amount_cny": None,
+                "settlement": None,
+                "settlement_cny": None,
+                "rate": None,
+                "settled_at": None,
+                "status": raw.get("status", "").strip()[:8],
+            }
+            if settlement:
+                out["settlement"] = abs(_amount(raw["settlement"], line, "Settlement"))
+                for attr, column in (
+                    ("amount_cny", "Rmb_amount"),
+                    ("settlement_cny", "Rmb_settlement"),
+                ):
+                    if raw.get(attr, "").strip():
+                        out[attr] = abs(_amount(raw[attr], line, column))
+                rate = raw.get("rate", "").strip()
+                if rate:
+                    if not _RATE.fullmatch(rate):
+                        raise FileRejected(
+                            _("Line %(line)d: Rate %(value)r is not a rate.")
+                            % {"line": line, "value": rate[:20]},
+                            line=line,
+                        )
+                    out["rate"] = Decimal(rate)
+                out["settled_at"] = self._time(raw.get("settled_at", ""), line, "Settlement_time")
+            self.count += 1
+            yield out
+
+    def _time(self, text: str, line: int, column: str) -> datetime | None:
+        """Parsed once per distinct value: a day's file repeats each second many times."""
+        parsed = self._times.get(text)
+        if parsed is None:
+            if not text.strip():
+                return None
+            if len(self._times) > 100_000:
+                self._times.clear()
+            parsed = self._times[text] = _time(text, line, column)
+        return parsed
+
+    def finish(self) -> None:
+        """After the last row: the count must be the summary's Total_count."""
+        assert self.header is not None
+        expected = self.header.total_count
+        if expected is not None and expected != self.count:
+            raise FileRejected(
+                _(
+                    "Line 2: Total_count says %(expected)d lines but the file has %(found)d: "
+                    "the file is cut short or altered."
+                )
+                % {"expected": expected, "found": self.count},
+                line=2,
+            )
