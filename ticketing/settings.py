@@ -191,6 +191,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Localized date and time formats (ticketing/local_time.py prints every date and time with them).
+FORMAT_MODULE_PATH = ["ticketing.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from payments import clock
 from payments.exceptions import InvalidBuyerCode, PaymentError
-from ticketing import orders
+from ticketing import local_time, orders
 from ticketing.etickets.faces import order_pdf
 from ticketing.exceptions import TicketingError
 from ticketing.forms import PaymentCodeForm
@@ -94,12 +94,10 @@ def _lines(order: Order) -> list[dict]:
 
 def _summary(order: Order) -> dict:
     tz = order.attraction.tz
-    starts = order.slot.starts_at.astimezone(tz)
-    ends = order.slot.ends_at.astimezone(tz)
     return {
         "order": order,
         "attraction_name": order.attraction.display_name(_language()),
-        "slot_text": f"{starts:%Y-%m-%d} {starts:%H:%M}–{ends:%H:%M}",
+        "slot_text": local_time.format_slot(order.slot.starts_at, order.slot.ends_at, tz),
         "lines": _lines(order),
     }
 
@@ -138,7 +136,7 @@ def _sell_context(request, attraction, day, form, **extra) -> dict:
     slots = [
         {
             "slot": slot,
-            "text": f"{slot.starts_at.astimezone(tz):%H:%M}–{slot.ends_at.astimezone(tz):%H:%M}",
+            "text": local_time.format_time_range(slot.starts_at, slot.ends_at, tz),
         }
         for slot in orders.bookable_slots(attraction, day)
     ]
@@ -361,9 +359,7 @@ def receipt(request: HttpRequest, code: str) -> HttpResponse:
         {
             **_summary(order),
             "payment": order.payment,
-            "paid_text": f"{order.paid_at.astimezone(tz):%Y-%m-%d %H:%M:%S}"
-            if order.paid_at
-            else "",
+            "paid_text": local_time.format_datetime(order.paid_at, tz) if order.paid_at else "",
         },
     )
 

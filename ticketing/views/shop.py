@@ -45,6 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "attraction": attraction,
             "name": attraction.display_name(language),
             "description": attraction.display_description(language),
+            "address": attraction.display_address(language),
             "from_price": attraction.any_from
             if attraction.paid_from is None
             else attraction.paid_from,
@@ -106,6 +107,7 @@ def attraction(request: HttpRequest, slug: str) -> HttpResponse:
         "attraction": attraction,
         "name": attraction.display_name(language),
         "description": attraction.display_description(language),
+        "address": attraction.display_address(language),
         "ticket_types": [
             (t, t.display_name(language)) for t in attraction.ticket_types.filter(active=True)
         ],
