@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from payments import clock
 
 from .. import inventory
-from ..exceptions import InvalidBuyer, InvalidQuantity, SlotUnavailable, SoldOut
+from ..exceptions import InvalidBooking, InvalidBuyer, InvalidQuantity, SlotUnavailable, SoldOut
 from ..models import Attraction, Order, OrderLine, TimeSlot
 from .holds import release_expired_holds
 from .states import State, record_event
@@ -104,6 +104,27 @@ def _clean_quantities(attraction: Attraction, quantities) -> list[tuple[object, 
     return chosen
 
 
+def _clean_booking(attraction, quantities, buyer_name, email, language, channel):
+    """The buyer's details and the tickets, both checked before either is reported: a buyer who
+    left everything empty learns every problem at once."""
+    problems: list[InvalidBuyer | InvalidQuantity] = []
+    buyer = chosen = None
+    try:
+        buyer = _clean_buyer(buyer_name, email, language, channel)
+    except InvalidBuyer as error:
+        problems.append(error)
+    try:
+        chosen = _clean_quantities(attraction, quantities)
+    except InvalidQuantity as error:
+        problems.append(error)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        fields = {name: list(messages) for p in problems for name, messages in p.fields.items()}
+        raise InvalidBooking(fields=fields)
+    return buyer, chosen
+
+
 def create_order(
     *,
     attraction: Attraction,
@@ -121,12 +142,15 @@ def create_order(
     the name defaults to "Box office".
 
     Raises SoldOut when the slot lacks the places (nothing is held), SlotUnavailable,
-    InvalidQuantity, InvalidBuyer. Expired holds on the slot are returned first when the slot
-    looks full, so an abandoned basket never blocks a real buyer for long.
+    InvalidQuantity, InvalidBuyer, or InvalidBooking when both the buyer's details and the
+    quantities are wrong (its `fields` has every problem). Expired holds on the slot are returned
+    first when the slot looks full, so an abandoned basket never blocks a real buyer for long.
     """
     if channel not in Order.Channel.values:
         raise ValueError(f"unknown channel {channel!r}")
-    name, address, lang = _clean_buyer(buyer_name, email, language, channel)
+    (name, address, lang), chosen = _clean_booking(
+        attraction, quantities, buyer_name, email, language, channel
+    )
     now = clock.now()
     if (
         not attraction.active
@@ -135,7 +159,6 @@ def create_order(
         or slot.starts_at <= now
     ):
         raise SlotUnavailable()
-    chosen = _clean_quantities(attraction, quantities)
     admissions = sum(tt.admissions * q for tt, q in chosen)
     total = sum((tt.price * q for tt, q in chosen), Decimal("0"))
     args = (attraction, slot, chosen, admissions, total, name, address, lang, channel, actor)
