@@ -25,7 +25,7 @@ def in_zone(value: dt.datetime, tz: dt.tzinfo | str) -> dt.datetime:
 
 
 def zone_label(local: dt.datetime) -> str:
-    """"CST", "JST", "CET"; "UTC+05:30" where the zone database has only digits ("+0530")."""
+    """ "CST", "JST", "CET"; "UTC+05:30" where the zone database has only digits ("+0530")."""
     name = local.tzname() or ""
     if name.isalpha():
         return name
@@ -36,7 +36,7 @@ def zone_label(local: dt.datetime) -> str:
 
 
 def format_date(value: dt.datetime | dt.date, tz: dt.tzinfo | str | None = None) -> str:
-    """"Thursday, Dec. 24, 2026" / "2026年12月24日 星期四" (a datetime is first put in `tz`)."""
+    """ "Thursday, Dec. 24, 2026" / "2026年12月24日 星期四" (a datetime is first put in `tz`)."""
     if isinstance(value, dt.datetime) and tz is not None:
         value = in_zone(value, tz)
     return pgettext("local date", "%(weekday)s, %(date)s") % {
@@ -46,12 +46,12 @@ def format_date(value: dt.datetime | dt.date, tz: dt.tzinfo | str | None = None)
 
 
 def format_time(value: dt.datetime, tz: dt.tzinfo | str) -> str:
-    """"09:30": the clock time in the zone, without the zone (say it once per line)."""
+    """ "09:30": the clock time in the zone, without the zone (say it once per line)."""
     return time_format(in_zone(value, tz), "TIME_FORMAT")
 
 
 def format_datetime(value: dt.datetime, tz: dt.tzinfo | str) -> str:
-    """"Thursday, Dec. 24, 2026, 09:30 CST" / "2026年12月24日 星期四 09:30 CST"."""
+    """ "Thursday, Dec. 24, 2026, 09:30 CST" / "2026年12月24日 星期四 09:30 CST"."""
     local = in_zone(value, tz)
     return pgettext("local date and time", "%(date)s, %(time)s %(zone)s") % {
         "date": format_date(local),
@@ -61,7 +61,7 @@ def format_datetime(value: dt.datetime, tz: dt.tzinfo | str) -> str:
 
 
 def format_slot(starts: dt.datetime, ends: dt.datetime, tz: dt.tzinfo | str) -> str:
-    """"Thursday, Dec. 24, 2026, 10:00–11:00 CST": a time slot's day, times and zone."""
+    """ "Thursday, Dec. 24, 2026, 10:00–11:00 CST": a time slot's day, times and zone."""
     local = in_zone(starts, tz)
     return pgettext("local date and time", "%(date)s, %(time)s %(zone)s") % {
         "date": format_date(local),
@@ -71,5 +71,5 @@ def format_slot(starts: dt.datetime, ends: dt.datetime, tz: dt.tzinfo | str) -> 
 
 
 def format_time_range(starts: dt.datetime, ends: dt.datetime, tz: dt.tzinfo | str) -> str:
-    """"10:00–11:00" in the zone, without the zone."""
+    """ "10:00–11:00" in the zone, without the zone."""
     return f"{format_time(starts, tz)}–{format_time(ends, tz)}"

@@ -354,6 +354,9 @@ SANDBOX_REFUND_PERIOD_DAYS = int(os.environ.get("SANDBOX_REFUND_PERIOD_DAYS", "9
 # notifications to: `host` (any port) or `host:port`, comma-separated. Any other notify_url is
 # refused with INVALID_PARAMETER, so the sandbox never posts to an address it was merely given.
 SANDBOX_NOTIFY_HOSTS = env_list("SANDBOX_NOTIFY_HOSTS", "")
+# The page the sandbox wallet may send a buyer back to after paying (payments/sandbox/returning.py):
+# the shop's order page, on this site or a host above. Nothing else, so never an open redirect.
+SANDBOX_RETURN_PATH = r"^/orders/[A-Za-z0-9]{4,12}/$"
 
 # --- E-tickets --------------------------------------------------------------------------------
 # The Ed25519 key that signs ticket QR tokens (ticketing/etickets/keys.py): PEM text or base64 of

@@ -1,9 +1,9 @@
 """Dates and times in templates, through ticketing.local_time: `{% load local_time %}`.
 
-    {{ order.paid_at|local_datetime:attraction.timezone }}   Thursday, Dec. 24, 2026, 10:02 CST
-    {{ slot.starts_at|local_date:attraction.timezone }}      Thursday, Dec. 24, 2026
-    {% slot_times slot attraction.timezone %}                10:00–11:00 CST
-    {% time_range slot.starts_at slot.ends_at tz %}          10:00–11:00
+{{ order.paid_at|local_datetime:attraction.timezone }}   Thursday, Dec. 24, 2026, 10:02 CST
+{{ slot.starts_at|local_date:attraction.timezone }}      Thursday, Dec. 24, 2026
+{% slot_times slot attraction.timezone %}                10:00–11:00 CST
+{% time_range slot.starts_at slot.ends_at tz %}          10:00–11:00
 """
 
 from __future__ import annotations
@@ -34,4 +34,5 @@ def time_range(starts, ends, tz: str) -> str:
 def slot_times(slot, tz: str) -> str:
     """A slot's times and the zone they are in."""
     local = local_time.in_zone(slot.starts_at, tz)
-    return f"{local_time.format_time_range(slot.starts_at, slot.ends_at, tz)} {local_time.zone_label(local)}"
+    times = local_time.format_time_range(slot.starts_at, slot.ends_at, tz)
+    return f"{times} {local_time.zone_label(local)}"
