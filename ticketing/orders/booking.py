@@ -104,6 +104,12 @@ def _clean_quantities(attraction: Attraction, quantities) -> list[tuple[object, 
     return chosen
 
 
+def check_quantities(attraction: Attraction, quantities) -> None:
+    """Raise InvalidQuantity when `quantities` could not be booked (the checks of create_order),
+    for an edge that found other problems first and reports them all together."""
+    _clean_quantities(attraction, quantities)
+
+
 def _clean_booking(attraction, quantities, buyer_name, email, language, channel):
     """The buyer's details and the tickets, both checked before either is reported: a buyer who
     left everything empty learns every problem at once."""
