@@ -110,15 +110,18 @@ def check_quantities(attraction: Attraction, quantities) -> None:
     _clean_quantities(attraction, quantities)
 
 
-def _clean_booking(attraction, quantities, buyer_name, email, language, channel):
+def _clean_booking(attraction, quantities, buyer_name, email, language, channel, slot_unavailable):
     """The buyer's details and the tickets, both checked before either is reported: a buyer who
-    left everything empty learns every problem at once."""
+    left everything empty learns every problem at once. A slot not on sale is said after the
+    buyer's details and before the tickets, whose types may belong to another attraction."""
     problems: list[InvalidBuyer | InvalidQuantity] = []
     buyer = chosen = None
     try:
         buyer = _clean_buyer(buyer_name, email, language, channel)
     except InvalidBuyer as error:
         problems.append(error)
+    if slot_unavailable:
+        raise problems[0] if problems else SlotUnavailable()
     try:
         chosen = _clean_quantities(attraction, quantities)
     except InvalidQuantity as error:
@@ -154,17 +157,16 @@ def create_order(
     """
     if channel not in Order.Channel.values:
         raise ValueError(f"unknown channel {channel!r}")
-    (name, address, lang), chosen = _clean_booking(
-        attraction, quantities, buyer_name, email, language, channel
-    )
     now = clock.now()
-    if (
+    slot_unavailable = (
         not attraction.active
         or slot.attraction_id != attraction.id
         or not slot.is_open
         or slot.starts_at <= now
-    ):
-        raise SlotUnavailable()
+    )
+    (name, address, lang), chosen = _clean_booking(
+        attraction, quantities, buyer_name, email, language, channel, slot_unavailable
+    )
     admissions = sum(tt.admissions * q for tt, q in chosen)
     total = sum((tt.price * q for tt, q in chosen), Decimal("0"))
     args = (attraction, slot, chosen, admissions, total, name, address, lang, channel, actor)
