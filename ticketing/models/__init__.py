@@ -11,6 +11,7 @@ from .catalogue import (
     localized,
 )
 from .orders import Order, OrderEvent, OrderLine, Ticket
+from .reports import SalesReport
 from .slots import TimeSlot
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderLine",
+    "SalesReport",
     "SpecialOpening",
     "Ticket",
     "TicketType",
