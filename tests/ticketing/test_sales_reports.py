@@ -279,3 +279,19 @@ def test_query_count_does_not_grow_with_the_orders(admin_client):
         tower.order(paid_at=local(TOKYO, 2026, 11, day, 9), adult=day % 3 + 1)
         partner_payment("10.00", "CNY", dt.datetime(2026, 11, day, 3, tzinfo=dt.UTC), ("1.00",))
     assert _queries(admin_client) == before
+
+
+def test_days_follow_the_local_clock_across_a_dst_change():
+    zoo = Shop("zoo", "Zoo", "Europe/Berlin", "EUR", {"a": "1.00", "b": "2.00", "c": "4.00"})
+    # Summer time ends at 01:00 UTC on 25 Oct 2026: +2 hours before, +1 after.
+    zoo.order(paid_at=dt.datetime(2026, 10, 24, 21, 59, tzinfo=dt.UTC), a=1)  # 24th, 23:59
+    zoo.order(paid_at=dt.datetime(2026, 10, 24, 22, 30, tzinfo=dt.UTC), b=1)  # 25th, 00:30
+    zoo.order(paid_at=dt.datetime(2026, 10, 25, 22, 59, tzinfo=dt.UTC), b=1)  # 25th, 23:59
+    zoo.order(paid_at=dt.datetime(2026, 10, 25, 23, 30, tzinfo=dt.UTC), c=1)  # 26th, 00:30
+    report = _report(start=dt.date(2026, 10, 20), end=dt.date(2026, 10, 31))
+    days = {row[0]: row[5] for row in report.tables["period"].rows}
+    assert days == {
+        "2026-10-24": Decimal("1.00"),
+        "2026-10-25": Decimal("4.00"),
+        "2026-10-26": Decimal("4.00"),
+    }
