@@ -137,7 +137,8 @@ def utilisation_heatmap(
     first = start - dt.timedelta(days=start.weekday())
     weeks = (end - first).days // 7 + 1
     left, top = 40, 28
-    width = left + weeks * (CELL + GAP) + 10
+    # Wide enough for the legend even when the range is a week or two.
+    width = max(left + weeks * (CELL + GAP) + 10, left + 40 + (len(SCALE) + 2) * (CELL + 2) + 30)
     height = top + 7 * (CELL + GAP) + 36
     title = _("Slot utilisation per day, %(start)s to %(end)s") % {
         "start": start.isoformat(),
