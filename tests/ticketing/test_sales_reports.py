@@ -295,3 +295,12 @@ def test_days_follow_the_local_clock_across_a_dst_change():
         "2026-10-25": Decimal("4.00"),
         "2026-10-26": Decimal("4.00"),
     }
+
+
+def test_the_report_speaks_chinese(admin_client):
+    sample_sales()
+    response = admin_client.get(URL, NOVEMBER, headers={"accept-language": "zh-hans"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "销售报表" in page and "按渠道" in page and "合作伙伴 API" in page
+    assert "最近 30 天每日净销售额（CNY）" in page
