@@ -147,7 +147,7 @@ def child(ORDERS: int) -> None:
             {by_shop(lambda s: s[2][0].pk)} + off / 86400 AS slot_id
           FROM (SELECT i, off, {att} AS att, (i / 10) % 2 AS typ, (i * 7919) % 100 AS r,
                        1 + i % 3 AS q, {ts("off")} AS paid_at
-                FROM (SELECT i, (i - 1) * 31535000 / {ORDERS} + (i * 7919) % 997 AS off FROM ({seq}) AS numbers) AS a) AS b""",
+                FROM (SELECT i, (i - 1) * CAST(31535000 AS BIGINT) / {ORDERS} + (i * 7919) % 997 AS off FROM ({seq}) AS numbers) AS a) AS b""",
         f"""INSERT INTO payments_payment (id, uuid, reference, amount, currency, description, channel,
             buyer_code_masked, buyer_code_sealed, store_id, terminal_id, partner_trans_id,
             trans_create_time, alipay_trans_id, buyer_login_masked, qr_code, state, failure_code,
