@@ -1,5 +1,5 @@
 """The sales report's permission, given to the "Finance" and "Support" roles, and the indexes the
-report reads orders and gate scans by (paid_at, used_at).
+report reads orders and gate scans by ((attraction, paid_at) and used_at).
 
 Numbered 0013 on purpose: 0011 and 0012 are reserved for work merged alongside this.
 """
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='order',
-            index=models.Index(fields=['paid_at'], name='order_paid_at'),
+            index=models.Index(fields=['attraction', 'paid_at'], name='order_attraction_paid'),
         ),
         migrations.AddIndex(
             model_name='ticket',

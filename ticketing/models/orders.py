@@ -115,8 +115,9 @@ class Order(models.Model):
             models.Index(fields=["state", "hold_expires_at"], name="order_state_expiry"),
             models.Index(fields=["slot", "state"], name="order_slot_state"),
             models.Index(fields=["client_key", "state"], name="order_client_state"),
-            # The sales report reads orders by the time they were paid (ticketing.reports).
-            models.Index(fields=["paid_at"], name="order_paid_at"),
+            # The sales report reads each time zone's attractions' orders by the time they were
+            # paid (ticketing.reports): one index range per attraction, not the whole period.
+            models.Index(fields=["attraction", "paid_at"], name="order_attraction_paid"),
         ]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
