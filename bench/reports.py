@@ -23,9 +23,10 @@ SUM(total) over all orders. Target: under 2 s for a report over 1,000,000 orders
 
 Measured on 2 Dec 2026 on this shared 2-core machine (load average 5-10 from other work), 1,000,000
 orders: SQLite baseline 0.24 s, last 30 days 1.4 s, the year by month 9.4 s, the year's CSV by day
-15.5 s; PostgreSQL baseline 0.50 s, last 30 days 3.2 s (measured before the (attraction, paid_at)
-index), the year by month 11.1 s. The 30-day page meets the 2 s target on SQLite; a whole year of a
-million orders does not: see the report to the lead for what would (daily roll-ups).
+15.5 s; PostgreSQL baseline 0.50 s, last 30 days 3.2 s, the year by month 11.1 s, the year's CSV
+by day 17.6 s. The 30-day page meets the 2 s target on SQLite; a whole year of a million orders
+does not, on either database: aggregating a million rows per request cannot, and closed days
+would need to be rolled up into a daily table.
 """
 
 from __future__ import annotations
