@@ -5,12 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import requests
 
 from payments import clock as entrada_clock
 from payments.alipay.client import AlipayClient
 from payments.alipay.config import ClientConfig
 
 from .helpers import EXTEND_INFO, new_id
+
+
+@pytest.fixture
+def browser():
+    """A requests session playing the buyer's phone: it keeps the wallet's cookies (CSRF)."""
+    with requests.Session() as session:
+        yield session
 
 
 @pytest.fixture
@@ -42,8 +50,6 @@ def pay(client):
 @pytest.fixture
 def raw_gateway(alipay_gateway, demo_rsa_keys):
     """Send hand-made requests: raw_gateway(params, sign_type="MD5", method="post", key=None)."""
-    import requests
-
     from payments.alipay.signing import Signer
 
     def _send(params: dict, *, sign_type: str = "MD5", method: str = "post", signer=None, **kw):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
+from decimal import Decimal
 
 from payments import clock
+from payments.alipay.results import Outcome
 
 _ids = itertools.count(1)
 
@@ -26,3 +29,22 @@ def site_notify_url(client) -> str:
     """Entrada's own notification endpoint on the site the sandbox runs in: a notify_url the
     sandbox accepts (another host would be refused)."""
     return client.config.gateway_url.split("/sandbox/")[0] + "/payments/alipay/notify/"
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+
+
+def precreate(client, clock, amount="66.00"):
+    out_trade_no = new_id("Q")
+    result = client.precreate(
+        out_trade_no=out_trade_no,
+        amount=Decimal(amount),
+        currency="HKD",
+        subject="Aquarium tickets",
+        notify_url=site_notify_url(client),
+        timestamp_ms=int(clock.now().timestamp() * 1000),
+        extend_params={"secondary_merchant_id": "ENTRADA-DEMO", "store_id": "WEB"},
+    )
+    assert result.outcome is Outcome.SUCCESS
+    return out_trade_no, result.fields["qr_code"]

@@ -2,26 +2,14 @@
 
 import base64
 import re
-from decimal import Decimal
 
 import pytest
 import requests
 
-from payments.alipay.results import Outcome
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.scenarios import Scenario, behaviour_for
 
-from .helpers import new_id, site_notify_url
-
-
-@pytest.fixture
-def browser():
-    with requests.Session() as session:
-        yield session
-
-
-def csrf_token(html: str) -> str:
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+from .helpers import csrf_token, precreate
 
 
 def wallet_page(browser, live_server) -> str:
@@ -73,21 +61,6 @@ def test_the_buyer_declines_and_forms_are_checked(browser, live_server, pay, cli
     late = browser.post(url, data={"action": "confirm", "csrfmiddlewaretoken": token}, timeout=5)
     assert "no longer waiting" in late.text
     assert client.query(partner_trans_id=partner_trans_id).trade_status == "TRADE_CLOSED"
-
-
-def precreate(client, clock, amount="66.00"):
-    out_trade_no = new_id("Q")
-    result = client.precreate(
-        out_trade_no=out_trade_no,
-        amount=Decimal(amount),
-        currency="HKD",
-        subject="Aquarium tickets",
-        notify_url=site_notify_url(client),
-        timestamp_ms=int(clock.now().timestamp() * 1000),
-        extend_params={"secondary_merchant_id": "ENTRADA-DEMO", "store_id": "WEB"},
-    )
-    assert result.outcome is Outcome.SUCCESS
-    return out_trade_no, result.fields["qr_code"]
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from .test_wallet import browser, csrf_token, precreate  # noqa: F401 (fixture)
+from .helpers import csrf_token, precreate
 
 
 @pytest.fixture(autouse=True)
-def warm_server(browser, live_server):  # noqa: F811
+def warm_server(browser, live_server):
     """One page first: the live server's first answer (URLs, templates loaded) can outlast the
     client's 1 s read timeout that precreate is sent with."""
     assert browser.get(live_server.url + "/sandbox/wallet/", timeout=10).status_code == 200
@@ -28,7 +28,7 @@ def site(qr_url: str) -> str:
 
 @pytest.mark.parametrize("action", ["pay", "decline"])
 def test_paying_or_declining_returns_to_the_order_page(
-    browser,  # noqa: F811
+    browser,
     clock,
     client,
     alipay_gateway,
@@ -50,7 +50,7 @@ def test_paying_or_declining_returns_to_the_order_page(
     assert done.headers["Location"] == back
 
 
-def test_a_path_on_this_site_is_accepted_too(browser, clock, client, alipay_gateway):  # noqa: F811
+def test_a_path_on_this_site_is_accepted_too(browser, clock, client, alipay_gateway):
     _out_trade_no, qr_url = precreate(client, clock)
     assert browser.get(with_return(qr_url, "/orders/7KQ2M9XD/"), timeout=5).status_code == 200
 
@@ -70,7 +70,7 @@ def test_a_path_on_this_site_is_accepted_too(browser, clock, client, alipay_gate
     ],
 )
 def test_a_return_url_elsewhere_is_refused(
-    browser,  # noqa: F811
+    browser,
     clock,
     client,
     alipay_gateway,
