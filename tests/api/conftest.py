@@ -8,6 +8,8 @@ from rest_framework.test import APIClient
 
 from payments.api.terminals import get_or_create_terminal, issue_token
 
+from .helpers import Register
+
 
 @pytest.fixture
 def terminal_token(db) -> tuple:
@@ -30,3 +32,15 @@ def api(terminal_token) -> APIClient:
     client.credentials(HTTP_AUTHORIZATION=f"Token {terminal_token[1]}")
     client.default_format = "json"
     return client
+
+
+@pytest.fixture
+def register(alipay_gateway, live_server, terminal_token, clock) -> Register:
+    """S1/R1's register, paying through the sandbox on the live server."""
+    return Register(live_server.url, terminal_token[1])
+
+
+@pytest.fixture
+def other_register(alipay_gateway, live_server, other_store_token) -> Register:
+    """A register of another store."""
+    return Register(live_server.url, other_store_token[1])

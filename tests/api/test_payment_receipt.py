@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
 from payments.models import Payment
 
-from .test_payments_api import PAID_BUYER, Register
-
-
-@pytest.fixture
-def register(alipay_gateway, live_server, terminal_token, clock) -> Register:
-    return Register(live_server.url, terminal_token[1])
-
-
-@pytest.fixture
-def other_register(alipay_gateway, live_server, other_store_token) -> Register:
-    return Register(live_server.url, other_store_token[1])
+from .helpers import PAID_BUYER
 
 
 def pdf_text(content: bytes) -> tuple[str, PdfReader]:

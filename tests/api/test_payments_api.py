@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -17,8 +16,8 @@ from payments.models import Payment, Refund
 from payments.sandbox.models import SandboxRefund, SandboxTrade
 
 from ..helpers import finishes_within
+from .helpers import PAID_BUYER, Register
 
-PAID_BUYER = "280000000000000001"
 BROKE_BUYER = "280000000000000002"
 PIN_NEVER_BUYER = "280000000000000004"
 SLOW_REPLY_BUYER = "280000000000000007"  # the sandbox answers the pay after the client gave up
@@ -27,43 +26,6 @@ SLOW_REPLY_BUYER = "280000000000000007"  # the sandbox answers the pay after the
 def pin_buyer(seconds: int) -> str:
     """A buyer who confirms with the PIN `seconds` after the pay (README: test buyer codes)."""
     return f"2800000000000003{seconds:02d}"
-
-
-class Register:
-    """A cash register: the API over HTTP with its terminal token."""
-
-    def __init__(self, base: str, token: str):
-        self.base = base + "/api/v1"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {token}"
-
-    def post(self, path: str, body: dict | None = None, *, key: str | None = "new"):
-        headers = {}
-        if key is not None:
-            headers["Idempotency-Key"] = str(uuid.uuid4()) if key == "new" else key
-        return self.session.post(self.base + path, json=body, headers=headers, timeout=60)
-
-    def get(self, path: str, **params):
-        return self.session.get(self.base + path, params=params, timeout=60)
-
-    def pay(self, buyer: str, amount: str = "100.00", currency: str = "HKD", key="new", **extra):
-        body = {
-            "amount": amount,
-            "currency": currency,
-            "description": "Tickets",
-            "buyer_code": buyer,
-        }
-        return self.post("/payments/", {**body, **extra}, key=key)
-
-
-@pytest.fixture
-def register(alipay_gateway, live_server, terminal_token, clock) -> Register:
-    return Register(live_server.url, terminal_token[1])
-
-
-@pytest.fixture
-def other_register(alipay_gateway, live_server, other_store_token) -> Register:
-    return Register(live_server.url, other_store_token[1])
 
 
 def test_instant_payment_is_paid(register):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.test import APIClient
 
 from payments.api.models import Store, Terminal, TerminalToken, hash_token
+
+from .helpers import status_with
 
 
 def create_terminal(*args) -> str:
@@ -21,13 +21,6 @@ def create_terminal(*args) -> str:
 def token_from(output: str) -> str:
     lines = output.splitlines()
     return lines[lines.index("Token (shown only now; store it in the terminal):") + 1]
-
-
-def status_with(token: str) -> int:
-    """What the API says to this token: 404 for an unknown payment means it authenticated."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client.get(f"/api/v1/payments/{uuid.uuid4()}/").status_code
 
 
 @pytest.mark.django_db

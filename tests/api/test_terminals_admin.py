@@ -17,7 +17,7 @@ from tests.staff import (
     staff_with,
 )
 
-from .test_terminals import status_with
+from .helpers import status_with
 
 pytestmark = pytest.mark.django_db
 
