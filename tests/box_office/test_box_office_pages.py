@@ -8,10 +8,8 @@ throttle counts failures in the shared cache, per address and per account.
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -23,43 +21,17 @@ from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
 
 from ..helpers import no_worker
 from ..payments.helpers import INSUFFICIENT, SUCCESS, pin_confirm
+from .helpers import address, member, on_shift, unique
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SELL_URL = "/box-office/"
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def address() -> str:
-    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
-
-
 @pytest.fixture
 def world(alipay_gateway, settings, clock, booking, mailoutbox):
     settings.ALIPAY = {**alipay_gateway, "READ_TIMEOUT": 15.0}
     return booking
-
-
-def member(*groups: str, password: str = "pw-box-1234") -> User:
-    user = User.objects.create_user(unique("bo"), password=password)
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    return user
-
-
-def on_shift(user: User, till: str = "") -> User:
-    """`user` with a shift open on a till of their own (no sale happens outside a shift)."""
-    shifts.open_shift(
-        till=Till.objects.create(name=till or unique("till")),
-        cashier=user,
-        currency="CNY",
-        opening_float="100",
-        actor=user.username,
-    )
-    return user
 
 
 def cashier_shift(user: User):

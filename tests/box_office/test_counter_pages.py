@@ -19,7 +19,7 @@ from ticketing.counter.reports import box_office_time_zone
 from ticketing.models import Order, Shift, TillMovement
 from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
 
-from .test_box_office_pages import address, member, on_shift
+from .helpers import address, member, on_shift
 
 pytestmark = pytest.mark.django_db
 
