@@ -18,12 +18,10 @@ from pypdf import PdfReader
 
 from ticketing.models import Order
 
-from ..browser import MARKS, artifacts, chromium_context, expect
+from ..browser import MARKS, chromium_context, expect
+from .helpers import DESKTOP, PHONE, Shots
 
 pytestmark = [*MARKS, pytest.mark.usefixtures("shop_gateway")]
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 @pytest.fixture
@@ -32,18 +30,6 @@ def browser_context(tmp_path, monkeypatch, request):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with chromium_context(tmp_path / "profile", accept_downloads=True, **request.param) as context:
         yield context
-
-
-class Shots:
-    """Numbered full-page screenshots of each step."""
-
-    def __init__(self, language: str):
-        self.folder = artifacts(f"shop/{language}")
-        self.count = 0
-
-    def __call__(self, page, step: str) -> None:
-        self.count += 1
-        page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
 
 
 def unlabelled_controls(page) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 from ticketing.models import Order
 
 from ..browser import MARKS, chromium_context, expect
-from .test_browser import PHONE, Shots
+from .helpers import PHONE, Shots
 
 pytestmark = [*MARKS, pytest.mark.usefixtures("shop_gateway")]
 
