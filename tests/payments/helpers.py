@@ -6,6 +6,7 @@ pin_confirm(n) waits n seconds for the buyer's PIN then pays, and so on.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from payments import lifecycle
@@ -65,3 +66,15 @@ def sandbox_trade(payment: Payment):
     from payments.sandbox.models import SandboxTrade
 
     return SandboxTrade.objects.get(partner_trans_id=payment.partner_trans_id)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Poll `predicate` until it holds, for work a real process does (a qcluster subprocess), which
+    the movable clock cannot hurry; fail with `what` after `timeout` real seconds."""
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout} s: {what}")

@@ -8,92 +8,15 @@ fixed sleep: each wait polls the database for the outcome, with a bound well und
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from payments.models import GatewayExchange, Payment
 from payments.sandbox.models import SandboxTrade
 from payments.sandbox.trades import buyer_confirms
-from payments.tasks import ensure_schedules
 
-from .helpers import PIN_NEVER, pay
+from .helpers import PIN_NEVER, pay, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def cluster(alipay_gateway, live_server, tmp_path, no_worker):
-    """Start / kill real qcluster processes; every one still running is stopped at the end."""
-    conf = alipay_gateway
-    env = {
-        "DJANGO_SETTINGS_MODULE": "ticketing.settings",
-        "DATABASE_URL": _database_url(),
-        "ALIPAY_GATEWAY_URL": conf["GATEWAY_URL"],
-        "ALIPAY_PARTNER_ID": conf["PARTNER_ID"],
-        "ALIPAY_SIGN_TYPE": conf["SIGN_TYPE"],
-        "ALIPAY_MD5_KEY": conf["MD5_KEY"],
-        "ALIPAY_PRIVATE_KEY": conf["PRIVATE_KEY"],
-        "ALIPAY_PUBLIC_KEY": conf["ALIPAY_PUBLIC_KEY"],
-        "ENTRADA_PUBLIC_URL": live_server.url,
-        "Q_WORKERS": "2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    started: list[subprocess.Popen] = []
-    # The migration creates the sweeper schedule; transactional tests flush it between tests.
-    ensure_schedules()
-
-    class Cluster:
-        def start(self) -> subprocess.Popen:
-            log = open(tmp_path / f"qcluster-{len(started)}.log", "wb")  # noqa: SIM115
-            process = subprocess.Popen(
-                [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
-                env={**os.environ, **env},  # read now: a test may have set ENTRADA_CLOCK_FILE
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: kill the workers with it
-            )
-            started.append(process)
-            return process
-
-        def kill(self, process: subprocess.Popen) -> None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-    yield Cluster()
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def test_killed_cluster_then_buyer_confirms_new_cluster_pays_once(cluster):

@@ -6,8 +6,8 @@ out again (the ORM broker would, after `retry`). test_crash.py loses a task by d
 rows, which says nothing about Redis; here the task really leaves Redis and is never run. Only
 the `payments-sweeper` schedule (payments.tasks.sweep, every minute) can then start a poller.
 
-Runs when REDIS_URL is set (CI's second pass); real `qcluster` subprocesses from test_crash.py's
-`cluster` fixture, the sandbox on the live server.
+Runs when REDIS_URL is set (CI's second pass); real `qcluster` subprocesses from the `cluster`
+fixture (tests/payments/conftest.py), the sandbox on the live server.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from payments.models import GatewayExchange, Payment
 from payments.sandbox.models import SandboxTrade
 from payments.wakeup import RUN_POLLER_TASK
 
-from .helpers import pay, pin_confirm
-from .test_crash import cluster, wait_for  # noqa: F401 - the fixture is used by name
+from .helpers import pay, pin_confirm, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,7 +72,7 @@ def _first_sweep_started_before_polling(payment: Payment, after) -> None:
     )
 
 
-def test_poller_task_popped_and_never_acknowledged_sweeper_resumes(cluster):  # noqa: F811
+def test_poller_task_popped_and_never_acknowledged_sweeper_resumes(cluster):
     broker = get_broker()
     broker.purge_queue()
     # No cluster runs yet: the payment's kick waits in Redis.
@@ -95,7 +94,7 @@ def test_poller_task_popped_and_never_acknowledged_sweeper_resumes(cluster):  # 
     _first_sweep_started_before_polling(payment, lost_at)
 
 
-def test_worker_killed_while_polling_its_task_is_gone_sweeper_resumes(cluster):  # noqa: F811
+def test_worker_killed_while_polling_its_task_is_gone_sweeper_resumes(cluster):
     broker = get_broker()
     broker.purge_queue()
     first = cluster.start()
