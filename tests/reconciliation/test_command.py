@@ -13,7 +13,7 @@ from payments.reconciliation.models import Difference, ReconciliationFile
 from payments.sandbox.files import FILES, FileKnobs, file_name
 from payments.sandbox.models import SandboxMerchant
 
-from .conftest import DAY, NEXT_MORNING, simple_day
+from .helpers import DAY, NEXT_MORNING, simple_day
 
 
 @pytest.mark.django_db

@@ -21,7 +21,7 @@ from payments.reconciliation.models import (
 from payments.reconciliation.report import day_report, render_text
 from tests.payments.helpers import INSUFFICIENT, PIN_NEVER, SUCCESS, pay
 
-from .conftest import DAY, NEXT_MORNING, open_differences, simple_day
+from .helpers import DAY, NEXT_MORNING, open_differences, simple_day
 
 Kind = Difference.Kind
 

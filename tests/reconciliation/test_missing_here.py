@@ -18,7 +18,7 @@ from tests.ticketing.helpers import Booking, make_attraction
 from ticketing import orders
 from ticketing.models import Order
 
-from .conftest import NEXT_MORNING, open_differences
+from .helpers import NEXT_MORNING, open_differences
 
 
 @pytest.fixture

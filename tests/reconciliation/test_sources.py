@@ -17,7 +17,7 @@ from payments.reconciliation.sources import sftp_files
 from payments.sandbox.files import FILES, file_name
 from payments.sandbox.models import SandboxMerchant
 
-from .conftest import DAY, NEXT_MORNING, open_differences, simple_day
+from .helpers import DAY, NEXT_MORNING, open_differences, simple_day
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
