@@ -12,6 +12,7 @@ from .catalogue import (
 )
 from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMovement
 from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
+from .policies import RefundPolicy
 from .slots import TimeSlot
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "OrderPayment",
+    "RefundPolicy",
     "Shift",
     "ShiftEvent",
     "SpecialOpening",
