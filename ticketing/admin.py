@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import inventory, orders
+from . import inventory, local_time, orders
 from .exceptions import TicketingError
 from .models import (
     Attraction,
@@ -74,7 +74,7 @@ class ClosedDayInline(admin.TabularInline):
 class AttractionAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "timezone", "currency", "active", "sort_order")
     list_filter = ("active",)
-    search_fields = ("name", "name_zh", "slug")
+    search_fields = ("name", "name_zh", "slug", "address", "address_zh")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [
         TicketTypeInline,
@@ -124,8 +124,8 @@ class TimeSlotAdmin(admin.ModelAdmin):
     form = TimeSlotForm
     list_display = (
         "attraction",
-        "starts_at",
-        "ends_at",
+        "starts_local",
+        "ends_local",
         "capacity",
         "capacity_override",
         "held",
@@ -147,6 +147,14 @@ class TimeSlotAdmin(admin.ModelAdmin):
         "rule",
     )
     fields = (*readonly_fields[:5], "capacity_override", *readonly_fields[5:])
+
+    @admin.display(description=_("starts (attraction's time)"), ordering="starts_at")
+    def starts_local(self, slot: TimeSlot) -> str:
+        return local_time.format_datetime(slot.starts_at, slot.attraction.tz)
+
+    @admin.display(description=_("ends (attraction's time)"), ordering="ends_at")
+    def ends_local(self, slot: TimeSlot) -> str:
+        return local_time.format_datetime(slot.ends_at, slot.attraction.tz)
 
     def has_add_permission(self, request):
         return False  # slots come from opening rules (generate_slots)
@@ -214,7 +222,7 @@ class OrderAdmin(admin.ModelAdmin):
         "channel",
         "total",
         "currency",
-        "created_at",
+        "created_local",
     )
     list_filter = ("state", "channel", "attraction")
     search_fields = ("code", "email", "buyer_name")
@@ -234,6 +242,10 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("created (attraction's time)"), ordering="created_at")
+    def created_local(self, order: Order) -> str:
+        return local_time.format_datetime(order.created_at, order.attraction.tz)
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("ticketing.cancel_order")

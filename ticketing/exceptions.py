@@ -44,6 +44,14 @@ class InvalidBuyer(TicketingError):
     default_message = _("Please check your name, e-mail address and language.")
 
 
+class InvalidBooking(TicketingError):
+    """Both the buyer's details and the tickets chosen are wrong: `fields` names every problem,
+    so a form can show them all at once instead of one after another."""
+
+    code = "invalid_booking"
+    default_message = _("Please check your details and the tickets you chose.")
+
+
 class HoldExpired(TicketingError):
     """The order's hold on its places has ended; the buyer must book again."""
 

@@ -70,7 +70,9 @@ class TicketsForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors:
+        # Checked even when the name or e-mail is wrong, so every problem shows at once; only a
+        # quantity field's own error (not a number, too many) already says what is wrong.
+        if any(self.quantity_field_name(t) in self.errors for t in self.ticket_types):
             return cleaned
         if not any(qty for qty in self.quantities().values()):
             raise forms.ValidationError(_("Choose at least one ticket."), code="no_tickets")

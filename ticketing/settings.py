@@ -194,6 +194,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Localized date and time formats (ticketing/local_time.py prints every date and time with them).
+FORMAT_MODULE_PATH = ["ticketing.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -362,6 +364,9 @@ SANDBOX_REFUND_PERIOD_DAYS = int(os.environ.get("SANDBOX_REFUND_PERIOD_DAYS", "9
 # notifications to: `host` (any port) or `host:port`, comma-separated. Any other notify_url is
 # refused with INVALID_PARAMETER, so the sandbox never posts to an address it was merely given.
 SANDBOX_NOTIFY_HOSTS = env_list("SANDBOX_NOTIFY_HOSTS", "")
+# The page the sandbox wallet may send a buyer back to after paying (payments/sandbox/returning.py):
+# the shop's order page, on this site or a host above. Nothing else, so never an open redirect.
+SANDBOX_RETURN_PATH = r"^/orders/[A-Za-z0-9]{4,12}/$"
 
 # Differences the sandbox's daily files make on purpose (README "Operations: reconciliation"),
 # e.g. "drop=0,change_amount=1,stranger=1,settle_late=2,duplicate=3": each knob one difference.

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .barcode import barcode_svg_data_uri, new_buyer_code
 from .models import SandboxTrade
+from .returning import return_url_allowed
 from .trades import buyer_confirms, buyer_declines, refresh, refresh_due_trades
 
 ACTIONS = {"confirm", "decline"}
@@ -53,8 +54,22 @@ def buyer_action(request: HttpRequest, trade_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def qr_pay(request: HttpRequest, token: str) -> HttpResponse:
-    """What opens when the buyer scans a precreate QR: Pay or Decline."""
+    """What opens when the buyer scans a precreate QR: Pay or Decline.
+
+    With `return_url` (an order page of the shop, see returning.py) the buyer is sent back there
+    once they have paid or declined, as Alipay's app returns to the merchant.
+    """
     trade = get_object_or_404(SandboxTrade.objects.select_related("merchant"), qr_token=token)
+    source = request.POST if request.method == "POST" else request.GET
+    return_url = source.get("return_url", "")
+    if return_url and not return_url_allowed(return_url, request):
+        return HttpResponseBadRequest(
+            _(
+                "This return address is not allowed: the wallet returns only to the shop's "
+                "order pages."
+            ),
+            content_type="text/plain; charset=utf-8",
+        )
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action not in {"pay", "decline"}:
@@ -62,6 +77,8 @@ def qr_pay(request: HttpRequest, token: str) -> HttpResponse:
         done = buyer_confirms(trade, new_buyer_code()) if action == "pay" else buyer_declines(trade)
         if not done:
             messages.warning(request, _("This payment is no longer waiting for you."))
+        if return_url:
+            return redirect(return_url)
         return redirect("sandbox:qr", token=token)
     refresh(trade)
-    return render(request, "sandbox/qr.html", {"trade": trade})
+    return render(request, "sandbox/qr.html", {"trade": trade, "return_url": return_url})

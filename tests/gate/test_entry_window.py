@@ -24,8 +24,8 @@ SLOT_START = dt.datetime(2026, 12, 24, 10, 0, tzinfo=SHANGHAI)
 OPENS = SLOT_START - dt.timedelta(minutes=30)
 CLOSES = SLOT_START + dt.timedelta(hours=1, minutes=30)
 MINUTE = dt.timedelta(minutes=1)
-TOO_EARLY = "Too early: entry opens at 09:30 on 24 Dec."
-EXPIRED = "This ticket was for 10:00-11:00 on 24 Dec; entry closed at 11:30."
+TOO_EARLY = "Too early: entry opens at 09:30 on Thursday, Dec. 24, 2026."
+EXPIRED = "This ticket was for 10:00-11:00 on Thursday, Dec. 24, 2026; entry closed at 11:30."
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_the_window_follows_the_settings(order, clock, settings):
     clock.freeze(SLOT_START - MINUTE)
     verdict = checkin.check_ticket(token)
     assert verdict.code == "too_early"
-    assert verdict.message == "Too early: entry opens at 10:00 on 24 Dec."
+    assert verdict.message == "Too early: entry opens at 10:00 on Thursday, Dec. 24, 2026."
     clock.freeze(SLOT_START)
     assert checkin.check_ticket(token).ok
     clock.freeze(SLOT_START + dt.timedelta(minutes=64))
@@ -88,7 +88,10 @@ def test_the_window_follows_the_settings(order, clock, settings):
     clock.freeze(SLOT_START + dt.timedelta(minutes=65))
     verdict = checkin.check_ticket(token)
     assert verdict.code == "expired"
-    assert verdict.message == "This ticket was for 10:00-11:00 on 24 Dec; entry closed at 11:05."
+    assert (
+        verdict.message
+        == "This ticket was for 10:00-11:00 on Thursday, Dec. 24, 2026; entry closed at 11:05."
+    )
 
 
 def test_admit_refuses_outside_the_window_without_using_the_ticket(order, clock):
@@ -148,7 +151,7 @@ def test_offline_without_the_slot_length_opens_exactly_and_closes_generously(ord
     verdict = checkin.check_offline(token, public, revoked=set())
     assert verdict.code == "too_early"
     # Without the attraction's time zone, times are told in UTC.
-    assert verdict.message == "Too early: entry opens at 01:30 on 24 Dec."
+    assert verdict.message == "Too early: entry opens at 01:30 on Thursday, Dec. 24, 2026."
     clock.freeze(OPENS)
     assert checkin.check_offline(token, public, revoked=set()).ok
     # The slot's end is unknown: assumed at most OFFLINE_SLOT_LENGTH (12 h) after its start.
@@ -158,4 +161,7 @@ def test_offline_without_the_slot_length_opens_exactly_and_closes_generously(ord
     clock.freeze(closes)
     verdict = checkin.check_offline(token, public, revoked=set(), tz=SHANGHAI)
     assert verdict.code == "expired"
-    assert verdict.message == "This ticket was for 10:00 on 24 Dec; entry closed at 22:30."
+    assert (
+        verdict.message
+        == "This ticket was for 10:00 on Thursday, Dec. 24, 2026; entry closed at 22:30."
+    )

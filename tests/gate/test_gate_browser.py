@@ -70,7 +70,7 @@ def test_gate_staff_scan_a_ticket_by_typing_and_enter(phone, live_server, transa
     page.keyboard.press("Enter")
     expect(verdict).to_have_attribute("data-code", "used")
     expect(verdict).to_contain_text("Do not admit")
-    expect(verdict).to_contain_text("Used at 10:00:00 on 24 Dec.")
+    expect(verdict).to_contain_text("Used at Thursday, Dec. 24, 2026, 10:00 CST.")
     expect(field).to_be_focused()
     page.screenshot(path=str(shots / "03-used.png"), full_page=True)
 

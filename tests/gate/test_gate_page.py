@@ -135,7 +135,13 @@ def test_a_valid_ticket_is_admitted_once_with_its_details_then_shown_as_used(sta
     html = response.content.decode()
     assert response.status_code == 200
     assert 'data-code="admitted"' in html and "Admitted" in html and "verdict-ok" in html
-    for text in ("Test Garden", "10:00-11:00 on 24 Dec", "Adult", "1 of 2", order.code):
+    for text in (
+        "Test Garden",
+        "Thursday, Dec. 24, 2026, 10:00–11:00 CST",
+        "Adult",
+        "1 of 2",
+        order.code,
+    ):
         assert text in html
     assert "Ada Buyer" in html
     # A fresh, empty field is ready for the next scan.
@@ -149,7 +155,7 @@ def test_a_valid_ticket_is_admitted_once_with_its_details_then_shown_as_used(sta
     again = scan(staff, first).content.decode()
     assert 'data-code="used"' in again and "Do not admit" in again and "verdict-refused" in again
     assert "This ticket has already been used." in again
-    assert "Used at 10:00:00 on 24 Dec." in again
+    assert "Used at Thursday, Dec. 24, 2026, 10:00 CST." in again
     assert OrderEvent.objects.filter(order=order, kind="ticket_used").count() == 1
 
 
@@ -174,7 +180,7 @@ def test_a_ticket_scanned_too_early_is_refused_with_the_opening_time(staff, orde
     clock.freeze(SLOT_START - dt.timedelta(minutes=31))
     html = scan(staff, tokens_of(order)[0]).content.decode()
     assert 'data-code="too_early"' in html
-    assert "Too early: entry opens at 09:30 on 24 Dec." in html
+    assert "Too early: entry opens at 09:30 on Thursday, Dec. 24, 2026." in html
     assert nothing_used(order)
 
 

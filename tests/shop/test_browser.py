@@ -102,7 +102,9 @@ def buy_tickets(context, live_server, attraction, ticket_types, slot, language, 
     phone_button = page.locator('[data-testid="open-alipay"]')
     if texts["phone"]:
         expect(phone_button).to_be_visible()
-        assert phone_button.get_attribute("href") == qr_url
+        # The same QR, opened in a new tab that knows the way back to this order.
+        assert phone_button.get_attribute("href").startswith(f"{qr_url}?return_url=")
+        assert phone_button.get_attribute("target") == "_blank"
     else:
         expect(phone_button).to_be_hidden()
     shots(page, "qr")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -53,7 +53,10 @@ def test_the_pay_page_shows_the_qr_and_a_button_for_phones(
     order, body, qr_url = book_and_start_paying(client, attraction, tomorrow_slot, ticket_types)
     assert "/sandbox/qr/" in qr_url
     assert "<svg" in body and 'class="qr-svg"' in body
-    assert f'href="{qr_url}"' in body  # "Open Alipay to pay" on a phone
+    # "Open Alipay to pay" on a phone: a new tab, told the way back to this order.
+    back = quote(f"http://testserver/orders/{order.code}/", safe="")
+    assert f'href="{qr_url}?return_url={back}" target="_blank" rel="noopener"' in body
+    assert f'href="/orders/{order.code}/" data-testid="back-to-order"' in body
     assert 'data-status-url="/orders/' in body
     assert "JPY 7,500" in body
     status = client.get(reverse("shop:status", args=[order.code])).json()

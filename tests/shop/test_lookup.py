@@ -39,7 +39,7 @@ def test_code_and_email_open_the_order_in_another_browser(order):
     buyer = from_address("203.0.113.5")
     response = buyer.post(LOOKUP, {"code": f" {order.code.lower()} ", "email": "LI@example.com"})
     assert response.status_code == 302
-    # Held (not yet paid) orders land on their review page, from where they can be paid.
+    # A held (not yet paid) order opens on its order page, which leads on to review and pay.
     followed = buyer.get(response.url, follow=True)
     assert followed.status_code == 200
     assert order.code in followed.content.decode()

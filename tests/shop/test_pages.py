@@ -204,8 +204,13 @@ def test_an_expired_hold_explains_itself(client, clock, attraction, ticket_types
     book(client, attraction, tomorrow_slot, lines={ticket_types["adult"]: 1})
     order = Order.objects.get()
     clock.advance(16 * 60)
-    body = client.get(reverse("shop:review", args=[order.code])).content.decode()
-    assert "The reservation ended before payment" in body
+    # Its pages all lead to the order page, which says what happened and what to do now.
+    review = client.get(reverse("shop:review", args=[order.code]))
+    assert review.url == reverse("shop:confirmation", args=[order.code])
+    body = client.get(review.url).content.decode()
+    assert "Reservation expired" in body
+    assert "The reservation ended before it was paid." in body
+    assert "Nothing was charged" in body
     assert "Choose tickets again" in body
     assert "Pay with Alipay" not in body
     response = client.post(reverse("shop:pay", args=[order.code]))

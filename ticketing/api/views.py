@@ -23,6 +23,7 @@ from payments import clock
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent
 from ticketing import hold_limits, inventory, orders
+from ticketing.exceptions import InvalidQuantity
 from ticketing.models import Attraction, Order, TimeSlot
 
 from .serializers import (
@@ -184,7 +185,8 @@ class OrderCreateView(PublicView):
     def post(self, request):
         """Book: holds the places for the hold time. Keep `token` to read and pay the order."""
         data = OrderCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            raise ValidationError(_every_problem(data, request.data))
         values = data.validated_data
         # One query for both: the slot must belong to this attraction, which must be on sale.
         try:
@@ -210,6 +212,25 @@ class OrderCreateView(PublicView):
         hold_limits.remember(request, order, session=False)
         body = created_body(order, slot)
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _every_problem(data: OrderCreateSerializer, raw) -> dict:
+    """The serializer's errors, and the quantities' own problems too when their shape was fine:
+    a client that sent a bad e-mail and no tickets learns both in one answer."""
+    errors = dict(data.errors)
+    if "quantities" in errors or "attraction" in errors or not isinstance(raw, dict):
+        return errors
+    attraction = Attraction.objects.filter(slug=raw.get("attraction"), active=True).first()
+    if attraction is None:
+        return errors
+    try:
+        items = data.fields["quantities"].run_validation(raw.get("quantities"))
+        orders.check_quantities(attraction, data.validate_quantities(items))
+    except serializers.ValidationError:
+        return errors
+    except InvalidQuantity as error:
+        errors.update(error.public_fields())
+    return errors
 
 
 def _money(value) -> str:

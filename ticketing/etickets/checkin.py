@@ -23,11 +23,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import transaction
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
 from payments import clock
+from ticketing import local_time
 from ticketing.models import OrderEvent, Ticket
 
 from .keys import public_keys
@@ -85,8 +84,12 @@ def invalid_token_verdict() -> GateVerdict:
 
 
 def day_text(local: datetime) -> str:
-    # "24 Dec"; a Django date format, translated so that Chinese reads "12月24日".
-    return date_format(local, pgettext("gate: day and month of a slot", "j M"))
+    # The one date format of the site (ticketing.local_time), as on the buyer's ticket.
+    return local_time.format_date(local)
+
+
+def _clock(value: datetime, tz: tzinfo) -> str:
+    return local_time.format_time(value, tz)
 
 
 def _window_verdict(
@@ -108,20 +111,20 @@ def _window_verdict(
     if now < opens:
         local = opens.astimezone(tz)
         message = _("Too early: entry opens at %(time)s on %(day)s.") % {
-            "time": f"{local:%H:%M}",
+            "time": _clock(local, tz),
             "day": day_text(local),
         }
         return _verdict("too_early", claims, ticket, message)
     if now >= closes:
         start_local = starts.astimezone(tz)
-        values = {"start": f"{start_local:%H:%M}", "day": day_text(start_local)}
-        values["closed"] = f"{closes.astimezone(tz):%H:%M}"
+        values = {"start": _clock(starts, tz), "day": day_text(start_local)}
+        values["closed"] = _clock(closes, tz)
         if ends is None:
             message = (
                 _("This ticket was for %(start)s on %(day)s; entry closed at %(closed)s.") % values
             )
         else:
-            values["end"] = f"{ends.astimezone(tz):%H:%M}"
+            values["end"] = _clock(ends, tz)
             message = (
                 _("This ticket was for %(start)s-%(end)s on %(day)s; entry closed at %(closed)s.")
                 % values

@@ -13,10 +13,10 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import translation
-from django.utils.formats import date_format
 from django.utils.translation import pgettext
 
 from payments import clock
+from ticketing import local_time
 from ticketing.models import Order
 from ticketing.orders import policy as refund_policy
 
@@ -32,8 +32,6 @@ def attachment_name(order: Order) -> str:
 def build_message(order: Order, pdf: bytes) -> EmailMessage:
     """The ticket e-mail in the order's language, with the PDF attached."""
     attraction = order.attraction
-    starts = order.slot.starts_at.astimezone(attraction.tz)
-    ends = order.slot.ends_at.astimezone(attraction.tz)
     with translation.override(order.language):
         name = attraction.display_name(order.language)
         subject = pgettext("eticket", "Your tickets for %(attraction)s, order %(code)s") % {
@@ -50,14 +48,14 @@ def build_message(order: Order, pdf: bytes) -> EmailMessage:
                 "one page and one QR code for each person.",
             )
             % {"code": order.code},
-            pgettext("eticket", "%(attraction)s: %(date)s, %(start)s–%(end)s (%(timezone)s)")
+            pgettext("eticket", "%(attraction)s: %(when)s")
             % {
                 "attraction": name,
-                "date": date_format(starts, "DATE_FORMAT"),
-                "start": f"{starts:%H:%M}",
-                "end": f"{ends:%H:%M}",
-                "timezone": attraction.timezone,
+                "when": local_time.format_slot(
+                    order.slot.starts_at, order.slot.ends_at, attraction.tz
+                ),
             },
+            *([address] if (address := attraction.display_address(order.language)) else []),
             pgettext(
                 "eticket",
                 "Show the QR code at the entrance, on your phone or printed. Each code admits "

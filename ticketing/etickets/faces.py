@@ -11,9 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import QuerySet
 from django.utils import translation
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.translation import pgettext
 
+from ticketing import local_time
 from ticketing.models import Order, Ticket, currency_exponent
 
 from .exceptions import NoTickets
@@ -66,22 +67,20 @@ def _face(ticket: Ticket, count: int) -> TicketFace:
     attraction = order.attraction
     language = order.language
     tz = attraction.tz
-    starts = ticket.slot.starts_at.astimezone(tz)
-    ends = ticket.slot.ends_at.astimezone(tz)
+    starts, ends = ticket.slot.starts_at, ticket.slot.ends_at
     with translation.override(language):
-        date_text = pgettext("eticket", "%(weekday)s, %(date)s") % {
-            "weekday": date_format(starts, "l"),
-            "date": date_format(starts, "DATE_FORMAT"),
-        }
+        date_text = local_time.format_date(starts, tz)
+        slot_text = local_time.format_time_range(starts, ends, tz)
         price_text = format_price(ticket.price, order.currency)
         # A walk-in at the box office gave no name: say so rather than print a placeholder.
         buyer_name = order.buyer_name or pgettext("eticket", "Walk-in")
     return TicketFace(
         attraction_name=attraction.display_name(language),
-        address=attraction.address,
+        address=attraction.display_address(language),
         date_text=date_text,
-        slot_text=f"{starts:%H:%M}–{ends:%H:%M}",
-        timezone_name=attraction.timezone,
+        slot_text=slot_text,
+        timezone_name=f"{local_time.zone_label(local_time.in_zone(starts, tz))} "
+        f"({attraction.timezone})",
         ticket_type_name=ticket.type_name(language),
         price_text=price_text,
         order_code=order.code,

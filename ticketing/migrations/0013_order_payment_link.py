@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('payments', '0006_staff_roles'),
-        ('ticketing', '0011_counter_shifts'),
+        ('ticketing', '0012_attraction_address_zh'),
     ]
 
     operations = [

@@ -73,6 +73,7 @@ class Attraction(models.Model):
     description_zh = models.TextField(_("description (Chinese)"), blank=True)
     image = models.ImageField(_("image"), upload_to="attractions/", blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
+    address_zh = models.CharField(_("address (Chinese)"), max_length=300, blank=True)
     timezone = models.CharField(
         _("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_timezone]
     )
@@ -105,6 +106,9 @@ class Attraction(models.Model):
 
     def display_description(self, language: str | None) -> str:
         return localized(self, "description", language)
+
+    def display_address(self, language: str | None) -> str:
+        return localized(self, "address", language)
 
 
 class TicketType(models.Model):

@@ -83,10 +83,11 @@ class TimeSlot(models.Model):
         verbose_name_plural = _("time slots")
 
     def __str__(self) -> str:
-        local = (
-            self.starts_at.astimezone(self.attraction.tz) if self.attraction_id else self.starts_at
-        )
-        return f"{self.attraction} {local:%Y-%m-%d %H:%M}"
+        if not self.attraction_id:
+            return f"{self.starts_at:%Y-%m-%d %H:%M}"
+        from ticketing.local_time import format_datetime
+
+        return f"{self.attraction} {format_datetime(self.starts_at, self.attraction.tz)}"
 
     @property
     def effective_capacity(self) -> int:

@@ -18,7 +18,14 @@ inside a transaction.
     status            OrderStatus, what a buyer or cashier sees while waiting
 """
 
-from .booking import bookable_slots, create_order, find_order, hold_minutes, max_admissions
+from .booking import (
+    bookable_slots,
+    check_quantities,
+    create_order,
+    find_order,
+    hold_minutes,
+    max_admissions,
+)
 from .cancelling import (
     can_refund_at_counter,
     cancel_counter_sale,
@@ -58,6 +65,7 @@ __all__ = [
     "can_refund_at_counter",
     "cancel_counter_sale",
     "cancel_order",
+    "check_quantities",
     "check_refundable_at_counter",
     "create_order",
     "end_hold_if_overdue",

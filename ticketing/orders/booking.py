@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from payments import clock
 
 from .. import inventory
-from ..exceptions import InvalidBuyer, InvalidQuantity, SlotUnavailable, SoldOut
+from ..exceptions import InvalidBooking, InvalidBuyer, InvalidQuantity, SlotUnavailable, SoldOut
 from ..models import Attraction, Order, OrderLine, TimeSlot
 from .holds import release_expired_holds
 from .states import State, record_event
@@ -104,6 +104,36 @@ def _clean_quantities(attraction: Attraction, quantities) -> list[tuple[object, 
     return chosen
 
 
+def check_quantities(attraction: Attraction, quantities) -> None:
+    """Raise InvalidQuantity when `quantities` could not be booked (the checks of create_order),
+    for an edge that found other problems first and reports them all together."""
+    _clean_quantities(attraction, quantities)
+
+
+def _clean_booking(attraction, quantities, buyer_name, email, language, channel, slot_unavailable):
+    """The buyer's details and the tickets, both checked before either is reported: a buyer who
+    left everything empty learns every problem at once. A slot not on sale is said after the
+    buyer's details and before the tickets, whose types may belong to another attraction."""
+    problems: list[InvalidBuyer | InvalidQuantity] = []
+    buyer = chosen = None
+    try:
+        buyer = _clean_buyer(buyer_name, email, language, channel)
+    except InvalidBuyer as error:
+        problems.append(error)
+    if slot_unavailable:
+        raise problems[0] if problems else SlotUnavailable()
+    try:
+        chosen = _clean_quantities(attraction, quantities)
+    except InvalidQuantity as error:
+        problems.append(error)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        fields = {name: list(messages) for p in problems for name, messages in p.fields.items()}
+        raise InvalidBooking(fields=fields)
+    return buyer, chosen
+
+
 def create_order(
     *,
     attraction: Attraction,
@@ -122,21 +152,22 @@ def create_order(
     starts.
 
     Raises SoldOut when the slot lacks the places (nothing is held), SlotUnavailable,
-    InvalidQuantity, InvalidBuyer. Expired holds on the slot are returned first when the slot
-    looks full, so an abandoned basket never blocks a real buyer for long.
+    InvalidQuantity, InvalidBuyer, or InvalidBooking when both the buyer's details and the
+    quantities are wrong (its `fields` has every problem). Expired holds on the slot are returned
+    first when the slot looks full, so an abandoned basket never blocks a real buyer for long.
     """
     if channel not in Order.Channel.values:
         raise ValueError(f"unknown channel {channel!r}")
-    name, address, lang = _clean_buyer(buyer_name, email, language, channel)
     now = clock.now()
-    if (
+    slot_unavailable = (
         not attraction.active
         or slot.attraction_id != attraction.id
         or not slot.is_open
         or not _on_sale(slot, channel, now)
-    ):
-        raise SlotUnavailable()
-    chosen = _clean_quantities(attraction, quantities)
+    )
+    (name, address, lang), chosen = _clean_booking(
+        attraction, quantities, buyer_name, email, language, channel, slot_unavailable
+    )
     admissions = sum(tt.admissions * q for tt, q in chosen)
     total = sum((tt.price * q for tt, q in chosen), Decimal("0"))
     args = (attraction, slot, chosen, admissions, total, name, address, lang, channel, actor)

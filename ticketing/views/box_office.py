@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from payments import clock
 from payments.exceptions import InvalidBuyerCode, PaymentError
-from ticketing import orders
+from ticketing import local_time, orders
 from ticketing.counter import sales, shifts
 from ticketing.counter.reports import box_office_time_zone
 from ticketing.etickets.faces import order_pdf
@@ -91,21 +91,12 @@ def _lines(order: Order) -> list[dict]:
     ]
 
 
-def slot_text(slot: TimeSlot, attraction: Attraction, *, with_date: bool = True) -> str:
-    """`2026-12-02 14:00–15:00 (Asia/Shanghai)`: in the attraction's zone, saying which, as the
-    shop does."""
-    tz = attraction.tz
-    starts = slot.starts_at.astimezone(tz)
-    ends = slot.ends_at.astimezone(tz)
-    day = f"{starts:%Y-%m-%d} " if with_date else ""
-    return f"{day}{starts:%H:%M}–{ends:%H:%M} ({attraction.timezone})"
-
-
 def _summary(order: Order) -> dict:
+    tz = order.attraction.tz
     return {
         "order": order,
         "attraction_name": order.attraction.display_name(_language()),
-        "slot_text": slot_text(order.slot, order.attraction),
+        "slot_text": local_time.format_slot(order.slot.starts_at, order.slot.ends_at, tz),
         "lines": _lines(order),
     }
 
@@ -146,10 +137,11 @@ def _parse_day(raw, attraction: Attraction) -> dt.date | None:
 def _sell_context(request, attraction, day, form, **extra) -> dict:
     language = _language()
     now = clock.now()
+    tz = attraction.tz
     slots = [
         {
             "slot": slot,
-            "text": slot_text(slot, attraction, with_date=False),
+            "text": local_time.format_time_range(slot.starts_at, slot.ends_at, tz),
             "running": slot.starts_at <= now,
         }
         for slot in orders.bookable_slots(attraction, day, Order.Channel.BOX_OFFICE)
@@ -446,9 +438,7 @@ def receipt(request: HttpRequest, code: str) -> HttpResponse:
             **_summary(order),
             "payment": order.payment if cash is None else None,
             "cash": cash,
-            "paid_text": f"{order.paid_at.astimezone(tz):%Y-%m-%d %H:%M:%S} ({tz.key})"
-            if order.paid_at
-            else "",
+            "paid_text": local_time.format_datetime(order.paid_at, tz) if order.paid_at else "",
         },
     )
 

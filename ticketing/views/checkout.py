@@ -7,6 +7,9 @@ it, so a reload, the back button or an old tab always lands somewhere sensible.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +25,7 @@ from ticketing.exceptions import TicketingError
 from ticketing.models import Order
 
 from . import access
+from .standing import standing
 
 # Payment states in which the buyer is still expected to scan or confirm.
 IN_FLIGHT = Payment.IN_FLIGHT_STATES
@@ -69,12 +73,8 @@ def _load(request: HttpRequest, code: str):
 
 
 def _page_for(order: Order, status) -> str:
-    """Where the buyer belongs now."""
-    if status.paid or order.state in (
-        Order.State.PAID,
-        Order.State.REFUND_PENDING,
-        Order.State.REFUNDED,
-    ):
+    """Where the buyer belongs now: the order page once nothing is left to do but read it."""
+    if status.paid or order.state not in Order.HOLDING_STATES:
         return reverse("shop:confirmation", args=[order.code])
     if order.state == Order.State.AWAITING_PAYMENT or status.payment_state is not None:
         return reverse("shop:pay", args=[order.code])
@@ -88,6 +88,7 @@ def _summary(order: Order) -> dict:
         "order": order,
         "attraction": order.attraction,
         "name": order.attraction.display_name(shown),
+        "address": order.attraction.display_address(shown),
         "lines": [
             {"line": line, "name": line.ticket_type.display_name(shown)}
             for line in order.lines.all()
@@ -140,8 +141,24 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         "polling": status.payment_state in UNDECIDED,
         "problem": "" if waiting else _problem(order, status),
         "status_url": reverse("shop:status", args=[order.code]),
+        "open_url": _wallet_link(request, order, status.qr_code) if waiting else "",
     }
     return render(request, "shop/pay.html", context)
+
+
+def _wallet_link(request: HttpRequest, order: Order, qr_code: str) -> str:
+    """The QR's address for "Open Alipay to pay" on a phone, with the way back to this order.
+
+    Only a wallet on the gateway's own host (the sandbox) is given the return address, as
+    Alipay's in-store QR takes none; Alipay's own codes are opened exactly as issued.
+    """
+    gateway = urlsplit(str(settings.ALIPAY.get("GATEWAY_URL", "")))
+    wallet = urlsplit(qr_code)
+    if not wallet.netloc or (wallet.scheme, wallet.netloc) != (gateway.scheme, gateway.netloc):
+        return qr_code
+    back = request.build_absolute_uri(reverse("shop:confirmation", args=[order.code]))
+    separator = "&" if wallet.query else "?"
+    return f"{qr_code}{separator}{urlencode({'return_url': back})}"
 
 
 def _problem(order: Order, status) -> str:
@@ -185,14 +202,25 @@ def status(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @require_GET
 def confirmation(request: HttpRequest, code: str) -> HttpResponse:
+    """The order page: where the order stands now, whatever its state, and what the buyer can do.
+
+    The link a buyer keeps (e-mail, "Find my tickets", the wallet's way back), so it never
+    redirects: a reserved or unpaid order shows its state with the way on to review or pay.
+    """
     loaded = _load(request, code)
     if loaded is None:
         return _denied(request)
     order, status = loaded
-    target = _page_for(order, status)
-    if target != request.path:
-        return redirect(target)
-    return render(request, "shop/confirmation.html", {**_summary(order), "status": status})
+    context = {
+        **_summary(order),
+        "status": status,
+        "standing": standing(order, status),
+        # Waiting on Alipay: follow the payment here too, as the pay page does.
+        "polling": order.state == Order.State.AWAITING_PAYMENT
+        and status.payment_state in UNDECIDED,
+        "status_url": reverse("shop:status", args=[order.code]),
+    }
+    return render(request, "shop/confirmation.html", context)
 
 
 @never_cache

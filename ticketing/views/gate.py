@@ -16,6 +16,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from ticketing import local_time
 from ticketing.etickets import checkin
 from ticketing.forms import TicketScanForm
 from ticketing.models import Ticket
@@ -40,16 +41,10 @@ def _details(verdict: checkin.GateVerdict) -> dict | None:
     order, slot = ticket.order, ticket.slot
     attraction = slot.attraction
     tz = attraction.tz
-    starts, ends = slot.starts_at.astimezone(tz), slot.ends_at.astimezone(tz)
     language = get_language()
     details = {
         "attraction": attraction.display_name(language),
-        "slot": _("%(start)s-%(end)s on %(day)s")
-        % {
-            "start": f"{starts:%H:%M}",
-            "end": f"{ends:%H:%M}",
-            "day": checkin.day_text(starts),
-        },
+        "slot": local_time.format_slot(slot.starts_at, slot.ends_at, tz),
         "ticket_type": ticket.type_name(language),
         "number": _("%(number)d of %(count)d")
         % {"number": ticket.number, "count": order.tickets.count()},
@@ -63,11 +58,7 @@ def _details(verdict: checkin.GateVerdict) -> dict | None:
         "used_at": "",
     }
     if verdict.code == "used" and ticket.used_at:
-        used = ticket.used_at.astimezone(tz)
-        details["used_at"] = _("%(time)s on %(day)s") % {
-            "time": f"{used:%H:%M:%S}",
-            "day": checkin.day_text(used),
-        }
+        details["used_at"] = local_time.format_datetime(ticket.used_at, tz)
     return details
 
 

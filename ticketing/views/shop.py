@@ -46,6 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "attraction": attraction,
             "name": attraction.display_name(language),
             "description": attraction.display_description(language),
+            "address": attraction.display_address(language),
             "from_price": attraction.any_from
             if attraction.paid_from is None
             else attraction.paid_from,
@@ -108,6 +109,7 @@ def attraction(request: HttpRequest, slug: str) -> HttpResponse:
         "attraction": attraction,
         "name": attraction.display_name(language),
         "description": attraction.display_description(language),
+        "address": attraction.display_address(language),
         "ticket_types": [(t, t.display_name(language)) for t in on_sale],
         "policy_lines": refund_policy.describe(
             refund_policy.policy_for(attraction), on_sale, language
@@ -194,15 +196,17 @@ def _booking_rate_limited(request, attraction, slot, availability, form, rate) -
 
 
 def _attach_error(form: TicketsForm, error: TicketingError) -> None:
-    """Show a service's error next to the field it names, else above the form."""
-    placed = False
-    for field, messages in error.fields.items():
-        if field in form.fields:
-            for message in messages:
-                form.add_error(field, str(message))
-            placed = True
+    """Show a service's errors next to the fields they name, else above the form.
+
+    When it names form fields and others too (InvalidBooking: details and quantities), the
+    others' messages go above the form, so none is lost."""
+    placed = [field for field in error.fields if field in form.fields]
     if not placed:
         form.add_error(None, str(error.message))
+        return
+    for field, messages in error.fields.items():
+        for message in messages:
+            form.add_error(field if field in placed else None, str(message))
 
 
 def _render_tickets(request, attraction, slot, availability, form, form_error, status):
