@@ -175,3 +175,13 @@ class NotChangeableNow(TicketingError):
 class InvalidTicketChoice(TicketingError):
     code = "invalid_tickets"
     default_message = _("Choose one or more valid tickets of this order.")
+
+
+class PriceDifferenceDue(TicketingError):
+    """The tickets cost more now than the buyer paid: the change would need a further payment."""
+
+    code = "price_difference_due"
+    http_status = 409
+    default_message = _(
+        "The tickets cost more now than you paid, so the time cannot be changed online."
+    )

@@ -67,6 +67,22 @@ def _locked(order: Order) -> Order:
     )
 
 
+def available_actions(order: Order, language: str | None) -> dict:
+    """What the order page offers: each action only while the order and the policy allow it."""
+    rules = policy.policy_for(order.attraction)
+    now = clock.now()
+    paid = order.state == State.PAID
+    starts = order.slot.starts_at
+    return {
+        "give_back": order.state in Order.HOLDING_STATES,
+        "cancel": paid and policy.may_cancel(rules, starts, now),
+        "change": paid and policy.may_change(rules, starts, now),
+        "policy_lines": policy.describe(
+            rules, [line.ticket_type for line in order.lines.all()], language
+        ),
+    }
+
+
 # --- Giving back an unpaid hold -------------------------------------------------------------------
 
 
