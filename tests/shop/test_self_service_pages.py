@@ -40,9 +40,7 @@ def capacity_stays_consistent(transactional_db):
 
 def open_order(client, order: Order) -> str:
     """The order page, opened with the secret token as the e-mail's link does."""
-    response = client.get(
-        reverse("shop:confirmation", args=[order.code]), {"token": order.token}
-    )
+    response = client.get(reverse("shop:confirmation", args=[order.code]), {"token": order.token})
     assert response.status_code == 200
     return response.content.decode()
 
