@@ -16,11 +16,15 @@ from ticketing.exceptions import (
     InvalidTicketChoice,
     NeverRefundable,
     NotCancellableNow,
+    NotChangeableNow,
     OrderStateConflict,
+    PriceDifferenceDue,
+    SlotUnavailable,
+    SoldOut,
     TicketingError,
 )
 from ticketing.models import Order, OrderEvent, RefundPolicy, Ticket
-from ticketing.orders import self_service
+from ticketing.orders import rebooking, self_service
 
 from .helpers import counters
 from .money_world import (
@@ -245,3 +249,109 @@ def test_two_devices_cancelling_at_once_never_refund_twice(world):
         assert sorted(outcomes) == ["done", "invalid_tickets"]
         assert refunds_of(payment) in ([Decimal("216.00")], [Decimal("72.00")])
     assert revoked == 3 or (revoked == 1 and refunds_of(payment) == [Decimal("72.00")])
+
+
+@pytest.fixture
+def changeable(world):
+    RefundPolicy.objects.filter(attraction=world.attraction).update(
+        change_allowed=True, change_hours_before=1
+    )
+    return world
+
+
+def test_changing_the_slot_moves_the_places_and_reissues_the_tickets(changeable, mailoutbox):
+    old, new = changeable.slot(capacity=5), changeable.slot(capacity=5)
+    order, payment = paid_online_order(changeable, old, adult=2)
+    old_uuids = set(order.tickets.values_list("uuid", flat=True))
+
+    after = rebooking.change_slot(order, new.pk, key="move")
+    rebooking.change_slot(order, new.pk, key="move")  # retried: nothing twice
+
+    assert after.slot_id == new.pk
+    assert counters(old) == (0, 0) and counters(new) == (0, 2)
+    valid = list(after.tickets.filter(state=Ticket.State.VALID))
+    assert len(valid) == 2 and {t.slot_id for t in valid} == {new.pk}
+    assert not old_uuids & {t.uuid for t in valid}
+    assert (
+        set(after.tickets.filter(state=Ticket.State.REVOKED).values_list("uuid", flat=True))
+        == old_uuids
+    )
+    assert refunds_of(payment) == []
+    assert OrderEvent.objects.filter(order=order, kind="slot_changed").count() == 1
+    assert any(m.subject == f"New time for order {order.code}" for m in mailoutbox)
+
+
+def test_a_cheaper_price_now_is_refunded_and_a_dearer_one_refused(changeable):
+    old, new = changeable.slot(capacity=5), changeable.slot(capacity=5)
+    order, payment = paid_online_order(changeable, old, adult=2)
+    adult = changeable.types["adult"]
+    adult.price = Decimal("90.00")
+    adult.save()
+    with pytest.raises(PriceDifferenceDue):
+        rebooking.change_slot(order, new.pk)
+    assert counters(old) == (0, 2)
+
+    adult.price = Decimal("75.00")
+    adult.save()
+    rebooking.change_slot(order, new.pk)
+    assert refunds_of(payment) == [Decimal("10.00")]
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID
+
+
+def test_a_full_slot_or_one_past_the_change_cut_off_is_refused(changeable, clock):
+    old = changeable.slot(capacity=5)
+    full = changeable.slot(capacity=1)
+    order, _payment = paid_online_order(changeable, old, adult=2)
+    with pytest.raises(SoldOut):
+        rebooking.change_slot(order, full.pk)
+    soon = changeable.slot(hours_ahead=0.5)
+    with pytest.raises(SlotUnavailable):
+        rebooking.change_slot(order, soon.pk)
+    clock.freeze(old.starts_at - dt.timedelta(hours=1) + dt.timedelta(seconds=1))
+    with pytest.raises(NotChangeableNow):
+        rebooking.change_slot(order, full.pk)
+    assert counters(old) == (0, 2)
+
+
+def test_two_devices_cancelling_and_changing_at_once_end_in_one_consistent_state(changeable):
+    old, new = changeable.slot(capacity=5), changeable.slot(capacity=5)
+    order, payment = paid_online_order(changeable, old, adult=3)
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def device(name: str, act) -> None:
+        try:
+            start.wait()
+            act(Order.objects.get(pk=order.pk))
+            outcomes[name] = "done"
+        except TicketingError as exc:
+            outcomes[name] = exc.code
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(
+            target=device, args=("cancel", lambda o: self_service.cancel_tickets(o, [1, 2, 3]))
+        ),
+        threading.Thread(
+            target=device, args=("change", lambda o: rebooking.change_slot(o, new.pk))
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    order.refresh_from_db()
+    assert outcomes["cancel"] in ("done", "invalid_tickets")
+    assert outcomes["change"] in ("done", "order_state_conflict")
+    assert sum(refunds_of(payment), Decimal("0")) <= payment.amount
+    assert len(refunds_of(payment)) <= 1
+    valid = order.tickets.filter(state=Ticket.State.VALID)
+    if outcomes["cancel"] == "done":
+        assert valid.count() == 0 and refunds_of(payment) == [Decimal("216.00")]
+        assert counters(old) == (0, 0) and counters(new) == (0, 0)
+    else:  # changed first; the cancel named the old tickets, now revoked
+        assert valid.count() == 3 and refunds_of(payment) == []
+        assert order.slot_id == new.pk and counters(new) == (0, 3)
