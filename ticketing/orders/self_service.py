@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 Reason = Order.OutcomeReason
 BUYER = "buyer"
 REFUND_REASON = "Tickets cancelled by the buyer"
-KEY_LENGTH = 100
+KEY_LENGTH = 255  # as the API's Idempotency-Key
 
 
 def already_done(order: Order, key: str) -> bool:
