@@ -355,3 +355,26 @@ def test_two_devices_cancelling_and_changing_at_once_end_in_one_consistent_state
     else:  # changed first; the cancel named the old tickets, now revoked
         assert valid.count() == 3 and refunds_of(payment) == []
         assert order.slot_id == new.pk and counters(new) == (0, 3)
+
+
+def test_a_payment_that_landed_first_makes_the_give_back_a_clear_refusal(world):
+    from payments.sandbox.notify import deliver_due_notifications
+    from payments.sandbox.trades import buyer_confirms
+
+    from .money_world import trade
+
+    slot = world.slot(capacity=5)
+    order = book(world, slot, adult=2)
+    payment = start_qr(order)
+    # The buyer pays in the wallet (its notification reaches the site) and then taps give back.
+    assert buyer_confirms(trade(payment))
+    deliver_due_notifications()
+
+    with pytest.raises(OrderStateConflict):
+        self_service.give_back_hold(order)
+
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert (order.state, payment.state) == (Order.State.PAID, Payment.State.PAID)
+    assert counters(slot) == (0, 2)
+    assert order.tickets.filter(state=Ticket.State.VALID).count() == 2
