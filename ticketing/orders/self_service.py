@@ -241,6 +241,16 @@ def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: st
     with transaction.atomic():
         current = _locked(order)
         if already_done(current, key):
+            if not _reversal_still_due(current, key):
+                return current
+            # Asked before, and the reversal did not get through: ask again (payments finds
+            # the cancel it already started, if any).
+            reverse_payment = current.payment
+    if reverse_payment is not None:
+        return _reverse(current, reverse_payment, actor)
+    with transaction.atomic():
+        current = _locked(order)
+        if already_done(current, key):
             return current
         quote = quote_cancel(current, numbers)
         payment = current.payment
@@ -267,15 +277,35 @@ def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: st
             _cancel_units(current, quote, actor, detail)
         tell_buyer_of_change_on_commit(current.pk, "tickets_cancelled", detail)
     if reverse_payment is not None:
-        try:
-            lifecycle.request_cancel(reverse_payment, actor=f"{actor}: order cancelled")
-        except (NotCancellable, PaymentError) as exc:
-            # The reversal is refused (the payment moved meanwhile): the tickets stay valid
-            # and the buyer may try again; nothing went back.
-            raise OrderStateConflict(exc.message) from exc
+        return _reverse(current, reverse_payment, actor)
     current.refresh_from_db()
     logger.info("order %s: tickets %s cancelled by the buyer", current.code, quote.numbers)
     return current
+
+
+def _reversal_still_due(order: Order, key: str) -> bool:
+    kind = OrderEvent.objects.filter(order_id=order.pk, detail__key=key).values_list(
+        "kind", flat=True
+    )[0]
+    return (
+        kind == "cancel_requested"
+        and order.state == State.PAID
+        and order.payment is not None
+        and order.payment.state == Payment.State.PAID
+    )
+
+
+def _reverse(order: Order, payment: Payment, actor: str) -> Order:
+    """The whole order's payment reversed: its money_returning unwinds the order."""
+    try:
+        lifecycle.request_cancel(payment, actor=f"{actor}: order cancelled")
+    except (NotCancellable, PaymentError) as exc:
+        # Refused (the payment moved meanwhile): the tickets stay valid, nothing went back,
+        # and the same request may be tried again.
+        raise OrderStateConflict(exc.message) from exc
+    order.refresh_from_db()
+    logger.info("order %s: cancelled by the buyer, payment reversed", order.code)
+    return order
 
 
 def _cancel_whole(order: Order, quote: CancelQuote, actor: str, detail: dict) -> None:
