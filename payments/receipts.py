@@ -31,6 +31,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
 from payments.alipay import money
+from payments.models import Refund
 
 PAPER_WIDTH = 80 * mm
 MARGIN = 4 * mm
@@ -255,8 +256,6 @@ def alipay_rows(payment) -> list[Row]:
 
 def payment_receipt(payment, language: str = "en") -> Receipt:
     """A payment's receipt: what it paid, Alipay's ids, and the refunds that succeeded."""
-    from payments.models import Refund
-
     with translation.override(language):
         rows = [
             Row(payment.description, center=True),

@@ -187,7 +187,7 @@ class WaitHub:
                 connection.close()
 
     def _listen(self) -> None:
-        import redis
+        import redis  # optional: installed and used only where REDIS_URL is set
 
         backoff = 0.5
         while True:
@@ -240,7 +240,7 @@ def announce_change(payment_id: int) -> None:
     try:
         with _publisher_lock:
             if _publisher is None:
-                import redis
+                import redis  # optional: installed and used only where REDIS_URL is set
 
                 _publisher = redis.Redis.from_url(
                     redis_url(), socket_timeout=2, socket_connect_timeout=2

@@ -28,6 +28,9 @@ from .models import (
     TicketType,
     TimeSlot,
 )
+
+# The sales report registers its own admin page (ticketing/reports/admin.py).
+from .reports import admin as reports_admin  # noqa: F401
 from .slot_generation import generate_slots
 
 

@@ -19,10 +19,12 @@ class EntradaAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         """AdminSite.login with ThrottledLoginView in place of Django's LoginView (which the
         original imports inside the method, so it cannot be swapped any other way)."""
+        # At sign-in, not at import: this module loads while the admin app is being set up
+        # (its default_site), before forms and views that need the app registry may.
         from django.contrib.admin.forms import AdminAuthenticationForm
         from django.http import HttpResponseRedirect
 
-        from ticketing.views.staff import ThrottledLoginView
+        from ticketing.views.staff import ThrottledLoginView  # (same reason)
 
         if request.method == "GET" and self.has_permission(request):
             return HttpResponseRedirect(reverse("admin:index", current_app=self.name))

@@ -13,11 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.test.utils import override_settings
 
-from payments import clock
+from payments import alipay_client, clock, lifecycle
 from payments.alipay.beijing import BEIJING, beijing
+from payments.exceptions import PaymentError
 
 from . import orders
 from .models import Attraction, Order, TicketType, TimeSlot
@@ -31,10 +33,8 @@ DAYS_AGO = 2
 
 def load_demo_reconciled_day() -> bool:
     """Returns whether the day was made now (False: it exists already, or no slot to sell)."""
-    from django.conf import settings
-
-    from payments import alipay_client, lifecycle
-    from payments.exceptions import PaymentError
+    # The sandbox (and reconciliation against it) may be left out of a production site:
+    # loaded only when demo data is asked for.
     from payments.reconciliation.models import ReconciliationRun
     from payments.reconciliation.tasks import reconcile_sources
     from payments.sandbox.serving import site_in_thread

@@ -19,6 +19,8 @@ from typing import BinaryIO
 import requests
 from django.conf import settings
 
+from payments import alipay_client
+
 from .exceptions import SourceUnavailable
 from .models import ReconciliationFile
 from .runs import Incoming
@@ -72,7 +74,7 @@ def folder_files(folder: str | None = None) -> list[Incoming]:
 
 def sftp_files(config: dict | None = None) -> list[Incoming]:
     """Download every CSV in the remote folder (host key checked against KNOWN_HOSTS)."""
-    import paramiko
+    import paramiko  # loaded only where SFTP is configured: the SSH stack is heavy
 
     conf = config or settings.RECONCILIATION_SFTP
     if not (conf.get("HOST") and conf.get("USER") and conf.get("KEY_FILE")):
@@ -124,8 +126,6 @@ def _reopen(spool: BinaryIO):
 
 def sandbox_files(day: date) -> list[Incoming]:
     """The day's two files from the sandbox's /sandbox/files/, signed like a gateway call."""
-    from payments import alipay_client
-
     config = alipay_client.client_config()
     base = settings.ALIPAY["GATEWAY_URL"].rsplit("/", 1)[0]
     out = []

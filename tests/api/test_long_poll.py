@@ -15,12 +15,14 @@ import http.client
 import json
 import select
 import time
+import uuid
 from urllib.parse import urlparse
 
 import pytest
 import requests
 
 from payments import lifecycle
+from payments.api.queries import API_TRANS_ID_PREFIX
 from payments.api.terminals import get_or_create_terminal, issue_token
 from payments.models import Payment
 
@@ -62,7 +64,10 @@ def token_for(terminal_id: str) -> str:
 
 
 def pending_payment() -> Payment:
-    payment = pay(PIN_NEVER, store_id="STORE-1", terminal_id="POS-1")
+    # A payment taken through the partner API (its partner_trans_id says so): the only kind a
+    # terminal may read.
+    api_id = f"{API_TRANS_ID_PREFIX}{uuid.uuid4().hex.upper()}"
+    payment = pay(PIN_NEVER, store_id="STORE-1", terminal_id="POS-1", partner_trans_id=api_id)
     assert payment.state == Payment.State.PENDING
     return payment
 

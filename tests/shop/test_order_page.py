@@ -16,6 +16,7 @@ from django.urls import reverse
 from payments.models import Payment, Refund
 from ticketing import orders
 from ticketing.models import Order
+from ticketing.views.standing import _why_refunded
 
 from ..ticketing.helpers import paid_order
 
@@ -231,13 +232,13 @@ def test_a_refund_needing_attention_is_under_review_with_its_reason(client, book
 
 def test_every_state_and_outcome_reason_has_its_words(booking):
     """Each state maps to a standing, and each outcome reason a refund can have to a sentence."""
-    from ticketing.views.standing import _why_refunded
 
     refund_reasons = {
         Reason.REFUNDED,
         Reason.CANCELLED_REFUND,
         Reason.LATE_PAYMENT_SOLD_OUT,
         Reason.PAID_AFTER_CANCEL,
+        Reason.PAYMENT_RETURNED,
     }
     for reason in refund_reasons:
         assert _why_refunded(Order(outcome_reason=reason))

@@ -376,6 +376,7 @@ class OrderTicketsPdfView(GuardedOrderView):
     )
     def get(self, request, code: str):
         """The order's e-tickets as one PDF, a page per admission."""
+        # The PDF stack (reportlab, fonts) loads with the first download, not with every API worker.
         from ticketing.etickets.faces import order_pdf
 
         order = _order_for(request, code, request.query_params)

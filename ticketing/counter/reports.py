@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from payments.models import Payment
+
 from ..models import CounterRefund, CounterSale, Order, OrderLine, Shift, Till, TillMovement
 
 SOLD_STATES = (Order.State.PAID, Order.State.REFUND_PENDING, Order.State.REFUNDED)
@@ -74,8 +76,6 @@ class ZReport:
 
 def z_report(shifts: list[Shift], language: str = "en") -> ZReport:
     """The Z report of `shifts` (one shift, or a till's day), all in one currency."""
-    from payments.models import Payment
-
     currencies = {shift.currency for shift in shifts}
     if len(currencies) > 1:
         raise ValueError("a Z report covers shifts of one currency")

@@ -24,6 +24,7 @@ def check_ticket_signing_key(app_configs, **kwargs) -> list[checks.CheckMessage]
             )
         ]
     if configured:
+        # Checks are registered at import; the key ring (and cryptography) load only when run.
         from .keys import key_ring
 
         try:
@@ -36,6 +37,7 @@ def check_ticket_signing_key(app_configs, **kwargs) -> list[checks.CheckMessage]
 @checks.register()
 def check_ticket_cjk_font(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """An unusable TICKET_CJK_FONT is an error; no CJK font at all is a warning (fonts.py)."""
+    # reportlab's font machinery loads only when the check runs, not at every import.
     from . import fonts
 
     font, problems = fonts.find_ttf()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ticketing", "0014_link_existing_payments"),
+        ("ticketing", "0015_sales_report_permission"),
     ]
 
     operations = [

@@ -13,6 +13,7 @@ from .catalogue import (
 from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMovement
 from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
 from .policies import RefundPolicy
+from .reports import SalesReport
 from .slots import TimeSlot
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "OrderLine",
     "OrderPayment",
     "RefundPolicy",
+    "SalesReport",
     "Shift",
     "ShiftEvent",
     "SpecialOpening",

@@ -117,6 +117,9 @@ class Order(models.Model):
             models.Index(fields=["state", "hold_expires_at"], name="order_state_expiry"),
             models.Index(fields=["slot", "state"], name="order_slot_state"),
             models.Index(fields=["client_key", "state"], name="order_client_state"),
+            # The sales report reads each time zone's attractions' orders by the time they were
+            # paid (ticketing.reports): one index range per attraction, not the whole period.
+            models.Index(fields=["attraction", "paid_at"], name="order_attraction_paid"),
         ]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
@@ -210,7 +213,11 @@ class Ticket(models.Model):
             models.UniqueConstraint(fields=["order", "number"], name="ticket_unique_number")
         ]
         # The gates' incremental revocation list (ticketing.etickets.views) reads by these.
-        indexes = [models.Index(fields=["state", "revoked_at"], name="ticket_state_revoked")]
+        indexes = [
+            models.Index(fields=["state", "revoked_at"], name="ticket_state_revoked"),
+            # The sales report counts admissions by the time of their gate scan.
+            models.Index(fields=["used_at"], name="ticket_used_at"),
+        ]
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
 

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models.functions import Coalesce, Greatest
 from django.utils.translation import gettext_lazy as _
 
+from ..local_time import format_datetime
 from .catalogue import Attraction, OpeningRule
 
 
@@ -85,8 +86,6 @@ class TimeSlot(models.Model):
     def __str__(self) -> str:
         if not self.attraction_id:
             return f"{self.starts_at:%Y-%m-%d %H:%M}"
-        from ticketing.local_time import format_datetime
-
         return f"{self.attraction} {format_datetime(self.starts_at, self.attraction.tz)}"
 
     @property

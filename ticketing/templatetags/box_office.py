@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from django import template
 
+from ticketing.counter.shifts import current_shift
+from ticketing.views.approval import SUPERVISORS_GROUP
+from ticketing.views.staff import in_group
+
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def counter_status(context) -> dict:
     """{"shift": the user's open shift or None, "supervisor": may see all shifts}."""
-    from ticketing.counter.shifts import current_shift
-    from ticketing.views.approval import SUPERVISORS_GROUP
-    from ticketing.views.staff import in_group
-
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

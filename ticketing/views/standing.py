@@ -49,6 +49,10 @@ def _why_refunded(order: Order) -> str:
         ),
         Reason.PAID_AFTER_CANCEL: _("The order had been cancelled before your payment arrived."),
         Reason.CANCELLED_REFUND: _("The order was cancelled after payment."),
+        Reason.PAYMENT_RETURNED: _(
+            "Your payment was given back to you, so the order is cancelled and its e-tickets are "
+            "no longer valid."
+        ),
         Reason.REFUNDED: _("The payment was refunded."),
     }
     return str(reasons.get(order.outcome_reason, ""))

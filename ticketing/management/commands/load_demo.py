@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.demo_keys import ensure_demo_keys
+from payments.api.tasks import ensure_schedules as ensure_partner_api_schedules
+from payments.demo_keys import demo_key_paths, ensure_demo_keys
+from ticketing.demo import load_demo_catalogue
+from ticketing.demo_reconciliation import load_demo_reconciled_day
+from ticketing.models import Till
+from ticketing.tasks import ensure_schedules as ensure_ticketing_schedules
+from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
+from ticketing.views.gate import GATE_STAFF_GROUP
 
 DEMO_ADMIN = ("admin", "entrada-demo")
 # A member of "Gate staff" only: the check-in page at /gate/, nothing in the admin.
@@ -40,26 +48,16 @@ class Command(BaseCommand):
         self._gate_user()
         self._box_office_users()
         self._sandbox_merchant()
-        from ticketing.demo import load_demo_catalogue
-        from ticketing.tasks import ensure_schedules as ensure_ticketing_schedules
 
         slots = load_demo_catalogue()
         ensure_ticketing_schedules()
-        from payments.api.tasks import ensure_schedules as ensure_partner_api_schedules
-
         ensure_partner_api_schedules()
         self.stdout.write(f"Demo catalogue: {slots.created} new time slots.")
-        from ticketing.demo_reconciliation import load_demo_reconciled_day
-
         if load_demo_reconciled_day():
             self.stdout.write("Demo reconciliation: a past day paid, refunded and reconciled.")
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
 
     def _gate_user(self) -> None:
-        from django.contrib.auth.models import Group
-
-        from ticketing.views.gate import GATE_STAFF_GROUP
-
         username, password = DEMO_GATE
         user_model = get_user_model()
         user = user_model.objects.filter(username=username).first()
@@ -70,10 +68,6 @@ class Command(BaseCommand):
         user.groups.add(group)
 
     def _box_office_users(self) -> None:
-        from django.contrib.auth.models import Group
-
-        from ticketing.views.box_office import BOX_OFFICE_GROUP, SUPERVISORS_GROUP
-
         user_model = get_user_model()
         for (username, password), groups in (
             (DEMO_CASHIER, (BOX_OFFICE_GROUP,)),
@@ -87,15 +81,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"Created demo box office user {username} / {password}")
             for name in groups:
                 user.groups.add(Group.objects.get_or_create(name=name)[0])
-        from ticketing.models import Till
-
         # Two counters and a phone for the queue (mPOS): a shift opens on one of them.
         for name in DEMO_TILLS:
             Till.objects.get_or_create(name=name)
 
     def _sandbox_merchant(self) -> None:
         """The sandbox's demo merchant with the demo keys, and its notification Schedule."""
-        from payments.demo_keys import demo_key_paths
+        # The sandbox app may be left out of a production site: import it only when asked for.
         from payments.sandbox.demo import ensure_demo_merchant
         from payments.sandbox.notify import ensure_schedule
 

@@ -1,0 +1,1 @@
+"""Sales reports for staff: figures (queries), charts, downloads (exports) and the admin page."""
