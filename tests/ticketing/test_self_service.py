@@ -277,6 +277,9 @@ def test_changing_the_slot_moves_the_places_and_reissues_the_tickets(changeable,
     assert refunds_of(payment) == []
     assert OrderEvent.objects.filter(order=order, kind="slot_changed").count() == 1
     assert any(m.subject == f"New time for order {order.code}" for m in mailoutbox)
+    # The new tickets are e-mailed again: the first e-mail's PDF no longer admits.
+    ticket_mails = [m for m in mailoutbox if m.subject.startswith("Your tickets for")]
+    assert len(ticket_mails) == 2 and ticket_mails[1].attachments
 
 
 def test_a_cheaper_price_now_is_refunded_and_a_dearer_one_refused(changeable):
