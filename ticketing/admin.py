@@ -22,6 +22,7 @@ from .models import (
     Order,
     OrderEvent,
     OrderLine,
+    RefundPolicy,
     SpecialOpening,
     Ticket,
     TicketType,
@@ -36,7 +37,24 @@ from .slot_generation import generate_slots
 class TicketTypeInline(admin.TabularInline):
     model = TicketType
     extra = 0
-    fields = ("code", "name", "name_zh", "price", "admissions", "active", "sort_order")
+    fields = (
+        "code",
+        "name",
+        "name_zh",
+        "price",
+        "admissions",
+        "refundable",
+        "active",
+        "sort_order",
+    )
+
+
+class RefundPolicyInline(admin.StackedInline):
+    model = RefundPolicy
+    # One blank form shown: an attraction without a policy offers no cancelling at all.
+    extra = 1
+    max_num = 1
+    can_delete = True
 
 
 class OpeningRuleInline(admin.TabularInline):
@@ -61,7 +79,13 @@ class AttractionAdmin(admin.ModelAdmin):
     list_filter = ("active",)
     search_fields = ("name", "name_zh", "slug", "address", "address_zh")
     prepopulated_fields = {"slug": ("name",)}
-    inlines = [TicketTypeInline, OpeningRuleInline, SpecialOpeningInline, ClosedDayInline]
+    inlines = [
+        TicketTypeInline,
+        RefundPolicyInline,
+        OpeningRuleInline,
+        SpecialOpeningInline,
+        ClosedDayInline,
+    ]
     actions = ["generate_90_days"]
 
     def has_generate_slots_permission(self, request) -> bool:

@@ -150,3 +150,38 @@ class SelfApproval(TicketingError):
     code = "self_approval"
     http_status = 403
     default_message = _("A supervisor cannot approve their own shift or sale.")
+
+
+class NotCancellableNow(TicketingError):
+    """The attraction's refund policy does not allow cancelling these tickets (any more)."""
+
+    code = "not_cancellable"
+    http_status = 409
+    default_message = _("Under the attraction's refund policy these tickets cannot be cancelled.")
+
+
+class NeverRefundable(TicketingError):
+    code = "not_refundable"
+    http_status = 409
+    default_message = _("Some of the tickets you chose can never be refunded.")
+
+
+class NotChangeableNow(TicketingError):
+    code = "not_changeable"
+    http_status = 409
+    default_message = _("Under the attraction's refund policy the time slot cannot be changed.")
+
+
+class InvalidTicketChoice(TicketingError):
+    code = "invalid_tickets"
+    default_message = _("Choose one or more valid tickets of this order.")
+
+
+class PriceDifferenceDue(TicketingError):
+    """The tickets cost more now than the buyer paid: the change would need a further payment."""
+
+    code = "price_difference_due"
+    http_status = 409
+    default_message = _(
+        "The tickets cost more now than you paid, so the time cannot be changed online."
+    )

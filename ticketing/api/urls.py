@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import self_service, views
 
 app_name = "booking-api"
 
@@ -23,6 +23,14 @@ urlpatterns = [
     path("orders/", views.OrderCreateView.as_view(), name="orders"),
     path("orders/<str:code>/", views.OrderStatusView.as_view(), name="order"),
     path("orders/<str:code>/payment/", views.OrderPaymentView.as_view(), name="order-payment"),
+    path(
+        "orders/<str:code>/options/", self_service.OrderOptionsView.as_view(), name="order-options"
+    ),
+    path(
+        "orders/<str:code>/give-back/", self_service.GiveBackView.as_view(), name="order-give-back"
+    ),
+    path("orders/<str:code>/cancel/", self_service.CancelView.as_view(), name="order-cancel"),
+    path("orders/<str:code>/change/", self_service.ChangeView.as_view(), name="order-change"),
     path(
         "orders/<str:code>/tickets.pdf", views.OrderTicketsPdfView.as_view(), name="order-tickets"
     ),

@@ -18,6 +18,7 @@ from django.utils.translation import pgettext
 from payments import clock
 from ticketing import local_time
 from ticketing.models import Order
+from ticketing.orders import policy as refund_policy
 
 from .faces import order_pdf
 
@@ -64,6 +65,11 @@ def build_message(order: Order, pdf: bytes) -> EmailMessage:
                 "eticket",
                 "You can download your tickets again on our website with your order code and "
                 "e-mail address.",
+            ),
+            *refund_policy.describe(
+                refund_policy.policy_for(attraction),
+                [line.ticket_type for line in order.lines.select_related("ticket_type")],
+                order.language,
             ),
         ]
     message = EmailMessage(

@@ -12,6 +12,7 @@ from .catalogue import (
 )
 from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMovement
 from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
+from .policies import RefundPolicy
 from .reports import SalesReport
 from .slots import TimeSlot
 
@@ -25,6 +26,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "OrderPayment",
+    "RefundPolicy",
     "SalesReport",
     "Shift",
     "ShiftEvent",

@@ -139,6 +139,11 @@ class TicketType(models.Model):
         help_text=_("Places one ticket takes from a time slot (family 4, infant 0)."),
     )
     active = models.BooleanField(_("on sale"), default=True)
+    refundable = models.BooleanField(
+        _("refundable"),
+        default=True,
+        help_text=_("Buyers may cancel it within the attraction's refund policy."),
+    )
     sort_order = models.PositiveIntegerField(_("order"), default=0)
 
     class Meta:

@@ -29,6 +29,14 @@ REFUND_REASONS = {
     "amount_mismatch": "Amount does not match the order",
 }
 
+# Refund ids ending "-TC<n>" are a buyer's ticket cancel: the tickets were revoked and their
+# places released in the refund's own transaction (ticketing.orders.self_service).
+TICKET_CANCEL_SUFFIX = "TC"
+
+
+def is_ticket_cancel(partner_refund_id: str) -> bool:
+    return partner_refund_id.rpartition("-")[2].startswith(TICKET_CANCEL_SUFFIX)
+
 
 def refund_id(payment, suffix: str) -> str:
     """The refund's id at Alipay, fixed per payment and purpose: asking again finds the same."""

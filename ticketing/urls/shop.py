@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ticketing.views import checkout, lookup, shop
+from ticketing.views import checkout, lookup, self_service, shop
 
 app_name = "shop"
 
@@ -16,4 +16,7 @@ urlpatterns = [
     path("orders/<str:code>/pay/", checkout.pay, name="pay"),
     path("orders/<str:code>/status/", checkout.status, name="status"),
     path("orders/<str:code>/tickets.pdf", checkout.tickets_pdf, name="tickets_pdf"),
+    path("orders/<str:code>/give-back/", self_service.give_back, name="give_back"),
+    path("orders/<str:code>/cancel/", self_service.cancel, name="cancel"),
+    path("orders/<str:code>/change/", self_service.change, name="change"),
 ]

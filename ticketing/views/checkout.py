@@ -7,6 +7,7 @@ it, so a reload, the back button or an old tab always lands somewhere sensible.
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from ticketing import orders
 from ticketing.etickets.faces import order_pdf
 from ticketing.exceptions import TicketingError
 from ticketing.models import Order
+from ticketing.orders import self_service
 
 from . import access
 from .standing import standing
@@ -219,6 +221,9 @@ def confirmation(request: HttpRequest, code: str) -> HttpResponse:
         "polling": order.state == Order.State.AWAITING_PAYMENT
         and status.payment_state in UNDECIDED,
         "status_url": reverse("shop:status", args=[order.code]),
+        # What the buyer may change themselves (ticketing.views.self_service).
+        "actions": self_service.available_actions(order, get_language()),
+        "actions_key": uuid.uuid4().hex,
     }
     return render(request, "shop/confirmation.html", context)
 

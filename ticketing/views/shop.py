@@ -22,6 +22,7 @@ from ticketing.api.throttles import PublicOrderThrottle
 from ticketing.exceptions import TicketingError
 from ticketing.forms import TicketsForm
 from ticketing.models import Attraction, ClosedDay, TicketType, TimeSlot
+from ticketing.orders import policy as refund_policy
 
 from . import access, calendar
 from .throttle import minutes_to_wait
@@ -103,14 +104,16 @@ def attraction(request: HttpRequest, slug: str) -> HttpResponse:
         }
         for slot in (found[chosen].slots if chosen in found else [])
     ]
+    on_sale = list(attraction.ticket_types.filter(active=True))
     context = {
         "attraction": attraction,
         "name": attraction.display_name(language),
         "description": attraction.display_description(language),
         "address": attraction.display_address(language),
-        "ticket_types": [
-            (t, t.display_name(language)) for t in attraction.ticket_types.filter(active=True)
-        ],
+        "ticket_types": [(t, t.display_name(language)) for t in on_sale],
+        "policy_lines": refund_policy.describe(
+            refund_policy.policy_for(attraction), on_sale, language
+        ),
         "strip": strip,
         "chosen": chosen,
         "slots": slots,

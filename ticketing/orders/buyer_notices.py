@@ -1,0 +1,68 @@
+"""The e-mail confirming each change a buyer made to their order themselves."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from ..models import Order
+from ..templatetags.shop import money
+
+logger = logging.getLogger(__name__)
+
+
+def tell_buyer_of_change_on_commit(order_id: int, kind: str, detail: dict | None = None) -> None:
+    """Sent once the change has committed; a mail error is logged and undoes nothing."""
+    transaction.on_commit(lambda: _send(order_id, kind, detail or {}), robust=True)
+
+
+def _send(order_id: int, kind: str, detail: dict) -> None:
+    order = Order.objects.select_related("attraction", "slot").get(pk=order_id)
+    if not order.email:
+        return
+    currency = order.currency
+    with translation.override(order.language):
+        name = order.attraction.display_name(order.language)
+        if kind == "hold_given_back":
+            subject = _("Your reservation %(code)s is cancelled") % {"code": order.code}
+            what = [_("You gave back your reserved places. Nothing was charged.")]
+        elif kind == "tickets_cancelled":
+            subject = _("Tickets of order %(code)s cancelled") % {"code": order.code}
+            what = [
+                ngettext(
+                    "You cancelled %(count)s ticket; it no longer admits anyone.",
+                    "You cancelled %(count)s tickets; they no longer admit anyone.",
+                    len(detail.get("tickets", [])),
+                )
+                % {"count": len(detail.get("tickets", []))},
+                _("Refund: %(refund)s (price %(amount)s, cancellation fee %(fee)s).")
+                % {
+                    "refund": money(detail.get("refund"), currency),
+                    "amount": money(detail.get("amount"), currency),
+                    "fee": money(detail.get("fee"), currency),
+                },
+            ]
+        else:  # slot_changed
+            starts = order.slot.starts_at.astimezone(order.attraction.tz)
+            subject = _("New time for order %(code)s") % {"code": order.code}
+            what = [
+                _("Your visit is now on %(date)s at %(time)s (%(timezone)s).")
+                % {
+                    "date": f"{starts:%Y-%m-%d}",
+                    "time": f"{starts:%H:%M}",
+                    "timezone": order.attraction.timezone,
+                },
+                _("Your new e-tickets follow in a separate e-mail; the old ones no longer admit."),
+            ]
+        greeting = (
+            _("Dear %(name)s,") % {"name": order.buyer_name} if order.buyer_name else _("Hello,")
+        )
+        body = "\n\n".join([greeting, *what, name])
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+    logger.info("order %s: %s confirmed to the buyer", order.code, kind)
