@@ -35,6 +35,7 @@ from payments.leases import (
     LEASE_NAME,
     LEASE_SECONDS,
     acquire_lease,
+    clear_kick,
     lease_is_held,
     lease_name,
     release_lease,
@@ -335,6 +336,7 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
     """
     holder = _holder()
     close_old_connections()
+    clear_kick()
     give_up = later(wait_for_lease)
     while (shard := acquire_any(holder)) is None:
         if clock.now() >= give_up or not has_work():
