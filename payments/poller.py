@@ -23,8 +23,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
-from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Min, Q, Value, When
-from django.db.models.functions import Coalesce, Least
+from django.db.models import Case, DateTimeField, F, Min, Q, Value, When
+from django.db.models.functions import Coalesce
 
 from payments import clock
 from payments.alipay.services import QUERY
@@ -146,22 +146,25 @@ def _by_priority(queryset):
     """Due payments in the order they are served when there is more work than capacity.
 
     First the deadline's steps (a pending payment past its deadline, a cancel to send or retry):
-    a cancel that waits lets a buyer pay for what is being released. Then the queries, nearest
-    deadline first, so a late query costs the payment with the most time left. A step overdue
-    by more than AGING_SECONDS ranks as if its deadline had come, so a payment with a far
-    deadline (a QR) is still served under a steady flood of shorter ones: none starves.
+    a cancel that waits lets a buyer pay for what is being released. Then any step overdue by
+    more than AGING_SECONDS, oldest first, so a payment with a far deadline (a QR) is still
+    served under a steady flood of nearer ones: none starves. Then the queries, nearest deadline
+    first, so a late query costs the payment with the most time left.
     """
     now = clock.now()
-    aged = ExpressionWrapper(
-        F("next_action_at") + Value(timedelta(seconds=AGING_SECONDS)), output_field=DateTimeField()
-    )
+    aged = Q(next_action_at__lte=now - timedelta(seconds=AGING_SECONDS))
     return queryset.annotate(
-        urgent=Case(
+        tier=Case(
             When(Q(state=Payment.State.CANCELLING) | Q(deadline_at__lte=now), then=Value(0)),
-            default=Value(1),
+            When(aged, then=Value(1)),
+            default=Value(2),
         ),
-        rank=Least(Coalesce("deadline_at", aged), aged),
-    ).order_by("urgent", "rank", "pk")
+        rank=Case(
+            When(aged, then=F("next_action_at")),
+            default=Coalesce("deadline_at", "next_action_at"),
+            output_field=DateTimeField(),
+        ),
+    ).order_by("tier", "rank", "pk")
 
 
 def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment], list[int]]:
