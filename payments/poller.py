@@ -3,13 +3,17 @@
 Why a loop and not one django-q task per payment: django-q2 has no delayed tasks, so a
 per-payment chain must sleep ~3 s inside a worker between queries, and a cluster of W workers
 then keeps the 3-4 s cadence for only W payments at a time. Here a single poller (one holder of a
-renewed, expiring WorkerLease) wakes every fraction of a second, claims the rows whose
-`next_action_at` has come (compare-and-set on `chain_generation`, so a duplicate poller or a
-late task finds nothing to do) and runs their steps on a small thread pool: one query, one
-cancel or one refund each. The loop ends after WINDOW seconds and queues its successor;
-the sweeper (a django-q2 schedule every minute) restarts it after a crash. With POLLER_SHARDS
-= k, k pollers run at once (on any workers of any hosts), each owning the rows whose id modulo k
-is its shard, so polling scales past what one process's threads can send.
+renewed, expiring WorkerLease) claims the rows whose `next_action_at` has come, in batches (one
+UPDATE bumping `chain_generation`, so a duplicate poller or a late task finds nothing to do), and
+feeds their steps to a thread pool: one query, one cancel or one refund each. The loop ends after
+WINDOW seconds and queues its successor; the sweeper (a django-q2 schedule every minute)
+restarts it after a crash. With POLLER_SHARDS = k, k pollers run at once (on any workers of any
+hosts), each owning the rows whose id modulo k is its shard.
+
+When more is due than the threads can send, the poller degrades by rule (_by_priority): the
+deadline's cancels first, then steps waiting longer than AGING_SECONDS, then nearest deadline
+first; no payment is queried sooner than POLL_INTERVAL after its previous query; and the lag is
+exported (payments.backlog: `manage.py poller_status`, /payments/health/poller, a staff alert).
 """
 
 from __future__ import annotations
