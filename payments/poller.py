@@ -189,15 +189,26 @@ def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment
 def claim_due(limit: int, shard: int | None = None) -> list[tuple]:
     """Claim up to `limit` due steps (of the shard) in one batch: the jobs to run, in order.
 
-    Deadline steps first, then refunds, then queries; each job is (function, argument).
+    Deadline steps first, then refunds, then queries; each job is (function, argument). Three
+    statements for the batch: the due ids in priority order, the claim, the claimed rows.
     """
-    payments, refunds = due_work(limit, shard)
-    due_at = {payment.pk: payment.next_action_at for payment in payments}
-    claimed = claim_payments(payments)
+    now = clock.now()
+    due = list(
+        _by_priority(active_payments(shard).filter(next_action_at__lte=now)).values_list(
+            "pk", "next_action_at"
+        )[:limit]
+    )
+    due_at = dict(due)
+    claimed = claim_payments(list(due_at))
     urgent = [p for p in claimed if p.state == Payment.State.CANCELLING or _past_deadline(p)]
     first = {p.pk for p in urgent}
     rest = [p for p in claimed if p.pk not in first]
-    refunds = refunds[: max(0, limit - len(claimed))] if claimed else refunds
+    refunds = list(
+        active_refunds(shard)
+        .filter(next_action_at__lte=now)
+        .order_by("next_action_at")
+        .values_list("pk", flat=True)[: max(0, limit - len(claimed))]
+    )
     return (
         [(_step, (p, due_at[p.pk])) for p in urgent]
         + [(step_refund, pk) for pk in refunds]
@@ -401,10 +412,12 @@ def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int
     pool = _Pool(threads)
     running: set = set()
     # Claims are batched: the pool is refilled once half the threads are free (or any are, after
-    # MAX_NAP), and the loop wakes on the tick, not on every finished step (which cost a thread
-    # switch and a claim query per step).
+    # MAX_NAP; and after MAX_NAP only when the last claim found nothing more due), and the loop
+    # wakes on the tick, not on every finished step (which cost a thread switch and a claim query
+    # per step).
     refill = max(1, threads // 2)
     refilled = clock.monotonic()
+    drained = False
     renewed = clock.now()
     steps = 0
     try:
@@ -416,9 +429,12 @@ def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int
                 renewed = clock.now()
                 check_lag()
             free = threads - len(running)
-            if free >= refill or (free and clock.monotonic() - refilled >= MAX_NAP):
-                running |= {pool.submit(_in_thread, *job) for job in claim_due(free, scope)}
+            waited = clock.monotonic() - refilled >= MAX_NAP
+            if (free >= refill and (drained is False or waited)) or (free and waited):
+                jobs = claim_due(free, scope)
+                running |= {pool.submit(_in_thread, *job) for job in jobs}
                 refilled = clock.monotonic()
+                drained = len(jobs) < free  # nothing more is due now: look again after MAX_NAP
             if running:
                 done, running = wait(running, timeout=TICK)
                 steps += sum(future.result() for future in done)

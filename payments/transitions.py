@@ -232,24 +232,25 @@ def claim_payment(payment: Payment) -> int | None:
     return generation
 
 
-def claim_payments(payments: list[Payment]) -> list[Payment]:
+def claim_payments(ids: list[int]) -> list[Payment]:
     """Own the next step of many due payments at once: one UPDATE and one SELECT for a batch.
 
-    A row is claimed if it is still active and due as read (a transition or another claim since
-    then moved its `next_action_at` away, or made it final). The claim bumps the chain generation
-    and sets `next_action_at` to a mark of this batch (the claim's expiry plus random
-    microseconds), by which the claimed rows are read back, fresh, in the order given.
+    `ids` are due payments as just read. A row is claimed if it is still active and due (a
+    transition or another claim since then moved its `next_action_at` away, or made it final).
+    The claim bumps the chain generation and sets `next_action_at` to a mark of this batch (the
+    claim's expiry plus random microseconds), by which the claimed rows are read back, fresh, in
+    the order given.
     """
-    if not payments:
+    if not ids:
         return []
     now = clock.now()
     mark = now + timedelta(seconds=conf("CLAIM_SECONDS"), microseconds=secrets.randbelow(10**6))
-    ids = [payment.pk for payment in payments]
     with transaction.atomic():
         Payment.objects.filter(
             pk__in=ids, state__in=Payment.ACTIVE_STATES, next_action_at__lte=now
         ).update(chain_generation=F("chain_generation") + 1, next_action_at=mark)
-        claimed = {p.pk: p for p in Payment.objects.filter(pk__in=ids, next_action_at=mark)}
+        rows = Payment.objects.filter(pk__in=ids, next_action_at=mark).order_by()
+        claimed = {p.pk: p for p in rows}
     return [claimed[pk] for pk in ids if pk in claimed]
 
 
