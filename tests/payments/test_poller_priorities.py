@@ -80,10 +80,13 @@ def test_no_query_sooner_than_the_interval_even_at_the_deadline(sandbox_clock, n
     assert cancel.actor == "system:deadline"
 
 
-def test_an_overloaded_poller_keeps_the_floor_and_the_deadlines(sandbox_clock, no_worker, settings):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_an_overloaded_poller_keeps_the_floor_and_the_deadlines(
+    sandbox_clock, no_worker, settings, threads
+):
     """More payments than threads, all due together: every one still gets its queries no
-    closer than 3 s apart, and every cancel at its deadline."""
-    settings.PAYMENTS = {**settings.PAYMENTS, "POLLER_THREADS": 2}
+    closer than 3 s apart, and every cancel at its deadline (one thread: rounds; more: a flow)."""
+    settings.PAYMENTS = {**settings.PAYMENTS, "POLLER_THREADS": threads}
     payments = [pay(PIN_NEVER, deadline_seconds=15) for _ in range(8)]
     assert poller.run() >= 8 * 5
     for payment in payments:
