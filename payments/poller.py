@@ -430,7 +430,7 @@ def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int
                 check_lag()
             free = threads - len(running)
             waited = clock.monotonic() - refilled >= MAX_NAP
-            if (free >= refill and (drained is False or waited)) or (free and waited):
+            if not running or (free >= refill and (not drained or waited)) or (free and waited):
                 jobs = claim_due(free, scope)
                 running |= {pool.submit(_in_thread, *job) for job in jobs}
                 refilled = clock.monotonic()
