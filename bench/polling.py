@@ -17,6 +17,22 @@ Printed per N: the delay from the buyer's confirmation (the sandbox trade's conf
 and the share of poll gaps within 3-4 s. Baseline in the same run: a perfect 3 s cadence gives a
 delay uniform on [0, 3] s (median 1.5, p95 2.85, max 3.0) plus one round trip.
 Bounded: each N waits at most --max-wait seconds after its last payment was created.
+
+    python bench/polling.py --pinned             # poller and sandbox on separate cores
+
+Pinned mode separates the poller's own cost from the gateway's: the sandbox runs as a site of
+its own (its own database, payments.sandbox.site_urls) pinned with `taskset` to core 0, together
+with this process (which creates the payments); ONE `manage.py qcluster` runs the pollers pinned
+to core 1. For each shard count (--shards, default 1 and 2: PAYMENTS_POLLER_SHARDS) it searches
+for the largest N that holds the cadence, within a time budget (--budget seconds for the whole
+search). A trial: N barcode payments with a --deadline of 40 s, half of them confirmed by the
+buyer at a random 6..30 s, half never (cancelled at the deadline). It holds when, once all N
+exist, at least 95% of the poller's gaps between two queries of a payment are within 3-4 s and
+the deadline cancels go out at most 1 s late (p95). Printed per trial: the poller's CPU time per
+gateway call (user + system time of every qcluster process, read from /proc, over the calls the
+pollers sent), the cadence, the cancel lateness, and the load average. Baselines measured in the
+same run: the idle cluster's CPU per second, and the protocol client alone (sign, send, verify;
+no database) per query from this process.
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -33,6 +50,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
@@ -211,12 +229,296 @@ def report(result: dict, backend: str) -> str:
     return "\n".join(lines)
 
 
+# --- pinned mode: the poller on one core, the sandbox on the other -----------------------------
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+TRIAL_DEADLINE = 40
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    """User + system CPU of every live process of a session, plus what they reaped (children
+    that exited: recycled django-q2 workers)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) != session_id:  # field 6 of stat: the session id
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / CLOCK_TICKS
+
+
+def load_average() -> str:
+    return "load " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def pinned(cmd: list[str], core: int) -> list[str]:
+    return ["taskset", "-c", str(core), *cmd]
+
+
+def manage(args: list[str], env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def protocol_baseline(calls: int = 200) -> float:
+    """CPU ms per query of the protocol client alone (sign, HTTP, verify), in this thread."""
+    from payments import alipay_client
+
+    client = alipay_client.client()
+    client.query(partner_trans_id="EBASELINE0")  # connect once
+    started = time.thread_time()
+    for i in range(calls):
+        client.query(partner_trans_id=f"EBASELINE{i}")
+    return (time.thread_time() - started) * 1000 / calls
+
+
+def pinned_trial(n: int, run_id: str, cluster: subprocess.Popen, rng: random.Random) -> dict:
+    from django.db import connection
+
+    from payments import lifecycle
+    from payments.models import GatewayExchange, Payment
+
+    def create(i: int) -> int:
+        seconds = rng.randint(6, 30)
+        code = f"2800000000000003{seconds:02d}" if i % 2 else "280000000000000004"
+        try:
+            return lifecycle.create_barcode_payment(
+                amount=Decimal("10.00"),
+                currency="USD",
+                description="Bench entry",
+                buyer_code=code,
+                reference=f"{run_id}-{n}-{i}",
+                store_id="BENCH",
+                terminal_id="BENCH-1",
+                deadline_seconds=TRIAL_DEADLINE,
+            ).pk
+        finally:
+            connection.close()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(create, range(n)))
+    created_in = time.monotonic() - started
+    from payments import clock
+
+    window_start = clock.now()
+    cpu_start = session_cpu_seconds(cluster.pid)
+    # Until the first deadline the pollers only query (and mark confirmed payments paid): the
+    # steady window, whose CPU per call is the cost of a query.
+    first_deadline = Payment.objects.filter(pk__in=ids).order_by("deadline_at")[0].deadline_at
+    steady_cpu = None
+    ends = time.monotonic() + TRIAL_DEADLINE + 30
+    while (
+        time.monotonic() < ends
+        and Payment.objects.filter(pk__in=ids, state__in=Payment.ACTIVE_STATES).exists()
+    ):
+        if steady_cpu is None and clock.now() >= first_deadline:
+            steady_cpu = session_cpu_seconds(cluster.pid) - cpu_start
+        time.sleep(0.5)
+    cpu = session_cpu_seconds(cluster.pid) - cpu_start
+    window_end = clock.now()
+    deadlines = dict(Payment.objects.filter(pk__in=ids).values_list("pk", "deadline_at"))
+    rows = list(
+        GatewayExchange.objects.filter(payment_id__in=ids, actor__startswith="system:")
+        .exclude(actor="system:pay")
+        .order_by("created_at")
+        .values_list("payment_id", "service", "created_at")
+    )
+    calls = sum(1 for _, _, at in rows if window_start <= at <= window_end)
+    steady_calls = sum(1 for _, _, at in rows if window_start <= at < first_deadline)
+    polls: dict[int, list] = {}
+    lateness = []
+    for pk, service, at in rows:
+        if service.endswith("query"):
+            polls.setdefault(pk, []).append(at)
+        elif service.endswith("cancel"):
+            lateness.append((at - deadlines[pk]).total_seconds())
+    gaps = []  # the last gap may end early, at the deadline: not counted
+    for pk, times in polls.items():
+        gaps += [
+            (b - a).total_seconds()
+            for a, b in pairwise(times)
+            if a >= window_start and b < deadlines[pk]
+        ]
+    states: dict[str, int] = {}
+    for state in Payment.objects.filter(pk__in=ids).values_list("state", flat=True):
+        states[state] = states.get(state, 0) + 1
+    within = sum(1 for g in gaps if 3.0 <= g <= 4.0) / len(gaps) if gaps else 0.0
+    late_p95 = percentile(lateness, 0.95) if lateness else float("inf")
+    return {
+        "n": n, "created_in": created_in, "states": states, "cpu": cpu, "calls": calls,
+        "steady_cpu": steady_cpu, "steady_calls": steady_calls,
+        "gaps": gaps, "within": within, "lateness": lateness, "late_p95": late_p95,
+        "held": within >= 0.95 and late_p95 <= 1.0 and set(states) <= {"paid", "cancelled"},
+        "load": load_average(),
+    }  # fmt: skip
+
+
+def pinned_report(t: dict) -> str:
+    per_call = t["cpu"] * 1000 / t["calls"] if t["calls"] else float("nan")
+    steady = (
+        f"{t['steady_cpu'] * 1000 / t['steady_calls']:.2f} ms per query before the first deadline"
+        f" ({t['steady_calls']} calls), "
+        if t["steady_cpu"] is not None and t["steady_calls"]
+        else ""
+    )
+    gaps = t["gaps"]
+    gap_text = (
+        f"gaps median {statistics.median(gaps):.2f} s, p95 {percentile(gaps, 0.95):.2f} s, "
+        f"within 3-4 s {t['within']:.0%}"
+        if gaps
+        else "no gaps"
+    )
+    late = t["lateness"]
+    late_text = (
+        f"cancel after deadline p95 {t['late_p95']:.2f} s, max {max(late):.2f} s"
+        if late
+        else "no cancel"
+    )
+    return (
+        f"  N={t['n']}: {'HELD' if t['held'] else 'not held'}; poller CPU {steady}"
+        f"{per_call:.2f} ms per call overall ({t['calls']} calls, {t['cpu']:.1f} s CPU); "
+        f"{gap_text}; {late_text}; created in "
+        f"{t['created_in']:.1f} s; {t['states']}; {t['load']}"
+    )  # fmt: skip
+
+
+def search_capacity(trial, start: int, budget: float) -> tuple[int, list[dict]]:
+    """The largest N that held: doubling from `start`, then halving the gap, within `budget`
+    seconds (a trial is not started when the last one's duration would overrun it)."""
+    ends = time.monotonic() + budget
+    best, worst, n, trials, last = 0, None, start, [], 0.0
+    while time.monotonic() + last < ends and n > 0:
+        began = time.monotonic()
+        result = trial(n)
+        last = time.monotonic() - began
+        trials.append(result)
+        print(pinned_report(result), flush=True)
+        if result["held"]:
+            best = n
+        else:
+            worst = n
+        if worst is None:
+            n *= 2
+        elif worst - best <= max(50, best // 8):
+            break
+        else:
+            n = (best + worst) // 2 if best else worst // 2
+    return best, trials
+
+
+def run_pinned(args) -> None:
+    from django.conf import settings
+
+    scratch = Path(tempfile.mkdtemp(prefix="entrada-bench-pinned-"))
+    (scratch / "entrada").mkdir()
+    (scratch / "sandbox").mkdir()
+    port = free_port()
+    # Production settings (DEBUG off): with DEBUG on, Django keeps every SQL statement and, on
+    # SQLite, quotes its parameters with one more query each, which would be measured as ours.
+    common = {
+        "ALIPAY_KEY_DIR": str(scratch / "keys"), "LOG_LEVEL": "WARNING", "DEBUG": "0",
+        "SECRET_KEY": "bench-" + secrets.token_hex(24), "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "SECURE_COOKIES": "0",
+        "ALIPAY_SANDBOX": "1",
+    }  # fmt: skip
+    sandbox_env = {
+        **os.environ,
+        **common,
+        "ENTRADA_VAR_DIR": str(scratch / "sandbox"),
+        "ENTRADA_ROOT_URLCONF": "payments.sandbox.site_urls",
+        "ALIPAY_SANDBOX": "1",
+    }
+    sandbox_env.pop("DATABASE_URL", None)  # the gateway's tables are not ours: its own SQLite
+    os.environ.update(common)
+    env = setup_environment(scratch / "entrada", port)
+    manage(["migrate"], sandbox_env)
+    manage(["load_demo"], sandbox_env)  # the demo merchant and keys, in the gateway's database
+    os.sched_setaffinity(0, {0})  # payment creation shares the gateway's core, not the poller's
+    backend = "SQLite (ORM broker)"
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        backend = "PostgreSQL + " + ("Redis broker" if os.environ.get("REDIS_URL") else "ORM")
+
+    import django
+
+    settings.DATABASES  # noqa: B018  (load the settings before adding the gateway's database)
+    settings.DATABASES["sandbox"] = {
+        "ENGINE": "django.db.backends.sqlite3", "NAME": scratch / "sandbox" / "entrada.sqlite3",
+    }  # fmt: skip
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    connection.close()
+    gateway = start(
+        pinned([sys.executable, "-m", "gunicorn", "ticketing.wsgi", "--bind",
+                f"127.0.0.1:{port}", "--workers", "2", "--threads", "8"], 0),
+        sandbox_env, scratch / "sandbox.log",
+    )  # fmt: skip
+    print(f"Polling bench, pinned: sandbox and this process on core 0, qcluster on core 1; "
+          f"{backend}; scratch {scratch}; {load_average()}")  # fmt: skip
+    rng = random.Random(args.seed)
+    summary = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/sandbox/wallet/")
+        print(f"baseline: protocol client alone {protocol_baseline():.2f} ms CPU per query "
+              f"(sign, HTTP, verify; no database)")  # fmt: skip
+        for shards in [int(s) for s in args.shards.split(",")]:
+            # CRITICAL: each paid bench payment has no order, which ticketing logs as an ERROR, and
+            # Django's mail handler renders a full error report for each (ADMINS empty or not):
+            # ~10 ms of the poller's CPU per paid payment that a real site does not spend.
+            cluster_env = {**env, "PAYMENTS_POLLER_SHARDS": str(shards), "LOG_LEVEL": "CRITICAL"}
+            cluster = start(pinned([sys.executable, "manage.py", "qcluster"], 1), cluster_env,
+                            scratch / f"qcluster-{shards}.log")  # fmt: skip
+            try:
+                time.sleep(5)  # started and idle
+                idle_start = session_cpu_seconds(cluster.pid)
+                time.sleep(5)
+                idle = (session_cpu_seconds(cluster.pid) - idle_start) / 5
+                print(f"POLLER_SHARDS={shards}: idle cluster {idle * 1000:.0f} ms CPU per s")
+                run_id = f"PIN{shards}{int(time.time())}"
+                best, trials = search_capacity(
+                    partial(pinned_trial, run_id=run_id, cluster=cluster, rng=rng),
+                    args.start,
+                    args.budget,
+                )
+                summary.append((shards, best, trials))
+                print(f"POLLER_SHARDS={shards}: largest N holding the cadence: {best}", flush=True)
+            finally:
+                stop(cluster)
+    finally:
+        stop(gateway)
+    print("Summary (" + backend + "):")
+    for shards, best, trials in summary:
+        cpu = sum(t["cpu"] for t in trials) * 1000 / max(1, sum(t["calls"] for t in trials))
+        steady = [t for t in trials if t["steady_cpu"] is not None and t["steady_calls"]]
+        query = sum(t["steady_cpu"] for t in steady) * 1000
+        query /= max(1, sum(t["steady_calls"] for t in steady))
+        print(f"  {shards} poller(s): largest N held {best}; poller CPU {query:.2f} ms per query "
+              f"(steady windows), {cpu:.2f} ms per call overall; {len(trials)} trials")  # fmt: skip
+    print(f"  {load_average()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100,500,1000")
     parser.add_argument("--max-wait", type=float, default=90.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pinned", action="store_true", help="sandbox and poller on own cores")
+    parser.add_argument("--shards", default="1,2", help="pinned: POLLER_SHARDS values to try")
+    parser.add_argument("--start", type=int, default=300, help="pinned: first N of the search")
+    parser.add_argument("--budget", type=float, default=240.0, help="pinned: s per shard count")
     args = parser.parse_args()
+    if args.pinned:
+        run_pinned(args)
+        return
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     scratch = Path(tempfile.mkdtemp(prefix="entrada-bench-"))

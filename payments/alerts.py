@@ -37,3 +37,30 @@ def alert_staff(payment: Payment, reason: str, *, refund: Refund | None = None) 
             logger.exception("could not mail the admins about %s", payment.partner_trans_id)
 
     transaction.on_commit(send)
+
+
+def alert_poller_lag(
+    *, oldest_overdue: float, due: int, past_deadline: int, threshold: float
+) -> None:
+    """The pollers are behind: once per incident (payments.backlog decides), counts only."""
+    subject = f"Payments poller lagging: oldest step {oldest_overdue:.0f} s overdue"
+    body = (
+        f"The oldest due payment step has waited {oldest_overdue:.1f} s "
+        f"(alert threshold {threshold:.0f} s).\n"
+        f"Steps due and not taken: {due}. "
+        f"In-flight payments past their deadline: {past_deadline}.\n\n"
+        "Queries then run less often than every 3-4 s (nearest deadline first; cancels at the\n"
+        "deadline go first). Check `manage.py poller_status`: a shard without a lease holder\n"
+        "means no poller runs (is the qcluster up?); all shards held means the pollers lack\n"
+        "capacity: raise PAYMENTS_POLLER_SHARDS (and Q_WORKERS) or add worker hosts.\n"
+        "No further mail until the lag has fallen under half the threshold."
+    )
+    logger.error("%s", subject)
+
+    def send() -> None:
+        try:
+            mail_admins(subject, body, fail_silently=False)
+        except Exception:
+            logger.exception("could not mail the admins about the poller lag")
+
+    transaction.on_commit(send)

@@ -29,6 +29,8 @@ DEFAULTS = {
     "POLLER_THREADS": 16,
     # Pollers that may run at once (each on payment id modulo this), across workers and hosts.
     "POLLER_SHARDS": 2,
+    # Staff are mailed once when the oldest due step has waited longer than this (payments.backlog).
+    "POLLER_ALERT_SECONDS": 30.0,
     # How long a poller round owns a row it claimed; past it the row is due again (a crash).
     "CLAIM_SECONDS": 30.0,
     # Respect Alipay's 00:00-01:30 Beijing refund blackout (refunds.py); off only in tests.

@@ -16,6 +16,9 @@ from payments.models import WorkerLease
 
 LEASE_NAME = "payments-poller"
 LEASE_SECONDS = 15.0
+# A queued poller task blocks further kicks this long at most (a lost task, a full queue).
+KICK_NAME = "payments-poller-kick"
+KICK_SECONDS = 5.0
 
 
 def shard_count() -> int:
@@ -32,9 +35,14 @@ def lease_name(shard: int) -> str:
 
 
 def acquire_lease(holder: str, shard: int = 0) -> bool:
-    name = lease_name(shard)
+    return _take(lease_name(shard), holder, LEASE_SECONDS)
+
+
+def _take(name: str, holder: str, seconds: float) -> bool:
+    """Take the named lease if it is free or expired (compare-and-set, or the insert's unique
+    name when the row does not exist yet)."""
     now = clock.now()
-    expires = now + timedelta(seconds=LEASE_SECONDS)
+    expires = now + timedelta(seconds=seconds)
     taken = WorkerLease.objects.filter(name=name, expires_at__lte=now).update(
         holder=holder, expires_at=expires
     )
@@ -48,6 +56,20 @@ def acquire_lease(holder: str, shard: int = 0) -> bool:
         return True
     except IntegrityError:
         return False
+
+
+def take_kick() -> bool:
+    """May a poller task be queued now? Only one waits in the queue at a time: without this,
+    every payment that goes pending while a shard has no poller queued one more task, and the
+    cluster spent more on starting pollers that found every lease taken than on polling."""
+    return _take(KICK_NAME, "queued", KICK_SECONDS)
+
+
+def clear_kick() -> None:
+    """A queued poller started: the next kick may queue another (for another shard)."""
+    WorkerLease.objects.filter(name=KICK_NAME, expires_at__gt=clock.now()).update(
+        expires_at=clock.now()
+    )
 
 
 def renew_lease(holder: str, shard: int = 0) -> bool:

@@ -3,13 +3,17 @@
 Why a loop and not one django-q task per payment: django-q2 has no delayed tasks, so a
 per-payment chain must sleep ~3 s inside a worker between queries, and a cluster of W workers
 then keeps the 3-4 s cadence for only W payments at a time. Here a single poller (one holder of a
-renewed, expiring WorkerLease) wakes every fraction of a second, claims the rows whose
-`next_action_at` has come (compare-and-set on `chain_generation`, so a duplicate poller or a
-late task finds nothing to do) and runs their steps on a small thread pool: one query, one
-cancel or one refund each. The loop ends after WINDOW seconds and queues its successor;
-the sweeper (a django-q2 schedule every minute) restarts it after a crash. With POLLER_SHARDS
-= k, k pollers run at once (on any workers of any hosts), each owning the rows whose id modulo k
-is its shard, so polling scales past what one process's threads can send.
+renewed, expiring WorkerLease) claims the rows whose `next_action_at` has come, in batches (one
+UPDATE bumping `chain_generation`, so a duplicate poller or a late task finds nothing to do), and
+feeds their steps to a thread pool: one query, one cancel or one refund each. The loop ends after
+WINDOW seconds and queues its successor; the sweeper (a django-q2 schedule every minute)
+restarts it after a crash. With POLLER_SHARDS = k, k pollers run at once (on any workers of any
+hosts), each owning the rows whose id modulo k is its shard.
+
+When more is due than the threads can send, the poller degrades by rule (_by_priority): the
+deadline's cancels first, then steps waiting longer than AGING_SECONDS, then nearest deadline
+first; no payment is queried sooner than POLL_INTERVAL after its previous query; and the lag is
+exported (payments.backlog: `manage.py poller_status`, /payments/health/poller, a staff alert).
 """
 
 from __future__ import annotations
@@ -19,19 +23,23 @@ import os
 import secrets
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
-from django.db.models import F, Min
+from django.db.models import Case, DateTimeField, F, Min, Q, Value, When
+from django.db.models.functions import Coalesce
 
 from payments import clock
+from payments.alipay.services import QUERY
+from payments.backlog import active_payments, active_refunds, check_lag
 from payments.cancelling import begin_cancel, send_cancel
 from payments.conf import conf, later
 from payments.leases import (
     LEASE_NAME,
     LEASE_SECONDS,
     acquire_lease,
+    clear_kick,
     lease_is_held,
     lease_name,
     release_lease,
@@ -39,10 +47,15 @@ from payments.leases import (
     shard_count,
     shard_of,
 )
-from payments.models import Payment, Refund
+from payments.models import GatewayExchange, Payment, Refund
 from payments.paying import refresh_from_gateway
 from payments.refunds import send_refund
-from payments.transitions import claim_payment, claim_refund, transition_payment
+from payments.transitions import (
+    claim_payment,
+    claim_payments,
+    claim_refund,
+    transition_payment,
+)
 from payments.wakeup import kick_poller
 
 # The lease and claim functions are used from here by commands and tests, as before they moved.
@@ -51,6 +64,7 @@ __all__ = [
     "LEASE_SECONDS",
     "acquire_any",
     "acquire_lease",
+    "claim_due",
     "claim_payment",
     "due_soon",
     "due_work",
@@ -74,6 +88,12 @@ logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 50.0  # well under the django-q2 task timeout (90 s)
 MAX_NAP = 0.25
 BATCH = 200
+# Lease renewals (a write) at most this often while steps keep flowing: the lease lasts 15 s.
+RENEW_EVERY = 1.0
+# How often the flow of steps looks for due work while steps run (real seconds).
+TICK = 0.05
+# A step overdue by this much ranks with the deadline's steps (_by_priority): nothing starves.
+AGING_SECONDS = 30.0
 # The sweeper runs every minute; work due further ahead than this is left for it to start.
 HORIZON_SECONDS = 90.0
 
@@ -96,37 +116,18 @@ def acquire_any(holder: str) -> int | None:
 
 
 # --- finding work ------------------------------------------------------------------------------
-def _share(queryset, shard: int | None):
-    """Rows of one shard (id modulo the shard count); all rows for shard None."""
-    count = shard_count()
-    if shard is None or count == 1:
-        return queryset
-    return queryset.annotate(poller_shard=F("pk") % count).filter(poller_shard=shard)
-
-
-def _active_payments(shard: int | None = None):
-    return _share(
-        Payment.objects.filter(state__in=Payment.ACTIVE_STATES, next_action_at__isnull=False),
-        shard,
-    )
-
-
-def _active_refunds(shard: int | None = None):
-    return _share(
-        Refund.objects.filter(state=Refund.State.REQUESTED, next_action_at__isnull=False), shard
-    )
 
 
 def has_work(shard: int | None = None) -> bool:
-    return _active_payments(shard).exists() or _active_refunds(shard).exists()
+    return active_payments(shard).exists() or active_refunds(shard).exists()
 
 
 def overdue(grace_seconds: float) -> bool:
     """Is any step late by more than `grace_seconds` (a sign that no poller is running)?"""
     limit = clock.now() - timedelta(seconds=grace_seconds)
     return (
-        _active_payments().filter(next_action_at__lt=limit).exists()
-        or _active_refunds().filter(next_action_at__lt=limit).exists()
+        active_payments().filter(next_action_at__lt=limit).exists()
+        or active_refunds().filter(next_action_at__lt=limit).exists()
     )
 
 
@@ -140,21 +141,44 @@ def due_soon(shard: int | None = None) -> bool:
 def next_due(shard: int | None = None):
     """The earliest next_action_at of any active row (of the shard), or None."""
     dues = [
-        _active_payments(shard).aggregate(m=Min("next_action_at"))["m"],
-        _active_refunds(shard).aggregate(m=Min("next_action_at"))["m"],
+        active_payments(shard).aggregate(m=Min("next_action_at"))["m"],
+        active_refunds(shard).aggregate(m=Min("next_action_at"))["m"],
     ]
     dues = [d for d in dues if d is not None]
     return min(dues) if dues else None
 
 
-def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment], list[int]]:
-    """Due payments as full rows (one SELECT for the whole batch) and due refund ids."""
+def _by_priority(queryset):
+    """Due payments in the order they are served when there is more work than capacity.
+
+    First the deadline's steps (a pending payment past its deadline, a cancel to send or retry):
+    a cancel that waits lets a buyer pay for what is being released. Then any step overdue by
+    more than AGING_SECONDS, oldest first, so a payment with a far deadline (a QR) is still
+    served under a steady flood of nearer ones: none starves. Then the queries, nearest deadline
+    first, so a late query costs the payment with the most time left.
+    """
     now = clock.now()
-    payments = list(
-        _active_payments(shard).filter(next_action_at__lte=now).order_by("next_action_at")[:limit]
-    )
+    aged = Q(next_action_at__lte=now - timedelta(seconds=AGING_SECONDS))
+    return queryset.annotate(
+        tier=Case(
+            When(Q(state=Payment.State.CANCELLING) | Q(deadline_at__lte=now), then=Value(0)),
+            When(aged, then=Value(1)),
+            default=Value(2),
+        ),
+        rank=Case(
+            When(aged, then=F("next_action_at")),
+            default=Coalesce("deadline_at", "next_action_at"),
+            output_field=DateTimeField(),
+        ),
+    ).order_by("tier", "rank", "pk")
+
+
+def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment], list[int]]:
+    """Due payments as full rows in priority order (one SELECT) and due refund ids."""
+    now = clock.now()
+    payments = list(_by_priority(active_payments(shard).filter(next_action_at__lte=now))[:limit])
     refunds = list(
-        _active_refunds(shard)
+        active_refunds(shard)
         .filter(next_action_at__lte=now)
         .order_by("next_action_at")
         .values_list("pk", flat=True)[:limit]
@@ -162,9 +186,47 @@ def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment
     return payments, refunds
 
 
+def claim_due(limit: int, shard: int | None = None) -> list[tuple]:
+    """Claim up to `limit` due steps (of the shard) in one batch: the jobs to run, in order.
+
+    Deadline steps first, then refunds, then queries; each job is (function, argument). Three
+    statements for the batch: the due ids in priority order, the claim, the claimed rows.
+    """
+    now = clock.now()
+    due = list(
+        _by_priority(active_payments(shard).filter(next_action_at__lte=now)).values_list(
+            "pk", "next_action_at"
+        )[:limit]
+    )
+    due_at = dict(due)
+    claimed = claim_payments(list(due_at))
+    urgent = [p for p in claimed if p.state == Payment.State.CANCELLING or _past_deadline(p)]
+    first = {p.pk for p in urgent}
+    rest = [p for p in claimed if p.pk not in first]
+    refunds = list(
+        active_refunds(shard)
+        .filter(next_action_at__lte=now)
+        .order_by("next_action_at")
+        .values_list("pk", flat=True)[: max(0, limit - len(claimed))]
+    )
+    return (
+        [(_step, (p, due_at[p.pk])) for p in urgent]
+        + [(step_refund, pk) for pk in refunds]
+        + [(_step, (p, due_at[p.pk])) for p in rest]
+    )
+
+
+def _past_deadline(payment: Payment) -> bool:
+    return payment.deadline_at is not None and clock.now() >= payment.deadline_at
+
+
 # --- one step ---------------------------------------------------------------------------------
-def advance_payment(payment: Payment, generation: int) -> None:
-    """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry."""
+def advance_payment(payment: Payment, generation: int, due_at=None) -> None:
+    """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry.
+
+    `due_at` is when the step was due (before the claim moved it), for the 3 s floor at the
+    deadline.
+    """
     State = Payment.State
     if payment.state == State.CREATED:
         # The process that sent the first pay died before recording its answer: query it.
@@ -181,13 +243,20 @@ def advance_payment(payment: Payment, generation: int) -> None:
             return
         payment.refresh_from_db()
     if payment.state == State.PENDING:
-        if clock.now() >= payment.deadline_at:
-            # One last query first: a buyer who confirmed since the previous one (or while the
-            # poller was behind) is then paid, not cancelled-and-refunded.
-            payment = refresh_from_gateway(payment, generation=generation, actor="system:deadline")
-            payment.refresh_from_db()
-            if payment.state != State.PENDING or payment.chain_generation != generation:
-                return
+        if _past_deadline(payment):
+            # One last query first, so that a buyer who confirmed since the previous one is
+            # paid, not cancelled-and-refunded; but never sooner than POLL_INTERVAL after the
+            # previous query (the deadline may cut an interval short): then the cancel goes
+            # at once, and a trade paid meanwhile is reversed by it.
+            if _queried_within(payment, conf("POLL_INTERVAL")):
+                logger.info("payment %s: deadline right after a query; cancelling", payment.pk)
+            else:
+                payment = refresh_from_gateway(
+                    payment, generation=generation, actor="system:deadline"
+                )
+                payment.refresh_from_db()
+                if payment.state != State.PENDING or payment.chain_generation != generation:
+                    return
             generation = begin_cancel(
                 payment, actor="system:deadline", note="deadline passed", generation=generation
             )
@@ -201,11 +270,30 @@ def advance_payment(payment: Payment, generation: int) -> None:
         send_cancel(payment, generation=generation, actor="system:poller")
 
 
+def _queried_within(payment: Payment, seconds: float) -> bool:
+    """Was the payment queried less than `seconds` ago? (Read once, at its deadline.)"""
+    last = (
+        GatewayExchange.objects.filter(payment_id=payment.pk, service=QUERY)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return last is not None and clock.now() < last + timedelta(seconds=seconds)
+
+
 def step_payment(payment: Payment) -> bool:
+    """Claim one due payment (as read) and take its step; False if someone else had it."""
+    due_at = payment.next_action_at
     generation = claim_payment(payment)
     if generation is None:
         return False
-    advance_payment(payment, generation)
+    advance_payment(payment, generation, due_at)
+    return True
+
+
+def _step(job: tuple[Payment, object]) -> bool:
+    payment, due_at = job
+    advance_payment(payment, payment.chain_generation, due_at)
     return True
 
 
@@ -248,19 +336,10 @@ class _Pool(ThreadPoolExecutor):
 
 
 def run_round(pool: ThreadPoolExecutor | None, shard: int | None = None) -> int:
-    """Claim and run every due step (of the shard) once; returns how many steps ran."""
-    payments, refunds = due_work(shard=shard)
-    jobs = [(step_payment, p) for p in payments] + [(step_refund, pk) for pk in refunds]
-    if not jobs:
-        return 0
-    if pool is None or len(jobs) == 1:
-        done = 0
-        for func, item in jobs:
-            try:
-                done += func(item)
-            except Exception:  # one bad row must not stop the others: it is simply due again
-                logger.exception("poller step %s(%s) failed", func.__name__, item)
-        return done
+    """Claim one batch of due steps (of the shard) and run it to the end; the steps run."""
+    jobs = claim_due(BATCH, shard)
+    if pool is None or len(jobs) <= 1:
+        return sum(_in_thread(func, item) for func, item in jobs)
     return sum(pool.map(lambda job: _in_thread(*job), jobs))
 
 
@@ -269,9 +348,15 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
 
     Returns the number of steps run (0 when every shard's lease is held). The sweeper waits up
     to `wait_for_lease` for a lease that a killed poller left behind to expire.
+
+    The steps flow through the thread pool without rounds: whenever a quarter of the threads
+    is free, the most urgent due steps are claimed (one batch) and queued, so one slow reply
+    holds one thread, not everyone's next query, and a deadline that comes is served by the
+    next free thread.
     """
     holder = _holder()
     close_old_connections()
+    clear_kick()
     give_up = later(wait_for_lease)
     while (shard := acquire_any(holder)) is None:
         if clock.now() >= give_up or not has_work():
@@ -284,26 +369,79 @@ def run(window: float = WINDOW_SECONDS, *, wait_for_lease: float = 0.0) -> int:
         if other != shard
     ):
         kick_poller()  # another shard has work and nobody polling it
-    steps = 0
     threads = int(conf("POLLER_THREADS"))
-    pool = _Pool(threads) if threads > 1 else None
     ends = later(window)
+    steps = 0
     try:
-        while clock.now() < ends:
-            if not renew_lease(holder, shard):
-                logger.warning("poller lease %s lost; stopping this round", shard)
-                break
-            steps += run_round(pool, scope)
-            upcoming = next_due(scope)
-            if upcoming is None or upcoming >= ends:
-                break
-            wait = (upcoming - clock.now()).total_seconds()
-            clock.sleep(min(max(wait, 0.02), MAX_NAP))
+        if threads > 1:
+            steps = _flow(holder, shard, scope, threads, ends)
+        else:
+            steps = _rounds(holder, shard, scope, ends)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
         release_lease(holder, shard)
     # Work due soon (or while we were stopping) would wait for the sweeper: hand over.
     if due_soon(scope):
         kick_poller()
+    return steps
+
+
+def _idle_until_due(scope: int | None, ends) -> bool:
+    """Nothing to run now: nap until the next step is due; False when the run should end."""
+    upcoming = next_due(scope)
+    if upcoming is None or upcoming >= ends:
+        return False
+    wait = (upcoming - clock.now()).total_seconds()
+    clock.sleep(min(max(wait, 0.02), MAX_NAP))
+    return True
+
+
+def _rounds(holder: str, shard: int, scope: int | None, ends) -> int:
+    steps = 0
+    while clock.now() < ends:
+        if not renew_lease(holder, shard):
+            logger.warning("poller lease %s lost; stopping this run", shard)
+            break
+        steps += run_round(None, scope)
+        check_lag()
+        if not _idle_until_due(scope, ends):
+            break
+    return steps
+
+
+def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int:
+    pool = _Pool(threads)
+    running: set = set()
+    # Claims are batched: the pool is refilled once half the threads are free (or any are, after
+    # MAX_NAP; and after MAX_NAP only when the last claim found nothing more due), and the loop
+    # wakes on the tick, not on every finished step (which cost a thread switch and a claim query
+    # per step).
+    refill = max(1, threads // 2)
+    refilled = clock.monotonic()
+    drained = False
+    renewed = clock.now()
+    steps = 0
+    try:
+        while clock.now() < ends:
+            if (clock.now() - renewed).total_seconds() >= RENEW_EVERY or not running:
+                if not renew_lease(holder, shard):
+                    logger.warning("poller lease %s lost; stopping this run", shard)
+                    break
+                renewed = clock.now()
+                check_lag()
+            free = threads - len(running)
+            waited = clock.monotonic() - refilled >= MAX_NAP
+            if not running or (free >= refill and (not drained or waited)) or (free and waited):
+                jobs = claim_due(free, scope)
+                running |= {pool.submit(_in_thread, *job) for job in jobs}
+                refilled = clock.monotonic()
+                drained = len(jobs) < free  # nothing more is due now: look again after MAX_NAP
+            if running:
+                done, running = wait(running, timeout=TICK)
+                steps += sum(future.result() for future in done)
+            elif not _idle_until_due(scope, ends):
+                break
+        done, _ = wait(running)
+        steps += sum(future.result() for future in done)
+    finally:
+        pool.shutdown(wait=True)
     return steps

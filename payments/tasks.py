@@ -12,6 +12,7 @@ import logging
 from django_q.models import Schedule
 
 from payments import poller
+from payments.backlog import check_lag
 from payments.conf import conf
 from payments.wakeup import kick_poller
 
@@ -28,7 +29,11 @@ def run_poller() -> int:
 
 
 def sweep() -> int:
-    """Every minute: resume whatever is overdue (a killed worker, a lost task, a lost reply)."""
+    """Every minute: resume whatever is overdue (a killed worker, a lost task, a lost reply).
+
+    It also checks the lag, so that a backlog with no poller running at all alerts staff.
+    """
+    check_lag()
     if not poller.due_soon():
         return 0
     # Work is overdue only if no live poller took it: a lease still held is then most likely

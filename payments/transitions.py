@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -249,6 +250,28 @@ def claim_payment(payment: Payment) -> int | None:
         return None
     payment.chain_generation = generation
     return generation
+
+
+def claim_payments(ids: list[int]) -> list[Payment]:
+    """Own the next step of many due payments at once: one UPDATE and one SELECT for a batch.
+
+    `ids` are due payments as just read. A row is claimed if it is still active and due (a
+    transition or another claim since then moved its `next_action_at` away, or made it final).
+    The claim bumps the chain generation and sets `next_action_at` to a mark of this batch (the
+    claim's expiry plus random microseconds), by which the claimed rows are read back, fresh, in
+    the order given.
+    """
+    if not ids:
+        return []
+    now = clock.now()
+    mark = now + timedelta(seconds=conf("CLAIM_SECONDS"), microseconds=secrets.randbelow(10**6))
+    with transaction.atomic():
+        Payment.objects.filter(
+            pk__in=ids, state__in=Payment.ACTIVE_STATES, next_action_at__lte=now
+        ).update(chain_generation=F("chain_generation") + 1, next_action_at=mark)
+        rows = Payment.objects.filter(pk__in=ids, next_action_at=mark).order_by()
+        claimed = {p.pk: p for p in rows}
+    return [claimed[pk] for pk in ids if pk in claimed]
 
 
 def claim_refund(refund_id: int) -> int | None:

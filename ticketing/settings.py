@@ -323,6 +323,7 @@ PAYMENTS = {
     "REFUND_RETRY_INTERVAL": float(os.environ.get("PAYMENTS_REFUND_RETRY_INTERVAL", "5.0")),
     "SWEEP_GRACE_SECONDS": float(os.environ.get("PAYMENTS_SWEEP_GRACE_SECONDS", "10")),
     "POLLER_THREADS": int(os.environ.get("PAYMENTS_POLLER_THREADS", "16")),
+    "POLLER_ALERT_SECONDS": float(os.environ.get("PAYMENTS_POLLER_ALERT_SECONDS", "30")),
     # Pollers that may run at once (each on payment id modulo this); default in payments.conf.
     "POLLER_SHARDS": int(
         os.environ.get("PAYMENTS_POLLER_SHARDS", PAYMENTS_DEFAULTS["POLLER_SHARDS"])

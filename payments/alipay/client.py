@@ -14,6 +14,7 @@ outcome unknown, like any transport fault.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -33,11 +34,23 @@ from payments.alipay.services import SignedRequest
 logger = logging.getLogger(__name__)
 
 
+def _session(gateway_url: str) -> requests.Session:
+    """A session that reads the environment (proxy, CA bundle) once, here, and not on every
+    request as requests does by default: that look-up was a tenth of the CPU a query costs."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(gateway_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
+
+
 class AlipayClient:
     def __init__(self, config: ClientConfig, session: requests.Session | None = None) -> None:
         self.config = config
         # Mounted on a given session too: the bounds are the client's, not an option.
-        self.session = transport.mount(session or requests.Session())
+        self.session = transport.mount(session or _session(config.gateway_url))
 
     # --- one method per service ---------------------------------------------------------------
 
