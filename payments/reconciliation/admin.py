@@ -118,7 +118,7 @@ class ReconciliationFileAdmin(ReadOnly):
     def add_view(self, request: HttpRequest, form_url="", extra_context=None):
         if not request.user.has_perm(IMPORT_PERMISSION):
             raise PermissionDenied
-        form = UploadForm(request.POST or None, request.FILES or None)
+        form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
         status = 200
         if request.method == "POST":
             if form.is_valid():
