@@ -197,6 +197,7 @@ class ReconciliationFileAdmin(ReadOnly):
             _("Reconciliation day report"),
             form=form,
             report=day_report,
+            matched_percent=f"{day_report.matched_share:.2%}",
             columns=report.COLUMNS,
             rows=[
                 [getattr(s, name) for name, _label in report.COLUMNS] for s in day_report.summaries

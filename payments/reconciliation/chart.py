@@ -74,7 +74,8 @@ def svg(currency: str, series: list[tuple[date, object, object]], *, ident: str)
         f'stroke="#555" stroke-width="1"/>'
     )
     for i, (day, _net, _fee) in enumerate(series):
-        if i % 7 == 0 or i == len(series) - 1:
+        # Every seventh day and the last, without the two nearest the end overlapping.
+        if (i % 7 == 0 and len(series) - 1 - i >= 4) or i == len(series) - 1:
             parts.append(
                 f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
                 f'font-size="11">{day:%m-%d}</text>'

@@ -172,7 +172,7 @@ def test_the_day_report_shows_each_currency_the_match_share_and_open_differences
     open_kinds = {kind: n for _label, kind, n in page.context["open_kinds"]}
     assert sum(open_kinds.values()) == Difference.objects.filter(is_open=True, day=DAY).count()
     assert open_kinds  # Entrada knows none of these trades
-    assert "matched: 0.00 of them" in body
+    assert "matched: 0.00% of them" in body
 
 
 @pytest.mark.django_db
