@@ -72,7 +72,16 @@ def import_file(
         return Imported(file=existing, created=False)
     if sniffed.size == 0:
         raise FileRejected(_("The file is empty."))
-    reader = FileReader(stream, name=name, encoding=sniffed.encoding)
+    # SQLite stores these decimals as REAL whatever is sent; a float binds natively where a
+    # Decimal goes through a Python adapter per value (the same double either way). The reader
+    # converts each distinct amount and time once, not once per line.
+    reader = FileReader(
+        stream,
+        name=name,
+        encoding=sniffed.encoding,
+        money=float if connection.vendor == "sqlite" else None,
+        time=connection.ops.adapt_datetimefield_value,
+    )
     try:
         with transaction.atomic():
             header = reader.open(partner=partner_id(), day=day)
@@ -121,37 +130,21 @@ def import_file(
 
 
 def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -> None:
+    """Rows go in as plain tuples, BATCH per executemany: no model instances, and amounts and
+    times already in the driver's form (the reader converted them)."""
     sql = _insert_sql()
-    adapted: dict = {None: None}
-
-    def adapt_time(value):
-        # The reader hands out one datetime object per distinct time: adapt each once.
-        db_value = adapted.get(value)
-        if db_value is None and value is not None:
-            if len(adapted) > 100_000:
-                adapted.clear()
-                adapted[None] = None
-            db_value = adapted[value] = connection.ops.adapt_datetimefield_value(value)
-        return db_value
-
-    # SQLite stores these columns as REAL whatever is sent; a float binds natively where a
-    # Decimal goes through a Python adapter per value (the same double either way).
-    money = float if connection.vendor == "sqlite" else (lambda v: v)
-
-    def maybe(value):
-        return None if value is None else money(value)
-
+    file_id = record.pk
     batch: list[tuple] = []
+    append = batch.append
     with connection.cursor() as cursor:
         for row in reader.rows():
-            batch.append(
+            append(
                 (
-                    record.pk, row["line_no"], row["partner_transaction_id"],
-                    row["transaction_id"], row["type"], row["outgoing"], money(row["amount"]),
-                    money(row["fee"]), row["currency"], adapt_time(row["paid_at"]),
-                    maybe(row["amount_cny"]), maybe(row["settlement"]),
-                    maybe(row["settlement_cny"]), row["rate"],
-                    adapt_time(row["settled_at"]), row["status"], row["remark"],
+                    file_id, row["line_no"], row["partner_transaction_id"],
+                    row["transaction_id"], row["type"], row["outgoing"], row["amount"],
+                    row["fee"], row["currency"], row["paid_at"], row["amount_cny"],
+                    row["settlement"], row["settlement_cny"], row["rate"], row["settled_at"],
+                    row["status"], row["remark"],
                 )
             )  # fmt: skip
             if len(batch) >= BATCH:
