@@ -431,7 +431,9 @@ def _missing_at_alipay(
 ) -> tuple[list[Found], set[str]]:
     """Entrada's paid payments and succeeded refunds around `day` without a line.
 
-    Returns the differences, and the ids found present (their old differences are cleared).
+    Returns the differences, and the ids found present among those with a missing_at_alipay
+    difference around the day (those are cleared; a set of every id present would hold a
+    million strings).
     """
     start, end = day_bounds(day)
     days = [day + timedelta(days=k) for k in range(-2, 3)]
@@ -450,9 +452,9 @@ def _missing_at_alipay(
     window = (start - NEIGHBOUR_MARGIN, end + NEIGHBOUR_MARGIN)
     core = (start + NEIGHBOUR_MARGIN, end - NEIGHBOUR_MARGIN)
 
-    def judge(at: datetime) -> date | None:
+    def judge(at: datetime | None) -> date | None:
         """The day a candidate belongs to, or None while a file it needs is missing."""
-        if core[0] <= at < core[1]:
+        if at is None or core[0] <= at < core[1]:
             return day
         own = beijing(at).date()
         own_start, own_end = day_bounds(own)
@@ -463,41 +465,74 @@ def _missing_at_alipay(
             needed.add(own + timedelta(days=1))
         return own if needed <= have else None
 
-    missing: list[Found] = []
+    watched = set(
+        Difference.objects.filter(
+            kind=Kind.MISSING_AT_ALIPAY,
+            day__gte=day - timedelta(days=1),
+            day__lte=day + timedelta(days=1),
+        ).values_list("partner_transaction_id", flat=True)
+    )
+    lacking: list[tuple] = []
     present: set[str] = set()
     for kind in ("PAYMENT", "REFUND"):
-        for rows in _candidates(kind, window, list(file_days)):
+        for rows in _candidates(kind, window, core, list(file_days)):
             for pk, ptid, amount, currency, at, payment_id, found_in in rows:
                 own = judge(at)
                 if own is None:
                     continue  # waits for the neighbouring day's file
                 if found_in is not None and abs((file_days[found_in] - own).days) <= 1:
-                    present.add(ptid)
+                    if ptid in watched:
+                        present.add(ptid)
                     continue
-                refund = kind == "REFUND"
-                missing.append(
-                    Found(
-                        kind=Kind.MISSING_AT_ALIPAY, ptid=ptid, line_type=kind, day=own,
-                        currency=currency, amount_here=amount, payment_id=payment_id,
-                        refund_id=pk if refund else None,
-                        detail=f"Entrada {'refunded' if refund else 'was paid'} {amount} "
-                        f"{currency} at {beijing(at):%Y-%m-%d %H:%M:%S} Beijing; "
-                        "Alipay's files have no such line",
-                    )
-                )  # fmt: skip
+                lacking.append((kind, pk, ptid, amount, currency, at, payment_id, own))
+    # Candidates inside the day come without their time (see _candidates): read the times of
+    # the few that lack a line, for the message.
+    times: dict[tuple[str, int], datetime] = {}
+    for kind, model, column in (
+        ("PAYMENT", Payment, "paid_at"),
+        ("REFUND", Refund, "succeeded_at"),
+    ):
+        pks = [item[1] for item in lacking if item[0] == kind and item[5] is None]
+        for start in range(0, len(pks), 500):
+            for pk, at in model.objects.filter(pk__in=pks[start : start + 500]).values_list(
+                "pk", column
+            ):
+                times[(kind, pk)] = at
+    missing: list[Found] = []
+    for kind, pk, ptid, amount, currency, at, payment_id, own in lacking:
+        at = at or times[(kind, pk)]
+        refund = kind == "REFUND"
+        missing.append(
+            Found(
+                kind=Kind.MISSING_AT_ALIPAY, ptid=ptid, line_type=kind, day=own,
+                currency=currency, amount_here=amount, payment_id=payment_id,
+                refund_id=pk if refund else None,
+                detail=f"Entrada {'refunded' if refund else 'was paid'} {amount} "
+                f"{currency} at {beijing(at):%Y-%m-%d %H:%M:%S} Beijing; "
+                "Alipay's files have no such line",
+            )
+        )  # fmt: skip
     return missing, present
 
 
-def _candidates(kind: str, window: tuple[datetime, datetime], file_ids: list[int]):
+def _candidates(
+    kind: str,
+    window: tuple[datetime, datetime],
+    core: tuple[datetime, datetime],
+    file_ids: list[int],
+):
     """Entrada's paid payments (or succeeded refunds) in `window`, BATCH per query, each with
-    the id of a current file holding its line (None if none does)."""
+    the id of a current file holding its line (None if none does). The time is None inside
+    `core`, where the day is known without it: converting a million times back from the
+    database would cost more than the rest of the row."""
     q = connection.ops.quote_name
     line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
     files = ", ".join(str(int(i)) for i in file_ids) or "NULL"
     if kind == "PAYMENT":
         states = ", ".join(f"'{s}'" for s in (*MONEY_TAKEN, PState.CANCELLED))
         sql = f"""
-            SELECT p.id, p.partner_trans_id, p.amount, p.currency, p.paid_at, p.id,
+            SELECT p.id, p.partner_trans_id, p.amount, p.currency,
+                   CASE WHEN p.paid_at >= %s AND p.paid_at < %s THEN NULL ELSE p.paid_at END, p.id,
                    (SELECT MIN(l.file_id) FROM {q(line)} l
                     WHERE l.partner_transaction_id = p.partner_trans_id
                       AND l.type = 'PAYMENT' AND l.file_id IN ({files}))
@@ -507,7 +542,9 @@ def _candidates(kind: str, window: tuple[datetime, datetime], file_ids: list[int
         """  # noqa: S608 (names from the models, states from the code, ids are integers)
     else:
         sql = f"""
-            SELECT r.id, r.partner_refund_id, r.amount, p.currency, r.succeeded_at, r.payment_id,
+            SELECT r.id, r.partner_refund_id, r.amount, p.currency,
+                   CASE WHEN r.succeeded_at >= %s AND r.succeeded_at < %s
+                        THEN NULL ELSE r.succeeded_at END, r.payment_id,
                    (SELECT MIN(l.file_id) FROM {q(line)} l
                     WHERE l.partner_transaction_id = r.partner_refund_id
                       AND l.type = 'REFUND' AND l.file_id IN ({files}))
@@ -522,7 +559,7 @@ def _candidates(kind: str, window: tuple[datetime, datetime], file_ids: list[int
     last = 0
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(sql, [adapt(window[0]), adapt(window[1]), last])
+            cursor.execute(sql, [*map(adapt, core), *map(adapt, window), last])
             fetched = cursor.fetchall()
             if not fetched:
                 return
