@@ -24,16 +24,12 @@ from payments import clock
 
 from .exceptions import FileRejected
 from .models import FileLine, ReconciliationFile
-from .reading import FileReader, sniff
+from .reading import RECORD_FIELDS, FileReader, sniff
 
 logger = logging.getLogger(__name__)
 
 BATCH = 5000
-_COLUMNS = [
-    "file_id", "line_no", "partner_transaction_id", "transaction_id", "type", "outgoing",
-    "amount", "fee", "currency", "paid_at", "amount_cny", "settlement", "settlement_cny", "rate",
-    "settled_at", "status", "remark",
-]  # fmt: skip
+_COLUMNS = ["file_id", *RECORD_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -137,16 +133,8 @@ def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -
     batch: list[tuple] = []
     append = batch.append
     with connection.cursor() as cursor:
-        for row in reader.rows():
-            append(
-                (
-                    file_id, row["line_no"], row["partner_transaction_id"],
-                    row["transaction_id"], row["type"], row["outgoing"], row["amount"],
-                    row["fee"], row["currency"], row["paid_at"], row["amount_cny"],
-                    row["settlement"], row["settlement_cny"], row["rate"], row["settled_at"],
-                    row["status"], row["remark"],
-                )
-            )  # fmt: skip
+        for parsed in reader.records():
+            append((file_id, *parsed))
             if len(batch) >= BATCH:
                 cursor.executemany(sql, batch)
                 if on_lines:

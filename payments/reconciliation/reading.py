@@ -59,6 +59,12 @@ OPTIONAL = {
     "settlement_time": "settled_at",
     "status": "status",
 }
+# The fields of a parsed row, in the order records() yields them.
+RECORD_FIELDS = (
+    "line_no", "partner_transaction_id", "transaction_id", "type", "outgoing", "amount", "fee",
+    "currency", "paid_at", "amount_cny", "settlement", "settlement_cny", "rate", "settled_at",
+    "status", "remark",
+)  # fmt: skip
 _AMOUNT = re.compile(r"-?\d{1,14}(?:\.\d{1,2})?")
 _RATE = re.compile(r"\d{1,10}(?:\.\d{1,10})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -276,9 +282,15 @@ class FileReader:
         return self.header
 
     def rows(self) -> Iterator[dict]:
-        """The data rows as dicts, checked. Amounts, rates and times are parsed once per
-        distinct text (a day's file repeats prices and seconds many times) and handed out
-        through the reader's converters, so a caller that stores them pays per value once."""
+        """The data rows as dicts (keys: RECORD_FIELDS), checked."""
+        for record in self.records():
+            yield dict(zip(RECORD_FIELDS, record, strict=True))
+
+    def records(self) -> Iterator[tuple]:
+        """The data rows as tuples in RECORD_FIELDS order, checked: what the importer stores,
+        without a dict per line. Amounts, rates and times are parsed once per distinct text (a
+        day's file repeats prices and seconds many times) and handed out through the reader's
+        converters, so a caller that stores them pays per value once."""
         assert self.header is not None, "open() first"
         types = TRANSACTION_TYPES if self.header.kind == "transaction" else SETTLEMENT_TYPES
         settlement = self.header.kind == "settlement"
@@ -341,50 +353,38 @@ class FileReader:
                 paid_at = times.get(text)
                 if paid_at is None:
                     paid_at = time_of(text, line, "Payment_time")
-            out = {
-                "line_no": line,
-                "partner_transaction_id": ptid,
-                "transaction_id": row[i_tid].strip()[:64],
-                "type": kind,
-                "outgoing": types[kind],
-                "amount": amount,
-                "fee": fee,
-                "currency": currency,
-                "paid_at": paid_at,
-                "remark": row[i_remark].strip()[:256] if i_remark is not None else "",
-                "amount_cny": None,
-                "settlement": None,
-                "settlement_cny": None,
-                "rate": None,
-                "settled_at": None,
-                "status": row[i_status].strip()[:8] if i_status is not None else "",
-            }
+            extra = None, None, None, None, None
             if settlement:
                 text = row[i_settlement]
-                value = money.get(text)
-                out["settlement"] = (
-                    value if value is not None else amount_of(text, line, "Settlement")
-                )
-                for attr, index, column in (
-                    ("amount_cny", i_amount_cny, "Rmb_amount"),
-                    ("settlement_cny", i_settlement_cny, "Rmb_settlement"),
-                ):
-                    if index is not None and (text := row[index]).strip():
-                        value = money.get(text)
-                        out[attr] = value if value is not None else amount_of(text, line, column)
+                settled = money.get(text)
+                if settled is None:
+                    settled = amount_of(text, line, "Settlement")
+                amount_cny = settled_cny = rate = settled_at = None
+                if i_amount_cny is not None and (text := row[i_amount_cny]).strip():
+                    amount_cny = money.get(text)
+                    if amount_cny is None:
+                        amount_cny = amount_of(text, line, "Rmb_amount")
+                if i_settlement_cny is not None and (text := row[i_settlement_cny]).strip():
+                    settled_cny = money.get(text)
+                    if settled_cny is None:
+                        settled_cny = amount_of(text, line, "Rmb_settlement")
                 if i_rate is not None and (text := row[i_rate]).strip():
                     rate = rates.get(text)
                     if rate is None:
                         rate = self._rate(text, line)
-                    out["rate"] = rate
                 if i_settled is not None:
                     text = row[i_settled]
-                    value = times.get(text)
-                    out["settled_at"] = (
-                        value if value is not None else time_of(text, line, "Settlement_time")
-                    )
+                    settled_at = times.get(text)
+                    if settled_at is None:
+                        settled_at = time_of(text, line, "Settlement_time")
+                extra = amount_cny, settled, settled_cny, rate, settled_at
             self.count += 1
-            yield out
+            yield (
+                line, ptid, row[i_tid].strip()[:64], kind, types[kind], amount, fee, currency,
+                paid_at, *extra,
+                row[i_status].strip()[:8] if i_status is not None else "",
+                row[i_remark].strip()[:256] if i_remark is not None else "",
+            )  # fmt: skip
 
     def _amount(self, text: str, line: int, column: str):
         """First sight of an amount's text: checked, made positive, converted, remembered."""
