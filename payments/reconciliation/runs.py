@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # SQLite's page cache for a run, in KiB. Its default (2 MB) is far smaller than a day's lines and
 # their indexes: importing spills pages mid-transaction and matching's lookups re-read them.
-SQLITE_CACHE_KIB = 128 * 1024
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 @dataclass
