@@ -128,8 +128,11 @@ def import_file(
 def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -> None:
     """Rows go in as plain tuples, BATCH per executemany: no model instances, and amounts and
     times already in the driver's form (the reader converted them)."""
-    sql = _insert_sql()
     file_id = record.pk
+    if connection.vendor == "postgresql":
+        _copy_rows(file_id, reader, on_lines)
+        return
+    sql = _insert_sql()
     batch: list[tuple] = []
     append = batch.append
     with connection.cursor() as cursor:
@@ -144,3 +147,23 @@ def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -
             cursor.executemany(sql, batch)
             if on_lines:
                 on_lines(len(batch))
+
+
+def _copy_rows(file_id: int, reader: FileReader, on_lines=None) -> None:
+    """PostgreSQL: one COPY per file, many times faster than row inserts. A bad row raises
+    inside the copy, which aborts it, and the file's transaction takes everything back."""
+    quote = connection.ops.quote_name
+    fields = {f.attname: f.column for f in FileLine._meta.concrete_fields}
+    columns = ", ".join(quote(fields[name]) for name in _COLUMNS)
+    sql = f"COPY {quote(FileLine._meta.db_table)} ({columns}) FROM STDIN"
+    done = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
+        for parsed in reader.records():
+            write((file_id, *parsed))
+            done += 1
+            if on_lines and done == BATCH:
+                on_lines(done)
+                done = 0
+    if on_lines and done:
+        on_lines(done)
