@@ -146,7 +146,7 @@ def measure(tx_path: Path, st_path: Path) -> dict:
         sniffed = sniff(stream)
         reader = FileReader(stream, name=tx_path.name, encoding=sniffed.encoding)
         reader.open(partner=PARTNER)
-        parsed = sum(1 for _ in reader.rows())
+        parsed = sum(1 for _ in reader.records())
         reader.text.detach()
     baseline = time.perf_counter() - started
     started = time.perf_counter()

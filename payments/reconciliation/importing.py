@@ -24,16 +24,12 @@ from payments import clock
 
 from .exceptions import FileRejected
 from .models import FileLine, ReconciliationFile
-from .reading import FileReader, sniff
+from .reading import RECORD_FIELDS, FileReader, sniff
 
 logger = logging.getLogger(__name__)
 
 BATCH = 5000
-_COLUMNS = [
-    "file_id", "line_no", "partner_transaction_id", "transaction_id", "type", "outgoing",
-    "amount", "fee", "currency", "paid_at", "amount_cny", "settlement", "settlement_cny", "rate",
-    "settled_at", "status", "remark",
-]  # fmt: skip
+_COLUMNS = ["file_id", *RECORD_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,16 @@ def import_file(
         return Imported(file=existing, created=False)
     if sniffed.size == 0:
         raise FileRejected(_("The file is empty."))
-    reader = FileReader(stream, name=name, encoding=sniffed.encoding)
+    # SQLite stores these decimals as REAL whatever is sent; a float binds natively where a
+    # Decimal goes through a Python adapter per value (the same double either way). The reader
+    # converts each distinct amount and time once, not once per line.
+    reader = FileReader(
+        stream,
+        name=name,
+        encoding=sniffed.encoding,
+        money=float if connection.vendor == "sqlite" else None,
+        time=connection.ops.adapt_datetimefield_value,
+    )
     try:
         with transaction.atomic():
             header = reader.open(partner=partner_id(), day=day)
@@ -121,39 +126,18 @@ def import_file(
 
 
 def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -> None:
+    """Rows go in as plain tuples, BATCH per executemany: no model instances, and amounts and
+    times already in the driver's form (the reader converted them)."""
+    file_id = record.pk
+    if connection.vendor == "postgresql":
+        _copy_rows(file_id, reader, on_lines)
+        return
     sql = _insert_sql()
-    adapted: dict = {None: None}
-
-    def adapt_time(value):
-        # The reader hands out one datetime object per distinct time: adapt each once.
-        db_value = adapted.get(value)
-        if db_value is None and value is not None:
-            if len(adapted) > 100_000:
-                adapted.clear()
-                adapted[None] = None
-            db_value = adapted[value] = connection.ops.adapt_datetimefield_value(value)
-        return db_value
-
-    # SQLite stores these columns as REAL whatever is sent; a float binds natively where a
-    # Decimal goes through a Python adapter per value (the same double either way).
-    money = float if connection.vendor == "sqlite" else (lambda v: v)
-
-    def maybe(value):
-        return None if value is None else money(value)
-
     batch: list[tuple] = []
+    append = batch.append
     with connection.cursor() as cursor:
-        for row in reader.rows():
-            batch.append(
-                (
-                    record.pk, row["line_no"], row["partner_transaction_id"],
-                    row["transaction_id"], row["type"], row["outgoing"], money(row["amount"]),
-                    money(row["fee"]), row["currency"], adapt_time(row["paid_at"]),
-                    maybe(row["amount_cny"]), maybe(row["settlement"]),
-                    maybe(row["settlement_cny"]), row["rate"],
-                    adapt_time(row["settled_at"]), row["status"], row["remark"],
-                )
-            )  # fmt: skip
+        for parsed in reader.records():
+            append((file_id, *parsed))
             if len(batch) >= BATCH:
                 cursor.executemany(sql, batch)
                 if on_lines:
@@ -163,3 +147,23 @@ def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -
             cursor.executemany(sql, batch)
             if on_lines:
                 on_lines(len(batch))
+
+
+def _copy_rows(file_id: int, reader: FileReader, on_lines=None) -> None:
+    """PostgreSQL: one COPY per file, many times faster than row inserts. A bad row raises
+    inside the copy, which aborts it, and the file's transaction takes everything back."""
+    quote = connection.ops.quote_name
+    fields = {f.attname: f.column for f in FileLine._meta.concrete_fields}
+    columns = ", ".join(quote(fields[name]) for name in _COLUMNS)
+    sql = f"COPY {quote(FileLine._meta.db_table)} ({columns}) FROM STDIN"
+    done = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
+        for parsed in reader.records():
+            write((file_id, *parsed))
+            done += 1
+            if on_lines and done == BATCH:
+                on_lines(done)
+                done = 0
+    if on_lines and done:
+        on_lines(done)

@@ -107,7 +107,7 @@ def current_file(kind: str, day: date, partner: str) -> ReconciliationFile | Non
     ).first()
 
 
-def _joined_lines(file_id: int, settle_ids: list[int]):
+def _joined_lines(file_id: int, settle_ids: list[int], day: date):
     """The file's lines in id order, BATCH per query, each with its payment or refund and its
     settlement line joined in: one query per batch instead of one per table, read without the
     ORM's per-value converters (a million lines spend most of their time there otherwise).
@@ -115,14 +115,17 @@ def _joined_lines(file_id: int, settle_ids: list[int]):
     Yields lists of (id, ptid, type, outgoing, amount, fee, currency, payment, refund,
     settlement) where payment is (pk, ptid, amount, currency, state, paid_at), refund is
     (pk, partner_refund_id, amount, state, currency, payment_id) and settlement is
-    (ptid, outgoing, fee, settlement, amount), or None.
+    (ptid, outgoing, fee, settlement, amount), or None. A payment's paid_at is None when it
+    falls on the day or a neighbour: only a time outside them matters to the check, and
+    reading a million times back would cost more than the rest of the row.
     """
     q = connection.ops.quote_name
     line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
     settled_in = ", ".join(str(int(i)) for i in settle_ids) or "NULL"
     sql = f"""
         SELECT l.id, l.partner_transaction_id, l.type, l.outgoing, l.amount, l.fee, l.currency,
-               p.id, p.amount, p.currency, p.state, p.paid_at,
+               p.id, p.amount, p.currency, p.state,
+               CASE WHEN p.paid_at >= %s AND p.paid_at < %s THEN NULL ELSE p.paid_at END,
                r.id, r.amount, r.state, rp.currency, r.payment_id,
                s.fee, s.settlement, s.amount
         FROM {q(line)} l
@@ -137,10 +140,15 @@ def _joined_lines(file_id: int, settle_ids: list[int]):
     sql += f" LIMIT {BATCH}"
     dec = _decimal_reader()
     when = _datetime_reader()
+    adapt = connection.ops.adapt_datetimefield_value
+    near = [
+        adapt(day_bounds(day - timedelta(days=1))[0]),
+        adapt(day_bounds(day + timedelta(days=1))[1]),
+    ]
     last = 0
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(sql, [file_id, last])
+            cursor.execute(sql, [*near, file_id, last])
             fetched = cursor.fetchall()
             if not fetched:
                 return
@@ -169,10 +177,23 @@ CENT = Decimal("0.01")
 
 
 def _decimal_reader():
-    """SQLite hands back decimals as floats: their shortest repr is the stored value."""
-    if connection.vendor == "sqlite":
-        return lambda v: None if v is None else Decimal(repr(v)).quantize(CENT)
-    return lambda v: v
+    """SQLite hands back decimals as floats: their shortest repr is the stored value. Each
+    distinct value is converted once: a day's amounts and fees repeat (prices, rates)."""
+    if connection.vendor != "sqlite":
+        return lambda v: v
+    seen: dict = {None: None}
+    get = seen.get
+
+    def read(value):
+        out = get(value)
+        if out is None and value is not None:
+            if len(seen) > 100_000:
+                seen.clear()
+                seen[None] = None
+            out = seen[value] = Decimal(repr(value)).quantize(CENT)
+        return out
+
+    return read
 
 
 def _datetime_reader():
@@ -227,7 +248,7 @@ def reconcile_day(day: date, *, partner: str | None = None) -> DayOutcome | None
             kind=ReconciliationFile.Kind.SETTLEMENT, partner=partner, superseded_by__isnull=True
         ).values_list("pk", flat=True)
     )
-    for rows in _joined_lines(tx_file.pk, settle_ids):
+    for rows in _joined_lines(tx_file.pk, settle_ids, day):
         for line_id, ptid, kind, outgoing, amount, fee, currency, p, r, settlement in rows:
             before = len(found)
             t = totals[currency]
@@ -410,7 +431,9 @@ def _missing_at_alipay(
 ) -> tuple[list[Found], set[str]]:
     """Entrada's paid payments and succeeded refunds around `day` without a line.
 
-    Returns the differences, and the ids found present (their old differences are cleared).
+    Returns the differences, and the ids found present among those with a missing_at_alipay
+    difference around the day (those are cleared; a set of every id present would hold a
+    million strings).
     """
     start, end = day_bounds(day)
     days = [day + timedelta(days=k) for k in range(-2, 3)]
@@ -429,9 +452,9 @@ def _missing_at_alipay(
     window = (start - NEIGHBOUR_MARGIN, end + NEIGHBOUR_MARGIN)
     core = (start + NEIGHBOUR_MARGIN, end - NEIGHBOUR_MARGIN)
 
-    def judge(at: datetime) -> date | None:
+    def judge(at: datetime | None) -> date | None:
         """The day a candidate belongs to, or None while a file it needs is missing."""
-        if core[0] <= at < core[1]:
+        if at is None or core[0] <= at < core[1]:
             return day
         own = beijing(at).date()
         own_start, own_end = day_bounds(own)
@@ -442,71 +465,118 @@ def _missing_at_alipay(
             needed.add(own + timedelta(days=1))
         return own if needed <= have else None
 
-    missing: list[Found] = []
+    watched = set(
+        Difference.objects.filter(
+            kind=Kind.MISSING_AT_ALIPAY,
+            day__gte=day - timedelta(days=1),
+            day__lte=day + timedelta(days=1),
+        ).values_list("partner_transaction_id", flat=True)
+    )
+    lacking: list[tuple] = []
     present: set[str] = set()
     for kind in ("PAYMENT", "REFUND"):
-        for rows in _candidates(kind, window, list(file_days)):
+        for rows in _candidates(kind, window, core, list(file_days)):
             for pk, ptid, amount, currency, at, payment_id, found_in in rows:
                 own = judge(at)
                 if own is None:
                     continue  # waits for the neighbouring day's file
                 if found_in is not None and abs((file_days[found_in] - own).days) <= 1:
-                    present.add(ptid)
+                    if ptid in watched:
+                        present.add(ptid)
                     continue
-                refund = kind == "REFUND"
-                missing.append(
-                    Found(
-                        kind=Kind.MISSING_AT_ALIPAY, ptid=ptid, line_type=kind, day=own,
-                        currency=currency, amount_here=amount, payment_id=payment_id,
-                        refund_id=pk if refund else None,
-                        detail=f"Entrada {'refunded' if refund else 'was paid'} {amount} "
-                        f"{currency} at {beijing(at):%Y-%m-%d %H:%M:%S} Beijing; "
-                        "Alipay's files have no such line",
-                    )
-                )  # fmt: skip
+                lacking.append((kind, pk, ptid, amount, currency, at, payment_id, own))
+    # Candidates inside the day come without their time (see _candidates): read the times of
+    # the few that lack a line, for the message.
+    times: dict[tuple[str, int], datetime] = {}
+    for kind, model, column in (
+        ("PAYMENT", Payment, "paid_at"),
+        ("REFUND", Refund, "succeeded_at"),
+    ):
+        pks = [item[1] for item in lacking if item[0] == kind and item[5] is None]
+        for start in range(0, len(pks), 500):
+            for pk, at in model.objects.filter(pk__in=pks[start : start + 500]).values_list(
+                "pk", column
+            ):
+                times[(kind, pk)] = at
+    missing: list[Found] = []
+    for kind, pk, ptid, amount, currency, at, payment_id, own in lacking:
+        at = at or times[(kind, pk)]
+        refund = kind == "REFUND"
+        missing.append(
+            Found(
+                kind=Kind.MISSING_AT_ALIPAY, ptid=ptid, line_type=kind, day=own,
+                currency=currency, amount_here=amount, payment_id=payment_id,
+                refund_id=pk if refund else None,
+                detail=f"Entrada {'refunded' if refund else 'was paid'} {amount} "
+                f"{currency} at {beijing(at):%Y-%m-%d %H:%M:%S} Beijing; "
+                "Alipay's files have no such line",
+            )
+        )  # fmt: skip
     return missing, present
 
 
-def _candidates(kind: str, window: tuple[datetime, datetime], file_ids: list[int]):
+def _candidates(
+    kind: str,
+    window: tuple[datetime, datetime],
+    core: tuple[datetime, datetime],
+    file_ids: list[int],
+):
     """Entrada's paid payments (or succeeded refunds) in `window`, BATCH per query, each with
-    the id of a current file holding its line (None if none does)."""
+    the id of a current file holding its line (None if none does). The time is None inside
+    `core`, where the day is known without it: converting a million times back from the
+    database would cost more than the rest of the row."""
     q = connection.ops.quote_name
     line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
     files = ", ".join(str(int(i)) for i in file_ids) or "NULL"
     if kind == "PAYMENT":
         states = ", ".join(f"'{s}'" for s in (*MONEY_TAKEN, PState.CANCELLED))
         sql = f"""
-            SELECT p.id, p.partner_trans_id, p.amount, p.currency, p.paid_at, p.id,
+            SELECT p.id, p.partner_trans_id, p.amount, p.currency,
+                   CASE WHEN p.paid_at >= %s AND p.paid_at < %s THEN NULL ELSE p.paid_at END, p.id,
                    (SELECT MIN(l.file_id) FROM {q(line)} l
                     WHERE l.partner_transaction_id = p.partner_trans_id
                       AND l.type = 'PAYMENT' AND l.file_id IN ({files}))
             FROM {q(pay)} p
-            WHERE p.paid_at >= %s AND p.paid_at < %s AND p.state IN ({states}) AND p.id > %s
-            ORDER BY p.id
+            WHERE p.paid_at >= %s AND p.paid_at < %s AND p.state IN ({states})
+              AND p.id > %s AND p.id <= %s
         """  # noqa: S608 (names from the models, states from the code, ids are integers)
+        bounds = f"""
+            SELECT MIN(p.id), MAX(p.id) FROM {q(pay)} p
+            WHERE p.paid_at >= %s AND p.paid_at < %s AND p.state IN ({states})
+        """  # noqa: S608
     else:
         sql = f"""
-            SELECT r.id, r.partner_refund_id, r.amount, p.currency, r.succeeded_at, r.payment_id,
+            SELECT r.id, r.partner_refund_id, r.amount, p.currency,
+                   CASE WHEN r.succeeded_at >= %s AND r.succeeded_at < %s
+                        THEN NULL ELSE r.succeeded_at END, r.payment_id,
                    (SELECT MIN(l.file_id) FROM {q(line)} l
                     WHERE l.partner_transaction_id = r.partner_refund_id
                       AND l.type = 'REFUND' AND l.file_id IN ({files}))
             FROM {q(ref)} r JOIN {q(pay)} p ON p.id = r.payment_id
             WHERE r.succeeded_at >= %s AND r.succeeded_at < %s AND r.state = 'succeeded'
-              AND r.id > %s
-            ORDER BY r.id
+              AND r.id > %s AND r.id <= %s
         """  # noqa: S608
-    sql += f" LIMIT {BATCH}"
+        bounds = f"""
+            SELECT MIN(r.id), MAX(r.id) FROM {q(ref)} r
+            WHERE r.succeeded_at >= %s AND r.succeeded_at < %s AND r.state = 'succeeded'
+        """  # noqa: S608
+    # Walked in id ranges, not `id > last ORDER BY id LIMIT n`: with the state index and
+    # several states the database sorts every remaining row for each batch (quadratic on a
+    # day of a million payments).
     adapt = connection.ops.adapt_datetimefield_value
     dec, when = _decimal_reader(), _datetime_reader()
-    last = 0
+    times = [*map(adapt, core), *map(adapt, window)]
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute(sql, [adapt(window[0]), adapt(window[1]), last])
+        cursor.execute(bounds, times[2:])
+        low, high = cursor.fetchone()
+        if low is None:
+            return
+        for start in range(low - 1, high, BATCH):
+            cursor.execute(sql, [*times, start, start + BATCH])
             fetched = cursor.fetchall()
-            if not fetched:
-                return
-            yield [(r[0], r[1], dec(r[2]), r[3], when(r[4]), r[5], r[6]) for r in fetched]
-            last = fetched[-1][0]
+            if fetched:
+                fetched.sort(key=lambda r: r[0])
+                yield [(r[0], r[1], dec(r[2]), r[3], when(r[4]), r[5], r[6]) for r in fetched]
 
 
 def _event(diff: Difference, action: str, note: str = "") -> DifferenceEvent:

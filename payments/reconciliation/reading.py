@@ -15,11 +15,11 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.utils.translation import gettext as _
 
@@ -59,6 +59,12 @@ OPTIONAL = {
     "settlement_time": "settled_at",
     "status": "status",
 }
+# The fields of a parsed row, in the order records() yields them.
+RECORD_FIELDS = (
+    "line_no", "partner_transaction_id", "transaction_id", "type", "outgoing", "amount", "fee",
+    "currency", "paid_at", "amount_cny", "settlement", "settlement_cny", "rate", "settled_at",
+    "status", "remark",
+)  # fmt: skip
 _AMOUNT = re.compile(r"-?\d{1,14}(?:\.\d{1,2})?")
 _RATE = re.compile(r"\d{1,10}(?:\.\d{1,10})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -146,8 +152,22 @@ class FileReader:
     for row in reader.rows(): ...; reader.finish() checks the count against Total_count.
     """
 
-    def __init__(self, stream: BinaryIO, *, name: str, encoding: str):
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        name: str,
+        encoding: str,
+        money: Callable[[Decimal], Any] | None = None,
+        time: Callable[[datetime], Any] | None = None,
+    ):
+        """`money` and `time` convert each distinct parsed amount and time once (the importer
+        passes its database driver's forms); by default rows carry Decimals and datetimes."""
         self.name = name
+        self._to_money = money or (lambda value: value)
+        self._to_time = time or (lambda value: value)
+        self._money: dict[str, Any] = {}
+        self._rates: dict[str, Decimal] = {}
         self.text = io.TextIOWrapper(stream, encoding=encoding, newline="")
         self._csv = csv.reader(self.text)
         self.line = 0
@@ -155,7 +175,7 @@ class FileReader:
         self.header: Header | None = None
         self._columns: list[tuple[int, str]] = []
         self._width = 0
-        self._times: dict[str, datetime] = {}
+        self._times: dict[str, Any] = {}
 
     def _next(self) -> list[str] | None:
         while True:
@@ -262,10 +282,29 @@ class FileReader:
         return self.header
 
     def rows(self) -> Iterator[dict]:
+        """The data rows as dicts (keys: RECORD_FIELDS), checked."""
+        for record in self.records():
+            yield dict(zip(RECORD_FIELDS, record, strict=True))
+
+    def records(self) -> Iterator[tuple]:
+        """The data rows as tuples in RECORD_FIELDS order, checked: what the importer stores,
+        without a dict per line. Amounts, rates and times are parsed once per distinct text (a
+        day's file repeats prices and seconds many times) and handed out through the reader's
+        converters, so a caller that stores them pays per value once."""
         assert self.header is not None, "open() first"
         types = TRANSACTION_TYPES if self.header.kind == "transaction" else SETTLEMENT_TYPES
         settlement = self.header.kind == "settlement"
-        columns, width = self._columns, self._width
+        width = self._width
+        at = {attr: index for index, attr in self._columns}
+        i_type, i_ptid, i_tid = at["type"], at["partner_transaction_id"], at["transaction_id"]
+        i_currency, i_amount, i_fee = at["currency"], at["amount"], at["fee"]
+        i_paid, i_remark, i_status = at.get("paid_at"), at.get("remark"), at.get("status")
+        i_settlement, i_settled = at.get("settlement"), at.get("settled_at")
+        i_amount_cny, i_settlement_cny = at.get("amount_cny"), at.get("settlement_cny")
+        i_rate = at.get("rate")
+        money, times, rates = self._money, self._times, self._rates
+        amount_of, time_of = self._amount, self._time
+        currencies: set[str] = set()
         while (row := self._next()) is not None:
             line = self.line
             if len(row) < width:
@@ -277,79 +316,105 @@ class FileReader:
                     % {"line": line, "found": len(row), "width": width},
                     line=line,
                 )
-            raw = {attr: row[index] for index, attr in columns}
-            kind = raw["type"].strip().upper()
+            kind = row[i_type].strip().upper()
             if kind not in types:
                 raise FileRejected(
                     _("Line %(line)d: unknown type %(value)r.")
                     % {"line": line, "value": kind[:12]},
                     line=line,
                 )
-            ptid = raw["partner_transaction_id"].strip()
+            ptid = row[i_ptid].strip()
             if not ptid or len(ptid) > 64:
                 raise FileRejected(
                     _("Line %(line)d: Partner_transaction_id is empty or too long.")
                     % {"line": line},
                     line=line,
                 )
-            currency = raw["currency"].strip().upper()
-            if not _CURRENCY.fullmatch(currency):
-                raise FileRejected(
-                    _("Line %(line)d: currency %(value)r is not a currency code.")
-                    % {"line": line, "value": currency[:8]},
-                    line=line,
-                )
-            amount = _amount(raw["amount"], line, "amount")
-            fee = _amount(raw["fee"], line, "fee")
-            out = {
-                "line_no": line,
-                "partner_transaction_id": ptid,
-                "transaction_id": raw["transaction_id"].strip()[:64],
-                "type": kind,
-                "outgoing": types[kind],
-                "amount": abs(amount),
-                "fee": abs(fee),
-                "currency": currency,
-                "paid_at": self._time(raw.get("paid_at", ""), line, "Payment_time"),
-                "remark": raw.get("remark", "").strip()[:256],
-                "amount_cny": None,
-                "settlement": None,
-                "settlement_cny": None,
-                "rate": None,
-                "settled_at": None,
-                "status": raw.get("status", "").strip()[:8],
-            }
+            currency = row[i_currency].strip().upper()
+            if currency not in currencies:
+                if not _CURRENCY.fullmatch(currency):
+                    raise FileRejected(
+                        _("Line %(line)d: currency %(value)r is not a currency code.")
+                        % {"line": line, "value": currency[:8]},
+                        line=line,
+                    )
+                currencies.add(currency)
+            text = row[i_amount]
+            amount = money.get(text)
+            if amount is None:
+                amount = amount_of(text, line, "amount")
+            text = row[i_fee]
+            fee = money.get(text)
+            if fee is None:
+                fee = amount_of(text, line, "fee")
+            paid_at = None
+            if i_paid is not None:
+                text = row[i_paid]
+                paid_at = times.get(text)
+                if paid_at is None:
+                    paid_at = time_of(text, line, "Payment_time")
+            extra = None, None, None, None, None
             if settlement:
-                out["settlement"] = abs(_amount(raw["settlement"], line, "Settlement"))
-                for attr, column in (
-                    ("amount_cny", "Rmb_amount"),
-                    ("settlement_cny", "Rmb_settlement"),
-                ):
-                    if raw.get(attr, "").strip():
-                        out[attr] = abs(_amount(raw[attr], line, column))
-                rate = raw.get("rate", "").strip()
-                if rate:
-                    if not _RATE.fullmatch(rate):
-                        raise FileRejected(
-                            _("Line %(line)d: Rate %(value)r is not a rate.")
-                            % {"line": line, "value": rate[:20]},
-                            line=line,
-                        )
-                    out["rate"] = Decimal(rate)
-                out["settled_at"] = self._time(raw.get("settled_at", ""), line, "Settlement_time")
+                text = row[i_settlement]
+                settled = money.get(text)
+                if settled is None:
+                    settled = amount_of(text, line, "Settlement")
+                amount_cny = settled_cny = rate = settled_at = None
+                if i_amount_cny is not None and (text := row[i_amount_cny]).strip():
+                    amount_cny = money.get(text)
+                    if amount_cny is None:
+                        amount_cny = amount_of(text, line, "Rmb_amount")
+                if i_settlement_cny is not None and (text := row[i_settlement_cny]).strip():
+                    settled_cny = money.get(text)
+                    if settled_cny is None:
+                        settled_cny = amount_of(text, line, "Rmb_settlement")
+                if i_rate is not None and (text := row[i_rate]).strip():
+                    rate = rates.get(text)
+                    if rate is None:
+                        rate = self._rate(text, line)
+                if i_settled is not None:
+                    text = row[i_settled]
+                    settled_at = times.get(text)
+                    if settled_at is None:
+                        settled_at = time_of(text, line, "Settlement_time")
+                extra = amount_cny, settled, settled_cny, rate, settled_at
             self.count += 1
-            yield out
+            yield (
+                line, ptid, row[i_tid].strip()[:64], kind, types[kind], amount, fee, currency,
+                paid_at, *extra,
+                row[i_status].strip()[:8] if i_status is not None else "",
+                row[i_remark].strip()[:256] if i_remark is not None else "",
+            )  # fmt: skip
 
-    def _time(self, text: str, line: int, column: str) -> datetime | None:
-        """Parsed once per distinct value: a day's file repeats each second many times."""
-        parsed = self._times.get(text)
-        if parsed is None:
-            if not text.strip():
-                return None
-            if len(self._times) > 100_000:
-                self._times.clear()
-            parsed = self._times[text] = _time(text, line, column)
-        return parsed
+    def _amount(self, text: str, line: int, column: str):
+        """First sight of an amount's text: checked, made positive, converted, remembered."""
+        value = self._to_money(abs(_amount(text, line, column)))
+        if len(self._money) > 100_000:
+            self._money.clear()
+        self._money[text] = value
+        return value
+
+    def _rate(self, text: str, line: int) -> Decimal:
+        rate = text.strip()
+        if not _RATE.fullmatch(rate):
+            raise FileRejected(
+                _("Line %(line)d: Rate %(value)r is not a rate.")
+                % {"line": line, "value": rate[:20]},
+                line=line,
+            )
+        if len(self._rates) > 10_000:
+            self._rates.clear()
+        value = self._rates[text] = Decimal(rate)
+        return value
+
+    def _time(self, text: str, line: int, column: str):
+        """First sight of a time's text (None when blank): parsed, converted, remembered."""
+        if not text.strip():
+            return None
+        if len(self._times) > 100_000:
+            self._times.clear()
+        value = self._times[text] = self._to_time(_time(text, line, column))
+        return value
 
     def finish(self) -> None:
         """After the last row: the count must be the summary's Total_count."""
