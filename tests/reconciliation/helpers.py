@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
+
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython
 
 from payments import lifecycle
 from payments.models import Payment
 from payments.reconciliation.models import Difference
 from tests.payments.helpers import SUCCESS, pay
+from tests.staff import role_member
 
 DAY = date(2026, 11, 27)
 DAY_START = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 Beijing
@@ -32,3 +38,34 @@ def simple_day(clock) -> dict[str, Payment]:
 
 def open_differences() -> list[Difference]:
     return list(Difference.objects.filter(is_open=True).order_by("kind"))
+
+
+PARTNER = "2088000000000001"
+COLUMNS = (
+    "Partner_transaction_id,Transaction_id,Transaction_amount,Charge_amount,Currency,"
+    "Payment_time,Transaction_type,Remark,Secondary_merchant_industry"
+)
+ROWS = [
+    "E1,2026112711001,100.00,1.80,USD,2026-11-27 10:00:00,PAYMENT,门票,7991",
+    "E2,2026112711002,30.00,0.54,USD,2026-11-27 10:01:00,PAYMENT,Museum,7991",
+    "E1R1,2026112711001,40.00,0.72,USD,2026-11-27 10:02:00,REFUND,one ticket,7991",
+]
+
+
+def transaction_file(rows=ROWS, *, partner=PARTNER, count=None, columns=COLUMNS) -> str:
+    total = len(rows) if count is None else count
+    return "\n".join(
+        ["Partner,Payment_time,Total_count", f"{partner},20261127,{total}", columns, *rows, ""]
+    )
+
+
+def finance_member():
+    """A Finance member as the migrations build the group: payments' step, then ours."""
+    user = role_member("Finance")
+    loader = MigrationLoader(connection)
+    migration = loader.get_migration("reconciliation", "0003_finance_permissions")
+    apps = loader.project_state(("reconciliation", "0003_finance_permissions")).apps
+    for step in migration.operations:
+        if isinstance(step, RunPython):
+            step.code(apps, SimpleNamespace(connection=connection))
+    return user

@@ -7,14 +7,11 @@ import csv
 import importlib
 import io
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations import RunPython
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -27,11 +24,9 @@ from payments.reconciliation.models import (
 )
 from payments.reconciliation.runs import run
 from payments.reconciliation.sources import uploaded
-from tests.staff import codenames, messages_of, offered_actions, role_member, signed_in, staff_with
+from tests.staff import codenames, messages_of, offered_actions, signed_in, staff_with
 
-from . import test_missing_here
-from .conftest import DAY, NEXT_MORNING, simple_day
-from .test_files import PARTNER, transaction_file
+from .helpers import DAY, NEXT_MORNING, PARTNER, finance_member, simple_day, transaction_file
 
 UPLOAD = reverse("admin:reconciliation_reconciliationfile_add")
 REPORT = reverse("admin:reconciliation_day_report")
@@ -61,18 +56,6 @@ def imported_day():
     data = io.BytesIO(transaction_file().encode())
     data.name = TX_NAME
     return run(uploaded([data]), trigger="upload", actor="staff:auditor")
-
-
-def finance_member():
-    """A Finance member as the migrations build the group: payments' step, then ours."""
-    user = role_member("Finance")
-    loader = MigrationLoader(connection)
-    migration = loader.get_migration("reconciliation", "0003_finance_permissions")
-    apps = loader.project_state(("reconciliation", "0003_finance_permissions")).apps
-    for step in migration.operations:
-        if isinstance(step, RunPython):
-            step.code(apps, SimpleNamespace(connection=connection))
-    return user
 
 
 # --- permissions of the Finance group ---------------------------------------------------------
@@ -471,7 +454,6 @@ def test_refunding_a_strangers_trade_shows_what_will_happen_then_refunds(
 
 
 # A box-office payment Entrada gave up on while the buyer paid (see test_missing_here).
-lost_payment = test_missing_here.lost_payment
 
 
 def test_issuing_the_orders_tickets_from_the_admin_shows_the_plan_then_pays_the_order(

@@ -12,8 +12,7 @@ from payments.reconciliation import tasks
 from payments.reconciliation.models import Difference, DifferenceEvent
 
 from ..browser import MARKS, artifacts, chromium_context, expect
-from .conftest import NEXT_MORNING, simple_day
-from .test_admin import finance_member
+from .helpers import NEXT_MORNING, finance_member, simple_day
 
 pytestmark = MARKS
 

@@ -14,23 +14,7 @@ from payments.reconciliation.models import FileLine, ReconciliationFile
 from payments.reconciliation.runs import run
 from payments.reconciliation.sources import uploaded
 
-PARTNER = "2088000000000001"
-COLUMNS = (
-    "Partner_transaction_id,Transaction_id,Transaction_amount,Charge_amount,Currency,"
-    "Payment_time,Transaction_type,Remark,Secondary_merchant_industry"
-)
-ROWS = [
-    "E1,2026112711001,100.00,1.80,USD,2026-11-27 10:00:00,PAYMENT,门票,7991",
-    "E2,2026112711002,30.00,0.54,USD,2026-11-27 10:01:00,PAYMENT,Museum,7991",
-    "E1R1,2026112711001,40.00,0.72,USD,2026-11-27 10:02:00,REFUND,one ticket,7991",
-]
-
-
-def transaction_file(rows=ROWS, *, partner=PARTNER, count=None, columns=COLUMNS) -> str:
-    total = len(rows) if count is None else count
-    return "\n".join(
-        ["Partner,Payment_time,Total_count", f"{partner},20261127,{total}", columns, *rows, ""]
-    )
+from .helpers import COLUMNS, PARTNER, ROWS, transaction_file
 
 
 def load(text: str | bytes, name: str = "upload.csv"):

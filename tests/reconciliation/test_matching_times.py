@@ -10,7 +10,7 @@ from payments.models import Payment
 from payments.reconciliation import tasks
 from payments.reconciliation.models import Difference
 
-from .conftest import DAY, NEXT_MORNING, open_differences, simple_day
+from .helpers import DAY, NEXT_MORNING, open_differences, simple_day
 
 Kind = Difference.Kind
 

@@ -12,39 +12,9 @@ from payments.models import Payment
 from payments.reconciliation import actions, tasks
 from payments.reconciliation.exceptions import ActionNotPossible
 from payments.reconciliation.models import Difference
-from payments.sandbox.trades import buyer_confirms
-from tests.payments.helpers import cancel_system_error, sandbox_trade
-from tests.ticketing.helpers import Booking, make_attraction
-from ticketing import orders
 from ticketing.models import Order
 
-from .helpers import NEXT_MORNING, open_differences
-
-
-@pytest.fixture
-def lost_payment(recon):
-    booking = Booking(make_attraction())
-    order = orders.create_order(
-        attraction=booking.attraction,
-        slot=booking.slot(capacity=5),
-        quantities=booking.quantities(adult=2),
-        buyer_name="Ada Buyer",
-        email="ada@example.com",
-        language="en",
-        channel=Order.Channel.BOX_OFFICE,
-        actor="box-office:cashier",
-    )
-    payment = orders.start_counter_payment(
-        order, cancel_system_error(99), store_id="BOX", terminal_id="T1", actor="cashier"
-    )
-    payment.refresh_from_db()
-    assert payment.state == Payment.State.NEEDS_ATTENTION
-    assert buyer_confirms(sandbox_trade(payment))
-    recon.freeze(NEXT_MORNING)
-    tasks.daily()
-    [diff] = open_differences()
-    assert (diff.kind, diff.payment_id) == (Difference.Kind.MISSING_HERE, payment.pk)
-    return order, payment, diff
+from .helpers import open_differences
 
 
 def test_issuing_the_orders_tickets_pays_the_order_through_the_lifecycle(lost_payment, staff):
