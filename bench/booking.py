@@ -9,8 +9,8 @@
     .venv/bin/python bench/booking.py                  # SQLite (a fresh file in a temp dir)
     DATABASE_URL=postgres://... .venv/bin/python bench/booking.py   # SQLite, then PostgreSQL
 
-The site runs as in production: DEBUG off, gunicorn gthread workers (2 x 8 threads, as
-`manage.py serve`), SQLite in WAL mode with IMMEDIATE transactions. Request throttling is
+The site runs with DEBUG off under gunicorn gthread workers (2 x 8 threads: the shape
+`manage.py serve` had before it moved to ASGI), SQLite in WAL mode with IMMEDIATE transactions. Request throttling is
 switched off (the benchmark is one client address); the idempotency key is sent and stored as
 any client would. Warm-up requests (imports, first connections) are not timed.
 """

@@ -1,4 +1,4 @@
-"""Mounted at /tickets/ (ticketing/urls.py): what gates fetch to verify tickets offline."""
+"""Mounted at /tickets/ (ticketing/urls/__init__.py): what gates fetch to verify tickets offline."""
 
 from django.urls import path
 
