@@ -61,7 +61,7 @@ def _locked(order: Order) -> Order:
     """The order's row, locked after its payment's (the payment receivers' lock order)."""
     lock_payment(Order.objects.filter(pk=order.pk).values_list("payment_id", flat=True)[0])
     return (
-        Order.objects.select_for_update()
+        Order.objects.select_for_update(of=("self",))
         .select_related("attraction", "slot", "payment")
         .get(pk=order.pk)
     )
