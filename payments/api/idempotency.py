@@ -196,7 +196,8 @@ def _finish(scope: str, key: str, claim: _Claim, status: int, body: Any) -> None
     ).update(
         state=IdempotencyRecord.State.DONE,
         response_status=status,
-        response_body=json.loads(json.dumps(body, cls=JSONEncoder)),
+        # PostgreSQL's jsonb cannot hold U+0000, which a refusal may quote back from the request.
+        response_body=json.loads(json.dumps(body, cls=JSONEncoder).replace("\\u0000", "\\ufffd")),
     )
 
 
