@@ -186,6 +186,8 @@ SETUP = """
 import datetime as dt, json
 from decimal import Decimal
 from payments import clock
+from payments.models import Payment
+from payments.sandbox.models import SandboxTrade
 from ticketing.models import Attraction, TicketType, TimeSlot
 a = Attraction.objects.create(slug="cluster", name="Cluster", timezone="Asia/Shanghai",
                               currency="CNY")
@@ -193,7 +195,10 @@ adult = TicketType.objects.create(attraction=a, code="adult", name="Adult", pric
 start = (clock.now() + dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 slot = TimeSlot.objects.create(attraction=a, starts_at=start, ends_at=start + dt.timedelta(hours=1),
                                local_date=start.astimezone(a.tz).date(), capacity=PLACES)
-print(json.dumps({"slug": a.slug, "adult": adult.pk, "slot": slot.pk}))
+# load_demo's reconciled day made payments and trades of its own: only what follows counts.
+print(json.dumps({"slug": a.slug, "adult": adult.pk, "slot": slot.pk,
+                  "payments_before": Payment.objects.count(),
+                  "trades_before": SandboxTrade.objects.count()}))
 """.replace("PLACES", str(RACE_PLACES))
 
 RESULTS = """
@@ -370,7 +375,9 @@ def take_payments(
         if response is None:
             return
         body = response.json()
-        if body.get("state") not in {"created", "pending"}:
+        # A retry that took over the key of a request a killed node dropped answers with the
+        # payment as it stands by then: a buyer who confirmed meanwhile has paid.
+        if body.get("state") not in MAY_BE[kind]:
             failures.add(f"payment {index} ({kind}) answered {body.get('state')}")
         with lock:
             created[body["id"]] = (kind, time.time())
@@ -653,11 +660,10 @@ def check_results(
     if race["booked"] != min(RACE_PLACES, RACE_ATTEMPTS):
         failures.add(f"race booked {race['booked']} of {RACE_PLACES} places")
     # Only these payments were made: one sandbox trade and one Payment per Idempotency-Key.
-    if result["payment_count"] != len(created) or result["trade_count"] != len(created):
-        failures.add(
-            f"{result['payment_count']} payments and {result['trade_count']} sandbox trades "
-            f"for {len(created)} sales"
-        )
+    made = result["payment_count"] - world["payments_before"]
+    traded = result["trade_count"] - world["trades_before"]
+    if made != len(created) or traded != len(created):
+        failures.add(f"{made} payments and {traded} sandbox trades for {len(created)} sales")
     late = 0
     for payment_id, (kind, _) in created.items():
         row = result["payments"].get(payment_id)
