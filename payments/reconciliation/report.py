@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db.models import Count
+from django.utils.translation import gettext_noop
 
 from .models import DaySummary, Difference, ReconciliationFile, ReconciliationRun
 
@@ -55,20 +56,21 @@ def open_critical_count() -> int:
     return Difference.objects.filter(is_open=True, severity=Difference.Severity.CRITICAL).count()
 
 
+# Labels are translated where shown (the admin's templates); the text report stays English.
 COLUMNS = [
-    ("currency", "Currency"),
-    ("payments_count", "Payments"),
-    ("payments_gross", "Gross"),
-    ("refunds_count", "Refunds"),
-    ("refunds_gross", "Refunded"),
-    ("reversals_count", "Reversals"),
-    ("reversals_gross", "Reversed"),
-    ("fees", "Fees"),
-    ("net", "Net"),
-    ("settled", "Settled"),
-    ("gross_cny", "Gross CNY"),
-    ("fees_cny", "Fees CNY"),
-    ("settled_cny", "Settled CNY"),
+    ("currency", gettext_noop("Currency")),
+    ("payments_count", gettext_noop("Payments")),
+    ("payments_gross", gettext_noop("Gross")),
+    ("refunds_count", gettext_noop("Refunds")),
+    ("refunds_gross", gettext_noop("Refunded")),
+    ("reversals_count", gettext_noop("Reversals")),
+    ("reversals_gross", gettext_noop("Reversed")),
+    ("fees", gettext_noop("Fees")),
+    ("net", gettext_noop("Net")),
+    ("settled", gettext_noop("Settled")),
+    ("gross_cny", gettext_noop("Gross CNY")),
+    ("fees_cny", gettext_noop("Fees CNY")),
+    ("settled_cny", gettext_noop("Settled CNY")),
 ]
 
 

@@ -157,6 +157,15 @@ def test_the_day_report_shows_each_currency_the_match_share_and_open_differences
 
 
 @pytest.mark.django_db
+def test_the_day_report_speaks_chinese_in_its_column_headers(reporter):
+    imported_day()
+    reporter.cookies["django_language"] = "zh-hans"
+    body = reporter.get(REPORT, {"day": "2026-11-27"}).content.decode()
+    assert '<th scope="col">手续费</th>' in body
+    assert '<th scope="col">已结算（人民币）</th>' in body
+
+
+@pytest.mark.django_db
 def test_the_day_report_exports_csv(reporter):
     imported_day()
     answer = reporter.get(REPORT, {"day": "2026-11-27", "format": "csv"})
