@@ -83,6 +83,23 @@ FINANCE = {
 }
 
 
+# ticketing 0017 adds the staff refunds to the role, without the support limit.
+FINANCE_REFUNDS = {
+    "payments.refund_without_limit",
+    "ticketing.view_order",
+    "ticketing.view_orderline",
+    "ticketing.view_ticket",
+    "ticketing.view_orderevent",
+    "ticketing.cancel_order",
+    "ticketing.refund_order_amount",
+    "ticketing.refund_order_tickets",
+    "ticketing.view_timeslot",
+    "ticketing.cancel_slot",
+    "ticketing.view_slotcancellation",
+    "ticketing.view_slotcancellationorder",
+}
+
+
 @pytest.fixture
 def stuck(sandbox_clock, settings):
     """A payment whose cancel failed past its bound, and a refund unconfirmed past its own."""
@@ -204,6 +221,7 @@ def test_migrate_makes_the_finance_group_with_exactly_its_permissions():
     held = codenames(Group.objects.get(name="Finance"))
     assert {perm for perm in held if not perm.startswith("reconciliation.")} == {
         *FINANCE,
+        *FINANCE_REFUNDS,
         "ticketing.view_sales_report",
     }
 
