@@ -108,7 +108,11 @@ def unit_label(unit, currency: str) -> str:
     numbers = (
         str(unit.numbers[0]) if len(unit.numbers) == 1 else f"{unit.numbers[0]}-{unit.numbers[-1]}"
     )
-    return _("No. %(numbers)s %(type)s, %(admissions)s admissions: %(price)s") % {
+    return ngettext(
+        "No. %(numbers)s %(type)s, %(admissions)s admission: %(price)s",
+        "No. %(numbers)s %(type)s, %(admissions)s admissions: %(price)s",
+        unit.admissions,
+    ) % {
         "numbers": numbers,
         "type": unit.ticket_type.name,
         "admissions": unit.admissions,

@@ -69,15 +69,20 @@ def _describe(slot_plan: slot_cancelling.SlotPlan) -> str:
             ngettext("%(n)d free order", "%(n)d free orders", counts[staff.NONE])
             % {"n": counts[staff.NONE]}
         )
-    holds = counts[Order.State.HELD] + counts[Order.State.AWAITING_PAYMENT]
+    holds, paying = counts[Order.State.HELD], counts[Order.State.AWAITING_PAYMENT]
     if holds:
         parts.append(
+            ngettext("%(n)d reservation cancelled", "%(n)d reservations cancelled", holds)
+            % {"n": holds}
+        )
+    if paying:
+        parts.append(
             ngettext(
-                "%(n)d reservation cancelled (%(paying)d with a payment in progress, stopped)",
-                "%(n)d reservations cancelled (%(paying)d with a payment in progress, stopped)",
-                holds,
+                "%(n)d reservation cancelled with its payment in progress stopped",
+                "%(n)d reservations cancelled with their payments in progress stopped",
+                paying,
             )
-            % {"n": holds, "paying": counts[Order.State.AWAITING_PAYMENT]}
+            % {"n": paying}
         )
     if not parts:
         return _("No open orders: the slot is closed for sale.")

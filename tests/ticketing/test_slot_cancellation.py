@@ -107,7 +107,8 @@ def test_a_dry_run_shows_the_orders_and_the_money_and_changes_nothing(world, adm
     assert "Open orders to cancel: 7, in time slots: 1." in text
     assert "3 paid orders refunded to Alipay" in text
     assert "1 cash sale owed back at the box office" in text
-    assert "3 reservations cancelled (1 with a payment in progress, stopped)" in text
+    assert "2 reservations cancelled" in text
+    assert "1 reservation cancelled with its payment in progress stopped" in text
     # 160 + 200 + 80 to Alipay, 160 in cash: four orders give money back.
     assert [(r["currency"], r["count"], r["sum"]) for r in page.context["totals"]] == [
         ("CNY", 4, "CNY 600.00")

@@ -7,7 +7,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from payments.models import Payment, PaymentEvent, Refund
 from tests.staff import (
@@ -20,7 +22,7 @@ from tests.staff import (
     signed_in,
     staff_with,
 )
-from ticketing import inventory
+from ticketing import inventory, orders
 from ticketing.counter import sales
 from ticketing.exceptions import InvalidRefundAmount, NotCancellableNow
 from ticketing.models import Order, OrderEvent, Ticket, TillMovement
@@ -33,6 +35,7 @@ from .money_world import BUYER_EMAIL, book, revoked_uuids, set_up_world
 from .staff_world import (
     ORDERS,
     PAYMENTS,
+    SLOTS,
     counter_cash_sale,
     counter_shift,
     mails_about,
@@ -291,6 +294,7 @@ def test_a_cash_sale_cancelled_in_the_admin_is_paid_out_at_the_counter(world, ad
     mails = mails_about(order)
     assert len(mails) == 1 and "paid back to you at the box office" in mails[0].body
 
+    assert orders.can_refund_at_counter(order)  # the counter's order page offers the refund
     supervisor = member(SUPERVISORS_GROUP)
     counter_refund = sales.refund(
         order, shift, actor="box-office:cashier", supervisor=supervisor, reason="cancelled"
@@ -354,3 +358,31 @@ def confirmation_fields_of(page) -> dict:
     """The fields a forged post would send past a page that offered no confirmation."""
     fields = {name: [value] for name, value in page.context["carry"]}
     return {**fields, "confirmed": "yes", "plan_digest": page.context["digest"]}
+
+
+def test_the_buyer_is_told_in_the_order_s_language(world, admin_client):
+    order, _payment = paid_order(world, world.slot(), adult=1)
+    Order.objects.filter(pk=order.pk).update(language="zh-hans")
+    confirmed(
+        admin_client, order_url(order, "refund-amount"), {"amount": "10", "reason": "展品关闭"}
+    )
+    (sent,) = mails_about(order)
+    assert sent.subject == f"您的订单 {order.code} 的退款"
+    assert "CNY 10.00" in sent.body and "您的电子门票仍然有效。" in sent.body
+    assert "原因：展品关闭" in sent.body
+
+
+def test_the_confirmation_pages_read_a_selection_in_a_fixed_number_of_queries(world, admin_client):
+    slot = world.slot(capacity=10)
+    chosen = [paid_order(world, slot, adult=1)[0]]
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as orders_page:
+            run_action(admin_client, ORDERS, "cancel_orders", *chosen)
+        with CaptureQueriesContext(connection) as slot_page:
+            run_action(admin_client, SLOTS, "cancel_slot_orders", slot)
+        return len(orders_page), len(slot_page)
+
+    one = queries()
+    chosen += [paid_order(world, slot, adult=1)[0], book(world, slot, adult=2)]
+    assert queries() == one
