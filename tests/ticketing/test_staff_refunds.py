@@ -160,9 +160,14 @@ def test_a_fraction_the_currency_does_not_have_is_refused(raw, currency, message
 def test_refunding_everything_left_by_amount_cancels_the_order(world, admin_client):
     slot = world.slot(capacity=10)
     order, _payment = paid_order(world, slot, adult=2)
-    confirmed(
-        admin_client, order_url(order, "refund-amount"), {"amount": "160", "reason": "Goodwill"}
-    )
+    url = order_url(order, "refund-amount")
+    page = admin_client.post(url, {"amount": "160", "reason": "Goodwill"})
+    assert "the order is cancelled, its tickets revoked" in page.content.decode()
+    fields = confirmation_fields(page)
+    admin_client.post(url, fields, follow=True)
+    # Confirmed twice (a double click): the order is no longer paid, nothing goes twice.
+    again = admin_client.post(url, fields)
+    assert again.status_code == 409 and "Only a paid order" in again.content.decode()
     order.refresh_from_db()
     assert order.state == Order.State.REFUNDED
     assert valid_numbers(order) == [] and counters(slot) == (0, 0)

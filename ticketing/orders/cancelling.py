@@ -35,6 +35,7 @@ def cancel_order(
     reason: str = "",
     refund_if_paid: bool = True,
     tell_buyer: Callable[[int], None] | None = tell_buyer_on_commit,
+    key: str = "",
 ) -> Order:
     """Cancel: a hold gives its places back; a paid order is refunded and its tickets revoked.
 
@@ -45,7 +46,8 @@ def cancel_order(
     A paid order without a payment was paid in cash at the box office (or cost nothing): its
     cash is owed until a cashier pays it out of a drawer (ticketing.counter.sales.refund), so it
     waits in refund_pending with no refund for the sweeper to chase; a free one just ends.
-    `tell_buyer` (queued in the cancel's transaction) lets staff send their own single e-mail.
+    `tell_buyer` (queued in the cancel's transaction) lets staff send their own single e-mail;
+    `key`, kept in the audit record, lets them recognise a cancel they already made.
     """
     now = clock.now()
     with transaction.atomic():
@@ -74,7 +76,11 @@ def cancel_order(
                 kind="cancelled",
                 actor=actor,
                 fields={"outcome_reason": Reason.CANCELLED_REFUND, "refund_requested_at": now},
-                detail={"reason": reason, **(_cash_due(current) if owed else {})},
+                detail={
+                    "reason": reason,
+                    **({"key": key} if key else {}),
+                    **(_cash_due(current) if owed else {}),
+                },
             ):
                 raise OrderStateConflict()
             inventory.release_sold(current.slot_id, current.admissions)

@@ -174,6 +174,7 @@ def cancel(order: Order, *, actor: str, reason: str = "", key: str = "") -> str:
             tell_buyer=lambda pk: staff_notices.tell_buyer_on_commit(
                 pk, "order_cancelled", {"method": method, "reason": reason}
             ),
+            key=key,
         )
     except OrderStateConflict:
         if Order.objects.filter(pk=order.pk).exclude(state=State.PAID).exists():
