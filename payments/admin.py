@@ -3,9 +3,14 @@
 Everything is read-only here: the actions call the lifecycle (cancel, full refund, retry a
 payment or refund that needs attention) and show its domain errors as messages. Each action
 needs its own permission (see the Meta of Payment and Refund): viewing grants none of them.
+Cancelling and refunding first show what each payment gives back, the count and the sum per
+currency, and act only when that page is confirmed, within the user's refund limit
+(payments.admin_confirmation, payments.refund_limits).
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,8 +18,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from payments import lifecycle, refunds
-from payments.exceptions import PaymentError
+from payments import admin_confirmation, lifecycle, refund_limits, refunds
+from payments.admin_confirmation import Plan, Step
+from payments.exceptions import NotRefundable, PaymentError
 from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
 
 
@@ -76,6 +82,13 @@ def _run(modeladmin, request, queryset, call, done_message) -> None:
         modeladmin.message_user(request, done_message(done), messages.SUCCESS)
 
 
+def _refuse_impossible(modeladmin, request, objects, steps: dict) -> None:
+    """What the confirmation page said cannot be done, said again as messages."""
+    for obj in objects:
+        if not steps[obj.pk].possible:
+            modeladmin.message_user(request, f"{obj}: {steps[obj.pk].text}", messages.ERROR)
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows whose state only the lifecycle moves: saving the change form would write the whole
     row back as it was read, over any transition made meanwhile."""
@@ -123,43 +136,99 @@ class PaymentAdmin(ReadOnlyAdmin):
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.resolve_payment")
 
-    @admin.action(description=_("Cancel (reverse today, refund later)"), permissions=["cancel"])
-    def cancel_payments(self, request, queryset: QuerySet[Payment]) -> None:
-        if not self.has_refund_permission(request):
+    def _cancel_step(self, payment: Payment, left: Decimal, may_refund: bool) -> Step:
+        label, currency = payment.partner_trans_id, payment.currency
+        if payment.state in Payment.IN_FLIGHT_STATES:
+            return Step(label, _("Cancelled before any money moves."))
+        if payment.state not in Payment.REFUNDABLE_STATES:
+            return Step(
+                label,
+                _("Cannot be cancelled: it is %(state)s.") % {"state": payment.get_state_display()},
+                possible=False,
+            )
+        if left <= 0:
+            return Step(label, _("Nothing is left to give back."), possible=False)
+        if not may_refund:
             # A paid payment's cancel gives its money back (reversal or full refund).
-            paid = queryset.filter(state__in=Payment.REFUNDABLE_STATES)
-            for payment in paid:
-                self.message_user(
-                    request,
-                    _(
-                        "%(payment)s: cancelling a paid payment refunds it, "
-                        "which needs the refund permission."
-                    )
-                    % {"payment": payment},
-                    messages.ERROR,
-                )
-            queryset = queryset.exclude(pk__in=[payment.pk for payment in paid])
-        _run(
+            return Step(
+                label,
+                _("Cancelling a paid payment refunds it, which needs the refund permission."),
+                possible=False,
+            )
+        if left == payment.amount and lifecycle.cancel_window_open(payment):
+            text = _("Reversed today: %(amount)s goes back to the buyer.")
+        else:
+            text = _("Refunded: the %(amount)s left goes back to the buyer.")
+        amount = refund_limits.format_money(left, currency)
+        return Step(label, text % {"amount": amount}, currency, left)
+
+    @admin.action(description=_("Cancel (reverse today, refund later)"), permissions=["cancel"])
+    def cancel_payments(self, request, queryset: QuerySet[Payment]):
+        may_refund = self.has_refund_permission(request)
+        payments = list(queryset)
+        left = refund_limits.refundable_amounts(p.pk for p in payments)
+        steps = {p.pk: self._cancel_step(p, left[p.pk], may_refund) for p in payments}
+
+        def perform(_data) -> None:
+            _refuse_impossible(self, request, payments, steps)
+            _run(
+                self,
+                request,
+                [p for p in payments if steps[p.pk].possible],
+                lifecycle.request_cancel,
+                lambda n: ngettext("%d payment cancelled.", "%d payments cancelled.", n) % n,
+            )
+
+        return admin_confirmation.action_page(
             self,
             request,
             queryset,
-            lifecycle.request_cancel,
-            lambda n: ngettext("%d payment cancelled.", "%d payments cancelled.", n) % n,
+            action="cancel_payments",
+            title=_("Cancel payments"),
+            plan=Plan(list(steps.values())),
+            perform=perform,
         )
 
     @admin.action(description=_("Refund what is left in full"), permissions=["refund"])
-    def refund_in_full(self, request, queryset: QuerySet[Payment]) -> None:
+    def refund_in_full(self, request, queryset: QuerySet[Payment]):
+        payments = list(queryset)
+        left = refund_limits.refundable_amounts(p.pk for p in payments)
+        steps = {}
+        for p in payments:
+            if p.state in Payment.REFUNDABLE_STATES and left[p.pk] > 0:
+                text = _("Refunded: %(amount)s goes back to the buyer.") % {
+                    "amount": refund_limits.format_money(left[p.pk], p.currency)
+                }
+                steps[p.pk] = Step(p.partner_trans_id, text, p.currency, left[p.pk])
+            else:
+                steps[p.pk] = Step(
+                    p.partner_trans_id, str(NotRefundable.default_message), possible=False
+                )
+
         def refund(payment: Payment, *, actor: str):
+            # Exactly what the page showed: a refund made meanwhile makes this one too large.
             return lifecycle.request_refund(
-                payment, amount=payment.refundable_amount, reason="refund by staff", actor=actor
+                payment, amount=steps[payment.pk].amount, reason="refund by staff", actor=actor
             )
 
-        _run(
+        def perform(_data) -> None:
+            _refuse_impossible(self, request, payments, steps)
+            _run(
+                self,
+                request,
+                [p for p in payments if steps[p.pk].possible],
+                refund,
+                lambda n: ngettext("%d refund requested.", "%d refunds requested.", n) % n,
+            )
+
+        return admin_confirmation.action_page(
             self,
             request,
             queryset,
-            refund,
-            lambda n: ngettext("%d refund requested.", "%d refunds requested.", n) % n,
+            action="refund_in_full",
+            title=_("Refund what is left in full"),
+            plan=Plan(list(steps.values())),
+            perform=perform,
         )
 
     @admin.action(

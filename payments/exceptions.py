@@ -105,3 +105,12 @@ class NotPaidAtAlipay(PaymentError):
     code = "not_paid_at_alipay"
     http_status = 409
     default_message = _("Alipay does not confirm this trade as paid; nothing was changed.")
+
+
+class RefundOverLimit(PaymentError):
+    """Staff without the unlimited refund permission asked to give back more than their limit
+    (payments.refund_limits): nothing was changed."""
+
+    code = "refund_over_limit"
+    http_status = 403
+    default_message = _("This is above your refund limit: someone in Finance must do it.")

@@ -98,6 +98,8 @@ class Payment(models.Model):
             ("cancel_payment", "Can cancel payments"),
             ("refund_payment", "Can refund payments"),
             ("resolve_payment", "Can retry payments needing attention"),
+            # Without it, one action gives back at most SUPPORT_REFUND_LIMIT (refund_limits).
+            ("refund_without_limit", "Can refund without the support limit"),
         ]
 
     def __str__(self) -> str:

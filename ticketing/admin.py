@@ -3,7 +3,8 @@
 Staff never edit counters or order states here: slots show `held`/`sold` read-only, the capacity
 override goes through inventory.set_capacity_override, and order actions call ticketing.orders,
 whose domain errors appear as admin messages. Each action needs its own permission: viewing
-grants none of them.
+grants none of them. The orders' money actions (cancel, refund an amount, refund tickets) live in
+ticketing/admin_refunds.py, the cancelling of a whole time slot in ticketing/admin_slots.py.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from . import inventory, local_time, orders
+from . import inventory, local_time
+from .admin_refunds import OrderMoneyActions
+from .admin_slots import TimeSlotCancelActions
 from .exceptions import TicketingError
 from .models import (
     Attraction,
@@ -123,8 +125,9 @@ class TimeSlotForm(forms.ModelForm):
 
 
 @admin.register(TimeSlot)
-class TimeSlotAdmin(admin.ModelAdmin):
+class TimeSlotAdmin(TimeSlotCancelActions, admin.ModelAdmin):
     form = TimeSlotForm
+    actions = ["cancel_slot_orders"]
     list_display = (
         "attraction",
         "starts_local",
@@ -214,7 +217,7 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderMoneyActions, admin.ModelAdmin):
     list_display = (
         "code",
         "attraction",
@@ -249,45 +252,6 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description=_("created (attraction's time)"), ordering="created_at")
     def created_local(self, order: Order) -> str:
         return local_time.format_datetime(order.created_at, order.attraction.tz)
-
-    def has_cancel_permission(self, request):
-        return request.user.has_perm("ticketing.cancel_order")
-
-    @admin.action(
-        description=_("Cancel (refund paid orders, revoke their tickets)"), permissions=["cancel"]
-    )
-    def cancel_orders(self, request, queryset):
-        # Cancelling a paid order refunds it: that takes the refund permission as well. The
-        # service decides on the order's current state, so one paid meanwhile is not refunded.
-        may_refund = request.user.has_perm("payments.refund_payment")
-        done = 0
-        for order in queryset:
-            if order.state == Order.State.PAID and not may_refund:
-                self.message_user(
-                    request,
-                    _(
-                        "%(order)s: cancelling a paid order refunds it, "
-                        "which needs the refund permission."
-                    )
-                    % {"order": order.code},
-                    messages.ERROR,
-                )
-                continue
-            try:
-                orders.cancel_order(
-                    order,
-                    actor=f"admin:{request.user.get_username()}",
-                    refund_if_paid=may_refund,
-                )
-                done += 1
-            except TicketingError as exc:
-                self.message_user(request, f"{order.code}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(
-                request,
-                ngettext("%(n)d order cancelled.", "%(n)d orders cancelled.", done) % {"n": done},
-                messages.SUCCESS,
-            )
 
 
 # The counter's tills and shifts have an admin module of their own.

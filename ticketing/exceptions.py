@@ -185,3 +185,21 @@ class PriceDifferenceDue(TicketingError):
     default_message = _(
         "The tickets cost more now than you paid, so the time cannot be changed online."
     )
+
+
+# --- Staff refunds in the admin (ticketing.orders.staff) ---------------------------------------
+
+
+class InvalidRefundAmount(TicketingError):
+    """Not an amount staff may refund: not a number, not above zero, a fraction the currency
+    does not have, or more than is left to refund."""
+
+    code = "invalid_amount"
+    default_message = _("Enter an amount to refund, like 12.50.")
+
+
+class InvalidRefundReason(TicketingError):
+    code = "invalid_reason"
+    default_message = _(
+        "Give a reason of at most 128 characters, without double quotes (Alipay keeps it)."
+    )

@@ -7,6 +7,7 @@ DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and the ALIPAY_* variables (REA
 
 import os
 import warnings
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -431,6 +432,28 @@ BOX_OFFICE_STORE_ID = os.environ.get("BOX_OFFICE_STORE_ID", "BOX-OFFICE")
 BOX_OFFICE_VARIANCE_THRESHOLD = os.environ.get("BOX_OFFICE_VARIANCE_THRESHOLD", "5")
 # The zone receipts and Z reports print their times in, and whose midnight ends a till's day.
 RECEIPT_TIME_ZONE = os.environ.get("RECEIPT_TIME_ZONE", "Asia/Shanghai")
+
+
+def env_refund_limits(name: str, default: str) -> dict[str, Decimal]:
+    """`500,JPY=10000` -> {"*": 500, "JPY": 10000}: an amount for every currency, and overrides
+    for currencies whose unit is worth much less (payments/refund_limits.py reads it)."""
+    limits: dict[str, Decimal] = {}
+    for item in env_list(name, default):
+        currency, _sep, amount = item.rpartition("=")
+        try:
+            value = Decimal(amount.strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or value < 0:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an amount (like 500 or JPY=10000)")
+        limits[currency.strip().upper() or "*"] = value
+    if "*" not in limits:
+        raise ImproperlyConfigured(f"{name} needs one amount for every currency, like 500")
+    return limits
+
+
+# The most one admin action of Support may give back, per currency (Finance has no limit).
+SUPPORT_REFUND_LIMIT = env_refund_limits("SUPPORT_REFUND_LIMIT", "500,JPY=10000,KRW=100000")
 # Public booking API rates per client address (ticketing/api/throttles.py); an empty value turns
 # one off (benchmarks). The look-up rate is what stands between a guesser and order codes.
 TICKETING_API_RATES = {

@@ -120,8 +120,11 @@ def generate_for(
             )
         planned_starts = [slot.starts_at for slot in planned]
         if planned_starts:
-            result.reopened = in_range.filter(is_open=False, starts_at__in=planned_starts).update(
-                is_open=True
+            # A slot staff cancelled as a whole (closed for weather) stays closed.
+            result.reopened = (
+                in_range.filter(is_open=False, starts_at__in=planned_starts)
+                .exclude(cancellations__isnull=False)
+                .update(is_open=True)
             )
     return result
 

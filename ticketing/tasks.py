@@ -23,13 +23,21 @@ from payments.models import Payment
 from . import orders
 from .inventory import check_capacity
 from .models import Order
-from .orders import release_expired_holds
+from .orders import release_expired_holds, slot_cancelling
 from .orders.notices import send_refund_notice
 from .orders.refunding import REFUND_REASONS, record_refund_of
 from .schedules import write_schedules
 from .slot_generation import generate_slots
 
-__all__ = ["REFUND_REASONS", "daily", "deliver_tickets", "notify_refund", "refund_order", "sweep"]
+__all__ = [
+    "REFUND_REASONS",
+    "cancel_slot",
+    "daily",
+    "deliver_tickets",
+    "notify_refund",
+    "refund_order",
+    "sweep",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +72,12 @@ def notify_refund(order_id: int) -> None:
     send_refund_notice(order_id)
 
 
+def cancel_slot(cancellation_id: int) -> None:
+    """Cancel the orders of a closed slot (ticketing.orders.slot_cancelling); queues its own
+    successor when the slot has more orders than one task may take time for."""
+    slot_cancelling.run(cancellation_id)
+
+
 def deliver_tickets(order_id: int) -> None:
     """E-mail the paid order's e-tickets (the PDF is built by ticketing.etickets)."""
     order = Order.objects.filter(pk=order_id, state=Order.State.PAID).first()
@@ -79,7 +93,8 @@ def deliver_tickets(order_id: int) -> None:
 
 
 def sweep() -> dict:
-    """Every minute: return expired holds; resume refunds never requested, e-mails never sent."""
+    """Every minute: return expired holds; resume refunds never requested, e-mails never sent,
+    slot cancellations whose task was lost."""
     expired = release_expired_holds()
     stale = clock.now() - dt.timedelta(minutes=1)
     refunds = 0
@@ -89,6 +104,7 @@ def sweep() -> dict:
         refund_order(order_id)
         refunds += 1
     resumed = resume_payment_outcomes(stale)
+    slot_runs = slot_cancelling.resume_stale()
     deliveries = 0
     for order_id in (
         Order.objects.filter(
@@ -99,15 +115,23 @@ def sweep() -> dict:
     ):
         deliver_tickets(order_id)
         deliveries += 1
-    if expired or refunds or deliveries or resumed:
+    if expired or refunds or deliveries or resumed or slot_runs:
         logger.info(
-            "ticketing sweep: %s holds expired, %s refunds, %s deliveries, %s payments resumed",
+            "ticketing sweep: %s holds expired, %s refunds, %s deliveries, %s payments resumed, "
+            "%s slot cancellations resumed",
             expired,
             refunds,
             deliveries,
             resumed,
+            slot_runs,
         )
-    return {"expired": expired, "refunds": refunds, "deliveries": deliveries, "payments": resumed}
+    return {
+        "expired": expired,
+        "refunds": refunds,
+        "deliveries": deliveries,
+        "payments": resumed,
+        "slot_cancellations": slot_runs,
+    }
 
 
 def resume_payment_outcomes(stale) -> int:

@@ -23,6 +23,7 @@ from payments import tasks as payment_tasks
 from payments.models import Payment
 from tests.helpers import no_worker
 from tests.payments.helpers import cancel_system_error
+from tests.staff import confirmation_fields
 from ticketing import orders
 from ticketing import tasks as ticketing_tasks
 from ticketing.counter import shifts
@@ -62,9 +63,10 @@ def test_admin_cancel_of_a_paid_online_payment_cancels_the_order(money_world, ad
     slot = money_world.slot(capacity=5)
     order, payment = paid_online_order(money_world, slot)
     mails_before = len(mail.outbox)
-    answer = admin_client.post(
+    page = admin_client.post(
         ADMIN_PAYMENTS, {"action": "cancel_payments", "_selected_action": [payment.pk]}
     )
+    answer = admin_client.post(ADMIN_PAYMENTS, confirmation_fields(page))
     assert answer.status_code == 302
     payment.refresh_from_db()
     assert payment.state == Payment.State.CANCELLED and payment.cancel_action == "refund"
@@ -89,9 +91,10 @@ def test_admin_full_refund_of_an_orders_payment_cancels_the_order(money_world, a
     slot = money_world.slot(capacity=5)
     order, payment = paid_online_order(money_world, slot)
     mails_before = len(mail.outbox)
-    answer = admin_client.post(
+    page = admin_client.post(
         ADMIN_PAYMENTS, {"action": "refund_in_full", "_selected_action": [payment.pk]}
     )
+    answer = admin_client.post(ADMIN_PAYMENTS, confirmation_fields(page))
     assert answer.status_code == 302
     payment.refresh_from_db()
     assert payment.state == Payment.State.REFUNDED

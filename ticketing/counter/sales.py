@@ -147,8 +147,10 @@ def refund(order: Order, shift: Shift, *, actor: str, supervisor, reason: str) -
     checked to be a box office supervisor by the caller), recorded in the open `shift`.
 
     A cash sale is paid back from the drawer at once (paid -> refunded, tickets revoked, places
-    back); any other paid order is cancelled and refunded to Alipay (ticketing.orders). Raises
-    SelfApproval when the supervisor is the shift's cashier, OrderStateConflict.
+    back); any other paid order is cancelled and refunded to Alipay (ticketing.orders). A cash
+    sale staff already cancelled in the admin (refund_pending, its tickets revoked and places
+    back, its cash owed) is paid out the same way. Raises SelfApproval when the supervisor is the
+    shift's cashier, OrderStateConflict.
     """
     _check_open(shift)
     if supervisor.pk == shift.cashier_id:
@@ -158,7 +160,8 @@ def refund(order: Order, shift: Shift, *, actor: str, supervisor, reason: str) -
     reason = (reason or "").strip()[:200]
     with transaction.atomic():
         current = Order.objects.select_for_update().get(pk=order.pk)
-        if current.state != State.PAID:
+        owed = orders.cash_due(current) and paid_in_cash(current)
+        if current.state != State.PAID and not owed:
             raise OrderStateConflict(_("Only a paid order can be refunded."))
         if paid_in_cash(current):
             if current.currency != shift.currency:
@@ -167,15 +170,16 @@ def refund(order: Order, shift: Shift, *, actor: str, supervisor, reason: str) -
             if not orders.move_order(
                 current,
                 to=State.REFUNDED,
-                from_states=State.PAID,
+                from_states=current.state,
                 kind="refunded",
                 actor=f"{actor} approved by {approver}",
                 fields={"outcome_reason": Order.OutcomeReason.CANCELLED_REFUND},
                 detail={"method": "cash", "reason": reason},
             ):
                 raise OrderStateConflict()
-            inventory.release_sold(current.slot_id, current.admissions)
-            orders.revoke_tickets(current.pk, now)
+            if not owed:  # cancelled in the admin: its places and tickets went back then
+                inventory.release_sold(current.slot_id, current.admissions)
+                orders.revoke_tickets(current.pk, now)
             TillMovement.objects.create(
                 shift=shift,
                 kind=TillMovement.Kind.REFUND,

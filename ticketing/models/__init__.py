@@ -14,6 +14,7 @@ from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMo
 from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
 from .policies import RefundPolicy
 from .reports import SalesReport
+from .slot_cancellations import SlotCancellation, SlotCancellationOrder
 from .slots import TimeSlot
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "SalesReport",
     "Shift",
     "ShiftEvent",
+    "SlotCancellation",
+    "SlotCancellationOrder",
     "SpecialOpening",
     "Ticket",
     "TicketType",

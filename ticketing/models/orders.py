@@ -124,7 +124,12 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         # Cancelling a paid order also refunds it: the admin asks for payments.refund_payment too.
-        permissions = [("cancel_order", "Can cancel orders")]
+        # Refunds within the support limit unless payments.refund_without_limit.
+        permissions = [
+            ("cancel_order", "Can cancel orders"),
+            ("refund_order_amount", "Can refund part of an order by amount"),
+            ("refund_order_tickets", "Can refund tickets of an order"),
+        ]
 
     def __str__(self) -> str:
         return self.code

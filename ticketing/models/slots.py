@@ -82,6 +82,8 @@ class TimeSlot(models.Model):
         indexes = [models.Index(fields=["attraction", "local_date"], name="slot_attraction_day")]
         verbose_name = _("time slot")
         verbose_name_plural = _("time slots")
+        # Cancel every order of a slot and close it (ticketing.orders.slot_cancelling).
+        permissions = [("cancel_slot", "Can cancel every order of a time slot")]
 
     def __str__(self) -> str:
         if not self.attraction_id:

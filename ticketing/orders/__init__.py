@@ -16,6 +16,10 @@ inside a transaction.
     tickets           issuing, revoking and e-mailing an order's e-tickets
     cancelling        cancel_order and the box office's cancel and refund rules
     status            OrderStatus, what a buyer or cashier sees while waiting
+    self_service      what a buyer may do to their own order (give back, cancel tickets)
+    staff             what staff do from the admin: cancel, refund an amount, refund tickets
+    staff_notices     the one e-mail a buyer gets for each of staff's actions
+    slot_cancelling   cancel a whole time slot in a background task, with its progress
 """
 
 from .booking import (
@@ -30,6 +34,7 @@ from .cancelling import (
     can_refund_at_counter,
     cancel_counter_sale,
     cancel_order,
+    cash_due,
     check_refundable_at_counter,
     refund_counter_sale,
 )
@@ -65,6 +70,7 @@ __all__ = [
     "can_refund_at_counter",
     "cancel_counter_sale",
     "cancel_order",
+    "cash_due",
     "check_quantities",
     "check_refundable_at_counter",
     "create_order",

@@ -8,6 +8,7 @@ a refund a supervisor approved.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -28,13 +29,25 @@ Reason = Order.OutcomeReason
 
 
 def cancel_order(
-    order: Order, *, actor: str, reason: str = "", refund_if_paid: bool = True
+    order: Order,
+    *,
+    actor: str,
+    reason: str = "",
+    refund_if_paid: bool = True,
+    tell_buyer: Callable[[int], None] | None = tell_buyer_on_commit,
+    key: str = "",
 ) -> Order:
     """Cancel: a hold gives its places back; a paid order is refunded and its tickets revoked.
 
     With refund_if_paid=False a paid order raises OrderStateConflict instead: for callers that
     may only give back an unpaid hold (a cashier's "cancel sale"), decided in the same
     transaction as the cancel, so a payment landing meanwhile is never refunded by accident.
+
+    A paid order without a payment was paid in cash at the box office (or cost nothing): its
+    cash is owed until a cashier pays it out of a drawer (ticketing.counter.sales.refund), so it
+    waits in refund_pending with no refund for the sweeper to chase; a free one just ends.
+    `tell_buyer` (queued in the cancel's transaction) lets staff send their own single e-mail;
+    `key`, kept in the audit record, lets them recognise a cancel they already made.
     """
     now = clock.now()
     with transaction.atomic():
@@ -53,23 +66,29 @@ def cancel_order(
                 raise OrderStateConflict()
             inventory.release_hold(current.slot_id, current.admissions)
         elif current.state == State.PAID and refund_if_paid:
+            owed = current.payment is not None or current.total > 0
             # Revoked first, then refunded: the refund's money_returning finds the order no
             # longer paid and leaves it to this cancel.
             if not move_order(
                 current,
-                to=State.REFUND_PENDING,
+                to=State.REFUND_PENDING if owed else State.CANCELLED,
                 from_states=State.PAID,
                 kind="cancelled",
                 actor=actor,
                 fields={"outcome_reason": Reason.CANCELLED_REFUND, "refund_requested_at": now},
-                detail={"reason": reason},
+                detail={
+                    "reason": reason,
+                    **({"key": key} if key else {}),
+                    **(_cash_due(current) if owed else {}),
+                },
             ):
                 raise OrderStateConflict()
             inventory.release_sold(current.slot_id, current.admissions)
             revoke_tickets(current.pk, now)
             if current.payment is not None:
-                _record_cancel_refund(current, reason)
-            tell_buyer_on_commit(current.pk)
+                _record_cancel_refund(current, reason, actor)
+            if tell_buyer is not None:
+                tell_buyer(current.pk)
         elif current.state == State.AWAITING_PAYMENT:
             raise PaymentInProgress()
         else:
@@ -78,8 +97,19 @@ def cancel_order(
     return current
 
 
-def _record_cancel_refund(order: Order, reason: str) -> None:
-    """The paid order's refund, recorded in the cancel's transaction (sent by the poller)."""
+def _cash_due(order: Order) -> dict:
+    """The audit's note of cash owed back at the box office (no payment: paid in cash)."""
+    return {} if order.payment is not None else {"cash_due": str(order.total)}
+
+
+def cash_due(order: Order) -> bool:
+    """A cancelled cash sale whose money a cashier has yet to pay out of a drawer."""
+    return order.state == State.REFUND_PENDING and order.payment_id is None and order.total > 0
+
+
+def _record_cancel_refund(order: Order, reason: str, actor: str) -> None:
+    """The paid order's refund, recorded in the cancel's transaction (sent by the poller); the
+    payment's audit names who cancelled."""
 
     payment = order.payment
     left = payment.refundable_amount
@@ -92,7 +122,7 @@ def _record_cancel_refund(order: Order, reason: str) -> None:
             payment,
             amount=left,
             reason=(plain or REFUND_REASONS["cancelled"])[:128],
-            actor="ticketing",
+            actor=f"ticketing: {actor}",
             partner_refund_id=refund_id(payment, "ORD"),
         )
     except PaymentError as exc:
@@ -139,7 +169,8 @@ def cancel_counter_sale(order: Order, *, actor: str) -> Order:
 
 
 def can_refund_at_counter(order: Order) -> bool:
-    return order.state == State.PAID
+    # A cash sale staff cancelled in the admin waits for its cash at the counter.
+    return order.state == State.PAID or cash_due(order)
 
 
 def check_refundable_at_counter(order: Order) -> None:

@@ -22,7 +22,12 @@ from payments.models import Payment
 
 from .. import inventory
 from ..models import Order, OrderPayment
-from .refunding import is_ticket_cancel, lock_payment, record_refund_of, tell_buyer_on_commit
+from .refunding import (
+    is_decided_with_order,
+    lock_payment,
+    record_refund_of,
+    tell_buyer_on_commit,
+)
 from .states import State, move_order, record_event
 from .tickets import issue_tickets, queue_delivery, revoke_tickets
 
@@ -244,10 +249,11 @@ def money_returning(payment, *, refund, amount, in_full: bool) -> str:
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.payment_id != payment.pk or order.state != State.PAID:
             return "unchanged"
-        if refund is not None and is_ticket_cancel(refund.partner_refund_id):
-            # The buyer's cancel revoked exactly its tickets in this transaction: the rest
-            # stay valid even when this refund gives back everything paid (a free ticket kept).
-            return "tickets_cancelled"
+        if refund is not None and is_decided_with_order(refund.partner_refund_id):
+            # A ticket cancel revoked exactly its tickets in this transaction: the rest stay
+            # valid even when this refund gives back everything paid (a free ticket kept).
+            # Staff's refund of an amount wrote its own audit record and keeps the tickets.
+            return "decided_with_order"
         if not in_full:
             record_event(
                 order, "partial_refund_requested", order.state, order.state, "system", **detail

@@ -31,7 +31,7 @@ from ..models import Order, Ticket, TimeSlot
 from . import policy
 from .buyer_notices import tell_buyer_of_change_on_commit
 from .refunding import TICKET_CANCEL_SUFFIX, refund_id
-from .self_service import BUYER, _locked, already_done, clean_key, valid_units
+from .self_service import BUYER, already_done, clean_key, locked, valid_units
 from .states import State, record_event
 from .tickets import queue_delivery
 
@@ -63,7 +63,7 @@ def change_slot(order: Order, slot_id: int, *, key: str = "", actor: str = BUYER
     """Move the order's valid tickets to another slot; the order afterwards."""
     key = clean_key(key)
     with transaction.atomic():
-        current = _locked(order)
+        current = locked(order)
         if already_done(current, key):
             return current
         if current.state != State.PAID:

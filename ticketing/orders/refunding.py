@@ -29,13 +29,20 @@ REFUND_REASONS = {
     "amount_mismatch": "Amount does not match the order",
 }
 
-# Refund ids ending "-TC<n>" are a buyer's ticket cancel: the tickets were revoked and their
-# places released in the refund's own transaction (ticketing.orders.self_service).
+# Refund ids ending "-TC<n>" are a ticket cancel (a buyer's, or staff refunding tickets): the
+# tickets were revoked and their places released in the refund's own transaction
+# (ticketing.orders.self_service). Ids ending "-ST<n>" are staff refunding part of an order's
+# amount: its tickets stay valid, and staff's own audit record says so (ticketing.orders.staff).
 TICKET_CANCEL_SUFFIX = "TC"
+STAFF_AMOUNT_SUFFIX = "ST"
 
 
-def is_ticket_cancel(partner_refund_id: str) -> bool:
-    return partner_refund_id.rpartition("-")[2].startswith(TICKET_CANCEL_SUFFIX)
+def is_decided_with_order(partner_refund_id: str) -> bool:
+    """A refund whose order was already brought in line, in the refund's own transaction, by
+    the ticketing service that recorded it: money_returning leaves the order alone."""
+    return partner_refund_id.rpartition("-")[2].startswith(
+        (TICKET_CANCEL_SUFFIX, STAFF_AMOUNT_SUFFIX)
+    )
 
 
 def refund_id(payment, suffix: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -31,7 +32,7 @@ from ..exceptions import (
     NotCancellableNow,
     OrderStateConflict,
 )
-from ..models import Order, OrderEvent, Ticket, TicketType
+from ..models import Order, OrderEvent, RefundPolicy, Ticket, TicketType
 from . import policy
 from .buyer_notices import tell_buyer_of_change_on_commit
 from .refunding import TICKET_CANCEL_SUFFIX, lock_payment, refund_id
@@ -57,7 +58,7 @@ def clean_key(key: str | None) -> str:
     return key
 
 
-def _locked(order: Order) -> Order:
+def locked(order: Order) -> Order:
     """The order's row, locked after its payment's (the payment receivers' lock order)."""
     lock_payment(Order.objects.filter(pk=order.pk).values_list("payment_id", flat=True)[0])
     return (
@@ -86,13 +87,24 @@ def available_actions(order: Order, language: str | None) -> dict:
 # --- Giving back an unpaid hold -------------------------------------------------------------------
 
 
-def give_back_hold(order: Order, *, key: str = "", actor: str = BUYER) -> Order:
+def give_back_hold(
+    order: Order,
+    *,
+    key: str = "",
+    actor: str = BUYER,
+    kind: str = "hold_given_back",
+    detail: dict | None = None,
+    tell_buyer: Callable[[int], None] | None = None,
+) -> Order:
     """End an unpaid order now: its places go back at once.
 
     A payment in progress is cancelled first through the payments lifecycle (a gateway call, so
     outside any transaction). Whether or not that cancel gets through, the order ends cancelled:
     a payment landing afterwards finds it cancelled and is refunded (payment_paid), never lost.
     Raises OrderStateConflict for a paid order (the buyer cancels it under the refund policy).
+
+    Staff cancelling a hold (ticketing.orders.staff) name their own audit `kind` and e-mail
+    (`tell_buyer`, queued inside the transaction that cancels, so only a cancel made is told).
     """
     key = clean_key(key)
     order = Order.objects.select_related("payment").get(pk=order.pk)
@@ -108,7 +120,7 @@ def give_back_hold(order: Order, *, key: str = "", actor: str = BUYER) -> Order:
         with contextlib.suppress(NotCancellable, PaymentError):
             lifecycle.request_cancel(payment, actor=f"{actor}: hold given back")
     with transaction.atomic():
-        current = _locked(order)
+        current = locked(order)
         if already_done(current, key) or current.state in (State.CANCELLED, State.EXPIRED):
             return current
         if current.state not in Order.HOLDING_STATES:
@@ -119,14 +131,17 @@ def give_back_hold(order: Order, *, key: str = "", actor: str = BUYER) -> Order:
             current,
             to=State.CANCELLED,
             from_states=current.state,
-            kind="hold_given_back",
+            kind=kind,
             actor=actor,
             fields={"outcome_reason": Reason.CANCELLED},
-            detail={"key": key},
+            detail={**(detail or {}), "key": key},
         ):
             raise OrderStateConflict()
         inventory.release_hold(current.slot_id, current.admissions)
-        tell_buyer_of_change_on_commit(current.pk, "hold_given_back")
+        if tell_buyer is None:
+            tell_buyer_of_change_on_commit(current.pk, "hold_given_back")
+        else:
+            tell_buyer(current.pk)
     current.refresh_from_db()
     logger.info("order %s: hold given back by the buyer", current.code)
     return current
@@ -187,22 +202,26 @@ class CancelQuote:
         return sum(unit.admissions for unit in self.units)
 
 
-def quote_cancel(order: Order, numbers: list[int]) -> CancelQuote:
+def quote_cancel(order: Order, numbers: list[int], *, by_staff: bool = False) -> CancelQuote:
     """What cancelling these tickets gives back now; raises when the policy does not allow it.
 
-    Naming any part of a family ticket chooses the whole unit.
+    Naming any part of a family ticket chooses the whole unit. Staff (`by_staff`) override the
+    policy: no cut-off, no fee, and a ticket type marked not refundable is refunded too.
     """
     if order.state != State.PAID:
         raise OrderStateConflict(_("Only a paid order's tickets can be cancelled."))
     rules = policy.policy_for(order.attraction)
-    if not policy.may_cancel(rules, order.slot.starts_at, clock.now()):
+    if by_staff:
+        # An unsaved policy without fees: the price of the tickets, in the currency's units.
+        rules = RefundPolicy(attraction=order.attraction)
+    elif not policy.may_cancel(rules, order.slot.starts_at, clock.now()):
         raise NotCancellableNow()
     units = valid_units(order)
     by_number = {n: unit for unit in units for n in unit.numbers}
     if not numbers or any(n not in by_number for n in numbers):
         raise InvalidTicketChoice()
     chosen = sorted({by_number[n].number: by_number[n] for n in numbers}.values(), key=_first)
-    if any(not unit.ticket_type.refundable for unit in chosen):
+    if not by_staff and any(not unit.ticket_type.refundable for unit in chosen):
         raise NeverRefundable()
     amount = sum((unit.price for unit in chosen), Decimal("0"))
     currency = order.currency
@@ -239,7 +258,7 @@ def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: st
     key = clean_key(key)
     reverse_payment = None
     with transaction.atomic():
-        current = _locked(order)
+        current = locked(order)
         if already_done(current, key):
             if not _reversal_still_due(current, key):
                 return current
@@ -249,7 +268,7 @@ def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: st
     if reverse_payment is not None:
         return _reverse(current, reverse_payment, actor)
     with transaction.atomic():
-        current = _locked(order)
+        current = locked(order)
         if already_done(current, key):
             return current
         quote = quote_cancel(current, numbers)
@@ -274,7 +293,7 @@ def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: st
         elif quote.whole_order:
             _cancel_whole(current, quote, actor, detail)
         else:
-            _cancel_units(current, quote, actor, detail)
+            cancel_units(current, quote, actor, detail)
         tell_buyer_of_change_on_commit(current.pk, "tickets_cancelled", detail)
     if reverse_payment is not None:
         return _reverse(current, reverse_payment, actor)
@@ -331,15 +350,28 @@ def _cancel_whole(order: Order, quote: CancelQuote, actor: str, detail: dict) ->
     _record(order, quote)
 
 
-def _cancel_units(order: Order, quote: CancelQuote, actor: str, detail: dict) -> None:
-    """Some tickets: exactly these revoked and their places released; the order stays paid."""
+def cancel_units(
+    order: Order,
+    quote: CancelQuote,
+    actor: str,
+    detail: dict,
+    *,
+    kind: str = "tickets_cancelled",
+    reason: str = REFUND_REASON,
+    refund_actor: str = "ticketing",
+) -> None:
+    """Some tickets: exactly these revoked and their places released; the order stays paid.
+
+    Inside the caller's transaction, with the order locked (the buyer's cancel here, staff's
+    refund of tickets in ticketing.orders.staff): one way to take tickets out of a paid order.
+    """
     _revoke(order, quote.numbers)
     inventory.release_sold(order.slot_id, quote.admissions)
     Order.objects.filter(pk=order.pk).update(
         admissions=F("admissions") - quote.admissions, updated_at=clock.now()
     )
-    record_event(order, "tickets_cancelled", order.state, order.state, actor, **detail)
-    _record(order, quote)
+    record_event(order, kind, order.state, order.state, actor, **detail)
+    _record(order, quote, reason, refund_actor)
 
 
 def _revoke(order: Order, numbers: list[int]) -> None:
@@ -350,15 +382,17 @@ def _revoke(order: Order, numbers: list[int]) -> None:
         raise OrderStateConflict()  # a ticket was used or revoked meanwhile: undo it all
 
 
-def _record(order: Order, quote: CancelQuote) -> None:
+def _record(
+    order: Order, quote: CancelQuote, reason: str = REFUND_REASON, actor: str = "ticketing"
+) -> None:
     if quote.refund <= 0:
         return
     try:
         record_refund(
             order.payment,
             amount=quote.refund,
-            reason=REFUND_REASON,
-            actor="ticketing",
+            reason=reason,
+            actor=actor,
             # One id per unit set: a retry finds the same refund rather than a second one.
             partner_refund_id=refund_id(
                 order.payment, f"{TICKET_CANCEL_SUFFIX}{quote.units[0].number}"
