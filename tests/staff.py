@@ -18,9 +18,10 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython
 from django.test import Client
 
-# group name -> (app label, migration name) of the data migration that makes it
+# group name -> (app label, migration name) of the data migration that makes it, or a list of
+# them when later migrations add to the role, in the order `migrate` runs them
 ROLE_MIGRATIONS = {
-    "Finance": ("payments", "0006_staff_roles"),
+    "Finance": [("payments", "0006_staff_roles"), ("payments", "0007_attention_actions")],
     "Partner API admins": ("partner_api", "0003_staff_roles"),
     "Support": ("ticketing", "0008_staff_roles"),
 }
@@ -32,18 +33,19 @@ def _historical_apps(app_label: str, name: str):
 
 
 def run_role_migration(group: str) -> Group:
-    """Run the forward data step of the migration that makes `group`, as `migrate` would."""
-    app_label, name = ROLE_MIGRATIONS[group]
+    """Run the forward data steps of the migrations that make `group`, as `migrate` would."""
+    made_by = ROLE_MIGRATIONS[group]
     loader = MigrationLoader(connection)
-    migration = loader.get_migration(app_label, name)
-    steps = [op for op in migration.operations if isinstance(op, RunPython)]
-    assert steps, f"{app_label}.{name} has no data step"
-    apps = _historical_apps(app_label, name)
-    # The data steps read only the connection of their schema editor; a real one cannot open
-    # inside the test's transaction on SQLite.
-    editor = SimpleNamespace(connection=connection)
-    for step in steps:
-        step.code(apps, editor)
+    for app_label, name in [made_by] if isinstance(made_by, tuple) else made_by:
+        migration = loader.get_migration(app_label, name)
+        steps = [op for op in migration.operations if isinstance(op, RunPython)]
+        assert steps, f"{app_label}.{name} has no data step"
+        apps = _historical_apps(app_label, name)
+        # The data steps read only the connection of their schema editor; a real one cannot
+        # open inside the test's transaction on SQLite.
+        editor = SimpleNamespace(connection=connection)
+        for step in steps:
+            step.code(apps, editor)
     return Group.objects.get(name=group)
 
 
