@@ -79,8 +79,10 @@ def deliver_tickets(order_id: int) -> None:
 
 
 def sweep() -> dict:
-    """Every minute: return expired holds; resume refunds never requested, e-mails never sent."""
+    """Every minute: return expired holds and the places of reviews past their bound; resume
+    refunds never requested, e-mails never sent."""
     expired = release_expired_holds()
+    reviews = orders.sweep_reviews()
     stale = clock.now() - dt.timedelta(minutes=1)
     refunds = 0
     for order_id in Order.objects.filter(
@@ -99,15 +101,23 @@ def sweep() -> dict:
     ):
         deliver_tickets(order_id)
         deliveries += 1
-    if expired or refunds or deliveries or resumed:
+    if expired or reviews or refunds or deliveries or resumed:
         logger.info(
-            "ticketing sweep: %s holds expired, %s refunds, %s deliveries, %s payments resumed",
+            "ticketing sweep: %s holds expired, %s reviews ended, %s refunds, %s deliveries, "
+            "%s payments resumed",
             expired,
+            reviews,
             refunds,
             deliveries,
             resumed,
         )
-    return {"expired": expired, "refunds": refunds, "deliveries": deliveries, "payments": resumed}
+    return {
+        "expired": expired,
+        "reviews_ended": reviews,
+        "refunds": refunds,
+        "deliveries": deliveries,
+        "payments": resumed,
+    }
 
 
 def resume_payment_outcomes(stale) -> int:
