@@ -14,6 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import inventory, local_time, orders
+
+# The "Needs attention" page registers its own admin entry (ticketing/attention/admin.py).
+from .attention import admin as attention_admin  # noqa: F401
 from .exceptions import TicketingError
 from .models import (
     Attraction,
