@@ -1,11 +1,12 @@
 """Staff's view of payments: every gateway exchange and transition next to its payment.
 
 Everything is read-only here: the actions call the lifecycle (cancel, full refund, retry a
-payment or refund that needs attention) and show its domain errors as messages. Each action
-needs its own permission (see the Meta of Payment and Refund): viewing grants none of them.
-Cancelling and refunding first show what each payment gives back, the count and the sum per
-currency, and act only when that page is confirmed, within the user's refund limit
-(payments.admin_confirmation, payments.refund_limits).
+payment or refund that needs attention) and show its domain errors as messages; the actions on
+what needs attention (check with Alipay now, refund instead, mark failed) live in
+payments/admin_attention.py. Each action needs its own permission (see the Meta of Payment and
+Refund): viewing grants none of them. Cancelling and refunding first show what each payment gives
+back, the count and the sum per currency, and act only when that page is confirmed, within the
+user's refund limit (payments.admin_confirmation, payments.refund_limits).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from payments import admin_confirmation, lifecycle, refund_limits, refunds
+from payments.admin_attention import PaymentAttentionActions, RefundAttentionActions
 from payments.admin_confirmation import Plan, Step
 from payments.exceptions import NotRefundable, PaymentError
 from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
@@ -104,7 +106,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(PaymentAttentionActions, ReadOnlyAdmin):
     list_display = (
         "partner_trans_id",
         "created_at",
@@ -120,7 +122,12 @@ class PaymentAdmin(ReadOnlyAdmin):
     search_fields = ("partner_trans_id", "alipay_trans_id", "reference", "=uuid")
     date_hierarchy = "created_at"
     inlines = (RefundInline, PaymentEventInline, GatewayExchangeInline)
-    actions = ("cancel_payments", "refund_in_full", "retry_attention")
+    actions = (
+        "cancel_payments",
+        "refund_in_full",
+        "retry_attention",
+        *PaymentAttentionActions.attention_actions,
+    )
     exclude = ("buyer_code_sealed",)
     list_select_related = True
 
@@ -249,13 +256,13 @@ class RefundExchangeInline(GatewayExchangeInline):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
+class RefundAdmin(RefundAttentionActions, ReadOnlyAdmin):
     list_display = ("partner_refund_id", "payment", "amount", "state", "attempts", "created_at")
     list_filter = ("state", "created_at")
     search_fields = ("partner_refund_id", "payment__partner_trans_id", "=uuid")
     list_select_related = ("payment",)
     inlines = (RefundExchangeInline,)
-    actions = ("retry_refunds",)
+    actions = ("retry_refunds", *RefundAttentionActions.attention_actions)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

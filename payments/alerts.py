@@ -1,7 +1,9 @@
 """Telling staff that a payment or refund needs a person: a mail to ADMINS, after commit.
 
-The admin lists the same payments under the `needs_attention` filter; the mail names ids and
-codes only (never keys nor buyer codes) and points there.
+The admin lists the same payments under the `needs_attention` filter and on its "Needs
+attention" page (with refunds and the orders under review); the mail names ids and codes only
+(never keys nor buyer codes) and points there. Ticketing sends its own notices about the orders
+such a payment holds through `alert_staff` too (with a subject of its own).
 """
 
 from __future__ import annotations
@@ -16,17 +18,22 @@ from payments.models import Payment, Refund
 logger = logging.getLogger(__name__)
 
 
-def alert_staff(payment: Payment, reason: str, *, refund: Refund | None = None) -> None:
-    subject = f"Payment {payment.partner_trans_id} needs attention"
-    if refund is not None:
-        subject = f"Refund {refund.partner_refund_id} needs attention"
+def alert_staff(
+    payment: Payment, reason: str, *, refund: Refund | None = None, subject: str = ""
+) -> None:
+    if not subject:
+        subject = f"Payment {payment.partner_trans_id} needs attention"
+        if refund is not None:
+            subject = f"Refund {refund.partner_refund_id} needs attention"
     body = (
         f"{reason}\n\n"
         f"Payment: {payment.partner_trans_id} ({payment.uuid})\n"
         f"Amount: {payment.amount} {payment.currency}\n"
         f"Reference: {payment.reference or '-'}  Store: {payment.store_id or '-'}\n"
         + (f"Refund: {refund.partner_refund_id} {refund.amount}\n" if refund else "")
-        + "\nOpen the admin, Payments, filter 'Needs attention', to resolve it."
+        + "\nOpen the admin's 'Needs attention' page (/admin/ticketing/needsattention/), or\n"
+        "Payments filtered by state 'Needs attention', to resolve it: check with Alipay now,\n"
+        "refund instead or mark failed, each with a note."
     )
     logger.error("%s: %s", subject, reason)
 

@@ -114,3 +114,22 @@ class RefundOverLimit(PaymentError):
     code = "refund_over_limit"
     http_status = 403
     default_message = _("This is above your refund limit: someone in Finance must do it.")
+
+
+class NotNeedingAttention(PaymentError):
+    """A staff action for a payment or refund waiting for a person, on one that no longer is."""
+
+    code = "not_needing_attention"
+    http_status = 409
+    default_message = _(
+        "This no longer needs attention: it was decided meanwhile. Nothing changed."
+    )
+
+
+class AlipayDisagrees(PaymentError):
+    """Staff asked to set a state that Alipay's verified answer does not support (or no verified
+    answer came): a state is set from what Alipay says, never from a button alone."""
+
+    code = "alipay_disagrees"
+    http_status = 409
+    default_message = _("Alipay's answer does not allow this; nothing was changed.")

@@ -24,8 +24,16 @@ from __future__ import annotations
 
 # The lifecycle is spread over modules in layers, each importing only those below it:
 # conf, cleaning, leases, wakeup, waiters, transitions, verification, refunds, paying, recovering,
-# cancelling, poller, tasks. This façade keeps the one address that views, the API, the admin,
-# tasks and ticketing use.
+# cancelling, attention, poller, tasks. This façade keeps the one address that views, the API, the
+# admin, tasks and ticketing use.
+from payments.attention import (
+    StaffOutcome,
+    check_payment,
+    check_refund,
+    mark_payment_failed,
+    mark_refund_failed,
+    refund_instead,
+)
 from payments.cancelling import (
     begin_cancel,
     cancel_window_open,
@@ -41,24 +49,37 @@ from payments.paying import (
     refresh_from_gateway,
     wait_for_change,
 )
-from payments.recovering import TradeCheck, adopt_paid_trade, check_trade, recover_paid
+from payments.recovering import (
+    TradeCheck,
+    adopt_paid_trade,
+    apply_paid,
+    check_trade,
+    recover_paid,
+)
 from payments.refunds import record_refund, request_refund
 from payments.verification import PAID_STATUSES
 
 __all__ = [
     "PAID_STATUSES",
+    "StaffOutcome",
     "TradeCheck",
     "adopt_paid_trade",
+    "apply_paid",
     "begin_cancel",
     "cancel_window_open",
+    "check_payment",
+    "check_refund",
     "check_trade",
     "clean_buyer_code",
     "create_barcode_payment",
     "create_qr_payment",
+    "mark_payment_failed",
+    "mark_refund_failed",
     "new_partner_trans_id",
     "record_refund",
     "recover_paid",
     "refresh_from_gateway",
+    "refund_instead",
     "request_cancel",
     "request_refund",
     "retry_needs_attention",

@@ -100,6 +100,10 @@ class Payment(models.Model):
             ("resolve_payment", "Can retry payments needing attention"),
             # Without it, one action gives back at most SUPPORT_REFUND_LIMIT (refund_limits).
             ("refund_without_limit", "Can refund without the support limit"),
+            # A payment needing attention (payments/attention.py), each decision on its own.
+            ("check_payment_with_alipay", "Can check payments needing attention with Alipay"),
+            ("refund_payment_instead", "Can refund payments needing attention instead"),
+            ("mark_payment_failed", "Can mark payments needing attention failed"),
         ]
 
     def __str__(self) -> str:
@@ -147,7 +151,11 @@ class Refund(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_action_at"], name="refund_due_idx")]
-        permissions = [("retry_refund", "Can retry refunds needing attention")]
+        permissions = [
+            ("retry_refund", "Can retry refunds needing attention"),
+            ("check_refund_with_alipay", "Can check refunds needing attention with Alipay"),
+            ("mark_refund_failed", "Can mark refunds needing attention failed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.partner_refund_id} {self.amount} ({self.state})"

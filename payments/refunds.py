@@ -50,7 +50,14 @@ from payments.verification import (
 )
 from payments.wakeup import kick_poller_after_commit
 
-__all__ = ["claim_refund", "record_refund", "request_refund", "retry_refund", "send_refund"]
+__all__ = [
+    "claim_refund",
+    "query_refund",
+    "record_refund",
+    "request_refund",
+    "retry_refund",
+    "send_refund",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -314,6 +321,13 @@ def _query_refund(refund: Refund, *, attempt: int, actor: str) -> GatewayResult 
         actor=actor,
     )
     return result
+
+
+def query_refund(refund: Refund, *, actor: str) -> GatewayResult | None:
+    """One refund query on request (staff checking a refund that needs attention), recorded like
+    every exchange under the refund's latest attempt; None if it could not be built."""
+    refund = Refund.objects.select_related("payment").get(pk=refund.pk)
+    return _query_refund(refund, attempt=max(refund.attempts, 1), actor=actor)
 
 
 def _refund_succeeded(

@@ -1,8 +1,11 @@
 """Payment outcomes, announced to whoever cares: ticketing connects; payments knows no tickets.
 
 Each signal is sent once per transition, after the transaction that made it has committed, with
-`sender=Payment` and `payment=<the Payment row>`; `payment_refunded` also carries `refund=<Refund>`.
-Receivers must be idempotent: a receiver that fails is logged, and the sweeper does not resend.
+`sender=Payment`, `payment=<the Payment row>` and `actor` (who made the transition: a system actor
+such as `system:poller`, or a staff user `admin:<username>`); `payment_refunded` also carries
+`refund=<Refund>`. `payment_needs_attention` says the lifecycle gave up and a person must decide
+(the payable's owner may hold what it sells for a bounded time meanwhile). Receivers must be
+idempotent: a receiver that fails is logged, and the sweeper does not resend.
 
 `money_returning` is the exception: it is sent synchronously INSIDE the transaction that records
 money going back to the buyer (a paid payment entering `cancelling`, i.e. a reversal, or a refund
@@ -18,4 +21,5 @@ payment_paid = Signal()
 payment_failed = Signal()
 payment_cancelled = Signal()
 payment_refunded = Signal()
+payment_needs_attention = Signal()
 money_returning = Signal()

@@ -67,6 +67,7 @@ _PAYMENT_SIGNALS = {
     Payment.State.PAID: signals.payment_paid,
     Payment.State.FAILED: signals.payment_failed,
     Payment.State.CANCELLED: signals.payment_cancelled,
+    Payment.State.NEEDS_ATTENTION: signals.payment_needs_attention,
 }
 
 
@@ -139,7 +140,9 @@ def transition_payment(
         )[0]
         signal = _PAYMENT_SIGNALS.get(to)
         if signal is not None and announce:
-            transaction.on_commit(lambda: _send(signal, payment=Payment.objects.get(pk=payment_id)))
+            transaction.on_commit(
+                lambda: _send(signal, payment=Payment.objects.get(pk=payment_id), actor=actor)
+            )
         if kick and to in Payment.ACTIVE_STATES:
             kick_poller_after_commit()
         # Registers long-polling this payment hear of it now, not at their next check.
@@ -220,7 +223,7 @@ def transition_refund(
 
             def announce() -> None:
                 fresh = Refund.objects.select_related("payment").get(pk=refund_id)
-                _send(signals.payment_refunded, payment=fresh.payment, refund=fresh)
+                _send(signals.payment_refunded, payment=fresh.payment, refund=fresh, actor=actor)
 
             transaction.on_commit(announce)
         if to == Refund.State.REQUESTED:

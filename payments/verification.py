@@ -42,6 +42,21 @@ def ids_match(payment: Payment, result: GatewayResult) -> bool:
     return True
 
 
+def trade_absent(payment: Payment, result: GatewayResult) -> bool:
+    """A query's signed answer that Alipay holds no trade under this payment's id (TRADE_NOT_EXIST).
+
+    The sandbox echoes the trade id in that answer and it must then be ours; Alipay's published
+    shape does not promise the echo, so its absence is accepted: the signature still proves the
+    answer is Alipay's, sent to this merchant.
+    """
+    if result.signature is not SignatureVerdict.VALID or result.outcome is not Outcome.FAILED:
+        return False
+    if result.code != "TRADE_NOT_EXIST":
+        return False
+    trade_id = result.fields.get("partner_trans_id") or result.fields.get("out_trade_no")
+    return not trade_id or trade_id == payment.partner_trans_id
+
+
 def final_answer(result: GatewayResult) -> bool:
     """A failure we may act on: a verified business answer, or a request refused as a whole."""
     if result.outcome is Outcome.CONFIG_ERROR:

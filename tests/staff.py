@@ -18,17 +18,16 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython
 from django.test import Client
 
-# group name -> (app label, migration name) of the data migration that makes it
+# group name -> (app label, migration name) of each data migration that builds the group, in the
+# order `migrate` runs them: the one that makes it, then those that give it more.
 ROLE_MIGRATIONS = {
-    "Finance": ("payments", "0006_staff_roles"),
-    "Partner API admins": ("partner_api", "0003_staff_roles"),
-    "Support": ("ticketing", "0008_staff_roles"),
-}
-# Later data migrations that give a role more (the staff refunds in the admin); role_member runs
-# them after the one that makes the group, as `migrate` does.
-ROLE_ADDITIONS = {
-    "Finance": [("ticketing", "0017_staff_refunds")],
-    "Support": [("ticketing", "0017_staff_refunds")],
+    "Finance": [
+        ("payments", "0006_staff_roles"),
+        ("ticketing", "0017_staff_refunds"),
+        ("payments", "0008_attention_actions"),
+    ],
+    "Partner API admins": [("partner_api", "0003_staff_roles")],
+    "Support": [("ticketing", "0008_staff_roles"), ("ticketing", "0017_staff_refunds")],
 }
 
 
@@ -38,8 +37,9 @@ def _historical_apps(app_label: str, name: str):
 
 
 def run_role_migration(group: str) -> Group:
-    """Run the forward data step of the migration that makes `group`, as `migrate` would."""
-    _run_data_steps(*ROLE_MIGRATIONS[group])
+    """Run the forward data steps of the migrations that build `group`, as `migrate` would."""
+    for app_label, name in ROLE_MIGRATIONS[group]:
+        _run_data_steps(app_label, name)
     return Group.objects.get(name=group)
 
 
@@ -86,8 +86,6 @@ def role_member(group: str) -> User:
     """A staff user in `group` as every migration that builds it leaves it."""
     user = _new_staff()
     user.groups.add(run_role_migration(group))
-    for app_label, name in ROLE_ADDITIONS.get(group, []):
-        _run_data_steps(app_label, name)
     return user
 
 

@@ -16,6 +16,9 @@ from django.utils.translation import gettext_lazy as _
 from . import inventory, local_time
 from .admin_refunds import OrderMoneyActions
 from .admin_slots import TimeSlotCancelActions
+
+# The "Needs attention" page registers its own admin entry (ticketing/attention/admin.py).
+from .attention import admin as attention_admin  # noqa: F401
 from .exceptions import TicketingError
 from .models import (
     Attraction,

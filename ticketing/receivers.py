@@ -20,14 +20,14 @@ from . import orders
 logger = logging.getLogger(__name__)
 
 
-def on_payment_paid(sender, payment, **kwargs) -> None:
+def on_payment_paid(sender, payment, actor="system", **kwargs) -> None:
     try:
-        orders.payment_paid(payment)
+        orders.payment_paid(payment, actor=actor)
     except Exception:
         logger.exception("applying paid payment %s to its order failed", payment.uuid)
 
 
-def on_payment_ended(sender, payment, **kwargs) -> None:
+def on_payment_ended(sender, payment, actor="system", **kwargs) -> None:
     """failed or cancelled: the order's hold goes back to held, or ends if overdue; a paid
     order's reversal, now complete, ends the order cancelled."""
     order = orders.order_for_payment(payment)
@@ -37,7 +37,7 @@ def on_payment_ended(sender, payment, **kwargs) -> None:
         if order.state in (orders.State.PAID, orders.State.REFUND_PENDING):
             orders.payment_returned(payment)
         else:
-            orders.payment_ended(order.pk, payment)
+            orders.payment_ended(order.pk, payment, actor=actor)
     except Exception:
         logger.exception("ending payment %s of order %s failed", payment.uuid, order.code)
 
@@ -45,6 +45,14 @@ def on_payment_ended(sender, payment, **kwargs) -> None:
 def on_money_returning(sender, payment, refund, amount, in_full, **kwargs) -> None:
     # No try/except: an error here must roll back the refund or reversal being recorded.
     orders.money_returning(payment, refund=refund, amount=amount, in_full=in_full)
+
+
+def on_payment_needs_attention(sender, payment, actor="system", **kwargs) -> None:
+    """The lifecycle gave up on the payment: its order, if one awaits it, is under review."""
+    try:
+        orders.payment_under_review(payment, actor=actor)
+    except Exception:
+        logger.exception("putting the order of payment %s under review failed", payment.uuid)
 
 
 def on_payment_refunded(sender, payment, **kwargs) -> None:
@@ -59,4 +67,7 @@ def connect() -> None:
     signals.payment_failed.connect(on_payment_ended, dispatch_uid="ticketing.failed")
     signals.payment_cancelled.connect(on_payment_ended, dispatch_uid="ticketing.cancelled")
     signals.payment_refunded.connect(on_payment_refunded, dispatch_uid="ticketing.refunded")
+    signals.payment_needs_attention.connect(
+        on_payment_needs_attention, dispatch_uid="ticketing.needs_attention"
+    )
     signals.money_returning.connect(on_money_returning, dispatch_uid="ticketing.money_returning")

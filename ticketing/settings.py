@@ -418,6 +418,9 @@ TICKET_CJK_FONT_CANDIDATES = [
 # --- Booking ----------------------------------------------------------------------------------
 # How long chosen tickets hold their places, and the most visitors one order may admit.
 TICKETING_HOLD_MINUTES = int(os.environ.get("TICKETING_HOLD_MINUTES", "15"))
+# While an order's payment needs attention (the lifecycle gave up; staff decide), the order keeps
+# its places this many hours, then gives them back (ticketing/orders/review.py).
+TICKETING_REVIEW_HOLD_HOURS = float(os.environ.get("TICKETING_REVIEW_HOLD_HOURS", "2"))
 # Environment and setting share one name; TICKETING_MAX_ADMISSIONS is its old name, still read.
 TICKETING_MAX_ADMISSIONS_PER_ORDER = int(
     os.environ.get(

@@ -93,9 +93,10 @@ def deliver_tickets(order_id: int) -> None:
 
 
 def sweep() -> dict:
-    """Every minute: return expired holds; resume refunds never requested, e-mails never sent,
-    slot cancellations whose task was lost."""
+    """Every minute: return expired holds and the places of reviews past their bound; resume
+    refunds never requested, e-mails never sent, slot cancellations whose task was lost."""
     expired = release_expired_holds()
+    reviews = orders.sweep_reviews()
     stale = clock.now() - dt.timedelta(minutes=1)
     refunds = 0
     for order_id in Order.objects.filter(
@@ -115,11 +116,12 @@ def sweep() -> dict:
     ):
         deliver_tickets(order_id)
         deliveries += 1
-    if expired or refunds or deliveries or resumed or slot_runs:
+    if expired or reviews or refunds or deliveries or resumed or slot_runs:
         logger.info(
-            "ticketing sweep: %s holds expired, %s refunds, %s deliveries, %s payments resumed, "
-            "%s slot cancellations resumed",
+            "ticketing sweep: %s holds expired, %s reviews ended, %s refunds, %s deliveries, "
+            "%s payments resumed, %s slot cancellations resumed",
             expired,
+            reviews,
             refunds,
             deliveries,
             resumed,
@@ -127,6 +129,7 @@ def sweep() -> dict:
         )
     return {
         "expired": expired,
+        "reviews_ended": reviews,
         "refunds": refunds,
         "deliveries": deliveries,
         "payments": resumed,

@@ -239,10 +239,17 @@ def test_every_state_and_outcome_reason_has_its_words(booking):
         Reason.LATE_PAYMENT_SOLD_OUT,
         Reason.PAID_AFTER_CANCEL,
         Reason.PAYMENT_RETURNED,
+        Reason.REVIEW_REFUNDED,
+        Reason.LATE_PAYMENT_SLOT_OVER,
     }
     for reason in refund_reasons:
         assert _why_refunded(Order(outcome_reason=reason))
-    ended_unpaid = {Reason.HOLD_EXPIRED, Reason.PAYMENT_NOT_COMPLETED, Reason.CANCELLED}
+    ended_unpaid = {
+        Reason.HOLD_EXPIRED,
+        Reason.PAYMENT_NOT_COMPLETED,
+        Reason.CANCELLED,
+        Reason.REVIEW_EXPIRED,
+    }
     assert refund_reasons | ended_unpaid | {Reason.LATE_PAYMENT_HONOURED} == set(Reason)
 
 

@@ -169,6 +169,13 @@ class OrderStatusSerializer(serializers.Serializer):
     tickets_ready = serializers.BooleanField()
     outcome_reason = serializers.CharField(allow_blank=True)
     message = serializers.CharField()
+    under_review = serializers.BooleanField(
+        help_text="Staff are checking the payment with Alipay (it needs attention)."
+    )
+    review_ends_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="While under review and awaiting payment: until when the places are kept.",
+    )
 
 
 class PaymentStartedSerializer(serializers.Serializer):

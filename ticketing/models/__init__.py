@@ -1,5 +1,6 @@
 """Ticketing models, one module per concern; imported here so Django finds them."""
 
+from .attention import NeedsAttention
 from .catalogue import (
     Attraction,
     ClosedDay,
@@ -22,6 +23,7 @@ __all__ = [
     "ClosedDay",
     "CounterRefund",
     "CounterSale",
+    "NeedsAttention",
     "OpeningRule",
     "Order",
     "OrderEvent",

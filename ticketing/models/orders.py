@@ -64,6 +64,9 @@ class Order(models.Model):
         PAID_AFTER_CANCEL = "paid_after_cancel", _("Paid after cancellation and refunded")
         REFUNDED = "refunded", _("Refunded")
         PAYMENT_RETURNED = "payment_returned", _("Payment given back to the buyer")
+        REVIEW_EXPIRED = "review_expired", _("Places given back: payment under review too long")
+        REVIEW_REFUNDED = "review_refunded", _("Payment under review given back to the buyer")
+        LATE_PAYMENT_SLOT_OVER = "late_payment_slot_over", _("Late payment refunded: slot over")
 
     HOLDING_STATES = (State.HELD, State.AWAITING_PAYMENT)
     SOLD_STATES = (State.PAID,)
@@ -106,6 +109,9 @@ class Order(models.Model):
     tickets_sent_at = models.DateTimeField(null=True, blank=True)
     # Set once a refund has been asked of the payment lifecycle (refund_pending orders).
     refund_requested_at = models.DateTimeField(null=True, blank=True)
+    # While its payment needs attention (the lifecycle gave up, staff decide), an order awaiting
+    # it keeps its places until this time, then gives them back (ticketing/orders/review.py).
+    review_ends_at = models.DateTimeField(_("under review until"), null=True, blank=True)
     # Why the order ended as it did, for the buyer and staff.
     outcome_reason = models.CharField(max_length=60, blank=True, choices=OutcomeReason.choices)
     created_at = models.DateTimeField(_("created at"))

@@ -12,6 +12,7 @@ inside a transaction.
     holds             ending overdue holds
     paying            start_payment (QR), start_counter_payment (barcode), free orders
     payment_outcomes  a payment ended, paid, its money going back, or refunded
+    review            a payment needing attention: the order's places held for a bounded time
     refunding         refunds ticketing decides, recorded with the decision; telling the buyer
     tickets           issuing, revoking and e-mailing an order's e-tickets
     cancelling        cancel_order and the box office's cancel and refund rules
@@ -49,6 +50,7 @@ from .payment_outcomes import (
     payment_refunded,
     payment_returned,
 )
+from .review import end_review_if_overdue, payment_under_review, sweep_reviews
 from .states import State, move_order, record_event
 from .status import (
     OrderStatus,
@@ -75,6 +77,7 @@ __all__ = [
     "check_refundable_at_counter",
     "create_order",
     "end_hold_if_overdue",
+    "end_review_if_overdue",
     "expire_order",
     "failed_attempt_message",
     "find_order",
@@ -91,6 +94,7 @@ __all__ = [
     "payment_refunded",
     "payment_returned",
     "payment_undecided",
+    "payment_under_review",
     "payment_waiting",
     "queue_delivery",
     "record_event",
@@ -99,4 +103,5 @@ __all__ = [
     "revoke_tickets",
     "start_counter_payment",
     "start_payment",
+    "sweep_reviews",
 ]

@@ -1,4 +1,5 @@
-"""The e-mail confirming each change a buyer made to their order themselves."""
+"""The e-mail confirming each change a buyer made to their order themselves, and telling them how
+a payment under review ended without money taken (ticketing/orders/review.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .. import local_time
 from ..models import Order
 from ..templatetags.shop import money
 
@@ -48,6 +50,33 @@ def _send(order_id: int, kind: str, detail: dict) -> None:
                     "fee": money(detail.get("fee"), currency),
                 },
             ]
+        elif kind == "review_ended":
+            subject = _("Your reservation %(code)s has ended") % {"code": order.code}
+            what = [
+                _(
+                    "We could not confirm your payment while your places were held, so they "
+                    "have been given back."
+                ),
+                _(
+                    "If Alipay confirms later that you paid, you get your e-tickets if places "
+                    "are still free and your time slot has not ended; otherwise your money comes "
+                    "back to you automatically. You will not be charged twice."
+                ),
+            ]
+        elif kind == "review_not_paid":
+            subject = _("Your payment for order %(code)s did not go through") % {"code": order.code}
+            what = [_("Alipay confirmed that the payment was not completed. Nothing was charged.")]
+            if order.state == Order.State.HELD:
+                until = local_time.format_datetime(order.hold_expires_at, order.attraction.tz)
+                what.append(
+                    _(
+                        "Your places are reserved until %(when)s: you can pay again on the "
+                        "order page."
+                    )
+                    % {"when": until}
+                )
+            else:
+                what.append(_("The places were given back."))
         else:  # slot_changed
             starts = order.slot.starts_at.astimezone(order.attraction.tz)
             subject = _("New time for order %(code)s") % {"code": order.code}

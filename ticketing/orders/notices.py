@@ -24,6 +24,13 @@ def send_refund_notice(order_id: int) -> None:
                 "Your payment arrived after your reservation had ended, and in the meantime the "
                 "time slot sold out."
             )
+        elif order.outcome_reason == Reason.LATE_PAYMENT_SLOT_OVER:
+            why = _("Your payment was confirmed only after your time slot had ended.")
+        elif order.outcome_reason == Reason.REVIEW_REFUNDED:
+            why = _(
+                "We could not confirm your payment in time to complete your order, so it is "
+                "cancelled and your payment is given back."
+            )
         elif order.outcome_reason == Reason.CANCELLED_REFUND:
             why = _("Your order has been cancelled; its e-tickets are no longer valid.")
         elif order.outcome_reason == Reason.PAYMENT_RETURNED:

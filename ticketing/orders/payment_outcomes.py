@@ -9,6 +9,10 @@ below). Every function here is idempotent: a repeated or late signal changes not
 
 Locks: the payment's row before the order's, as payments takes them when it tells ticketing that
 money is going back (refunding.lock_payment).
+
+Who decided: payments names the actor of each transition in its signals. A staff decision (a
+payment needing attention checked, refunded instead or marked failed in the admin) is written in
+the order's history under that staff user; the lifecycle's own actors appear as "system".
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from payments.models import Payment
 
 from .. import inventory
 from ..models import Order, OrderPayment
+from .buyer_notices import tell_buyer_of_change_on_commit
 from .refunding import (
     is_decided_with_order,
     lock_payment,
@@ -40,6 +45,14 @@ def _payment_model():
     return Payment
 
 
+STAFF_ACTORS = ("admin:", "staff:")
+
+
+def decider(actor: str) -> str:
+    """The actor an order event names for a payment outcome made by `actor`."""
+    return actor if actor.startswith(STAFF_ACTORS) else "system"
+
+
 def _move_locked(order: Order, **move) -> None:
     """move_order for a caller holding the order's row lock (select_for_update; on SQLite the
     immediate transaction locks the database): nobody can have moved it first, so a refusal
@@ -48,11 +61,12 @@ def _move_locked(order: Order, **move) -> None:
         raise RuntimeError("order changed under a row lock")
 
 
-def payment_ended(order_id: int, payment) -> bool:
+def payment_ended(order_id: int, payment, *, actor: str = "system") -> bool:
     """A payment failed or was cancelled: back to held while the hold lasts, else expired.
 
     Only the order's current attempt counts: `payment` must be the one the order points at
-    (None while start_payment has not recorded it yet), so a stale failure is ignored.
+    (None while start_payment has not recorded it yet), so a stale failure is ignored. An order
+    that was under review (its payment needed attention) tells its buyer how it ended.
     """
     now = clock.now()
     with transaction.atomic():
@@ -66,7 +80,7 @@ def payment_ended(order_id: int, payment) -> bool:
             "order": order,
             "from_states": State.AWAITING_PAYMENT,
             "kind": "payment_ended",
-            "actor": "system",
+            "actor": decider(actor),
             "where": {"payment": order.payment_id},
         }
         # A refusal means another worker ended (or a signal paid) this attempt first: theirs
@@ -82,6 +96,8 @@ def payment_ended(order_id: int, payment) -> bool:
             ):
                 return False
             inventory.release_hold(order.slot_id, order.admissions)
+        if order.review_ends_at is not None:
+            tell_buyer_of_change_on_commit(order.pk, "review_not_paid")
     return True
 
 
@@ -101,12 +117,14 @@ def order_for_payment(payment) -> Order | None:
     return Order.objects.filter(payment_links__payment_id=payment.pk).first()
 
 
-def payment_paid(payment) -> str:
+def payment_paid(payment, *, actor: str = "system") -> str:
     """A payment for an order succeeded. Returns what happened (for logs and tests).
 
-    Held (or awaiting) -> paid and tickets issued. Expired -> honoured when the places can be
-    taken again, otherwise refunded and the buyer told. A second payment for an order already
-    paid, or a payment for a cancelled order, is refunded. Repeated signals change nothing.
+    Held (or awaiting) -> paid and tickets issued. Expired -> honoured while the slot has not
+    ended and its places can be taken again, otherwise refunded and the buyer told (a payment
+    decided hours later, after a review, must not sell a visit that is over). A second payment
+    for an order already paid, or a payment for a cancelled order, is refunded. Repeated signals
+    change nothing.
     """
     order = order_for_payment(payment)
     if order is None:
@@ -127,7 +145,7 @@ def payment_paid(payment) -> str:
             return "not_paid_now"
         order = Order.objects.select_for_update().get(pk=order.pk)
         paid_fields = {"payment": payment, "paid_at": now}
-        by_payment = {"actor": "system", "detail": {"payment": str(payment.uuid)}}
+        by_payment = {"actor": decider(actor), "detail": {"payment": str(payment.uuid)}}
         if payment.amount != order.total or payment.currency != order.currency:
             outcome = "amount_mismatch"
             record_event(
@@ -149,7 +167,8 @@ def payment_paid(payment) -> str:
             transaction.on_commit(lambda: queue_delivery(order.pk))
             outcome = "paid"
         elif order.state == State.EXPIRED:
-            if inventory.take_sold(order.slot_id, order.admissions):
+            slot_over = order.slot.ends_at <= now
+            if not slot_over and inventory.take_sold(order.slot_id, order.admissions):
                 _move_locked(
                     order,
                     to=State.PAID,
@@ -169,13 +188,15 @@ def payment_paid(payment) -> str:
                     kind="paid_late_sold_out",
                     fields={
                         **paid_fields,
-                        "outcome_reason": Reason.LATE_PAYMENT_SOLD_OUT,
+                        "outcome_reason": Reason.LATE_PAYMENT_SLOT_OVER
+                        if slot_over
+                        else Reason.LATE_PAYMENT_SOLD_OUT,
                         "refund_requested_at": now,
                     },
                     **by_payment,
                 )
-                _refund_order_payment(order, payment, "sold_out")
-                outcome = "refund_sold_out"
+                _refund_order_payment(order, payment, "slot_over" if slot_over else "sold_out")
+                outcome = "refund_slot_over" if slot_over else "refund_sold_out"
         elif order.state == State.CANCELLED:
             _move_locked(
                 order,
@@ -230,9 +251,11 @@ def money_returning(payment, *, refund, amount, in_full: bool) -> str:
     for the gates), places released, the buyer told on commit; the payment's final signal
     (payment_cancelled / payment_refunded) ends it cancelled or refunded. A partial return
     leaves the tickets valid (there is no refund per ticket) and is recorded in the order's
-    history. Anything else changes nothing: an order ticketing cancelled itself (it revoked
-    first, then refunded), a duplicate or mismatched payment (not the order's payment), a
-    payment that is no order's.
+    history. The payment of an order under review given back (staff chose to refund it instead,
+    or reconciliation refunded it): awaiting or expired -> refund_pending, its held places
+    released, the buyer told. Anything else changes nothing: an order ticketing cancelled
+    itself (it revoked first, then refunded), a duplicate or mismatched payment (not the order's
+    payment), a payment that is no order's.
     """
     order = order_for_payment(payment)
     if order is None:
@@ -247,6 +270,13 @@ def money_returning(payment, *, refund, amount, in_full: bool) -> str:
     with transaction.atomic():
         lock_payment(payment.pk)
         order = Order.objects.select_for_update().get(pk=order.pk)
+        if (
+            in_full
+            and order.review_ends_at is not None
+            and order.payment_id == payment.pk
+            and order.state in (State.AWAITING_PAYMENT, State.EXPIRED)
+        ):
+            return _review_refunded(order, refund, now, detail)
         if order.payment_id != payment.pk or order.state != State.PAID:
             return "unchanged"
         if refund is not None and is_decided_with_order(refund.partner_refund_id):
@@ -273,6 +303,25 @@ def money_returning(payment, *, refund, amount, in_full: bool) -> str:
         tell_buyer_on_commit(order.pk)
     logger.info("order %s: payment %s returned, order unwound", order.code, payment.uuid)
     return "unwound"
+
+
+def _review_refunded(order: Order, refund, now, detail: dict) -> str:
+    """The payment under review goes back in full: the order ends refunded, never paid."""
+    holding = order.state == State.AWAITING_PAYMENT
+    _move_locked(
+        order,
+        to=State.REFUND_PENDING,
+        from_states=order.state,
+        kind="review_refunded",
+        actor=decider(refund.actor if refund is not None else ""),
+        fields={"outcome_reason": Reason.REVIEW_REFUNDED, "refund_requested_at": now},
+        detail=detail,
+    )
+    if holding:
+        inventory.release_hold(order.slot_id, order.admissions)
+    tell_buyer_on_commit(order.pk)
+    logger.info("order %s: payment under review given back, order unwound", order.code)
+    return "review_refunded"
 
 
 def payment_returned(payment) -> str:

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 # The reason Alipay and staff see on the refund (at most 128 characters, no double quotes).
 REFUND_REASONS = {
     "sold_out": "Paid after the reservation ended; slot full",
+    "slot_over": "Paid after the reservation ended; slot over",
     "cancelled": "Order cancelled",
     "duplicate_payment": "Order already paid",
     "amount_mismatch": "Amount does not match the order",

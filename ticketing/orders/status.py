@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from payments import clock
-from payments.models import Payment
+from payments.models import Payment, Refund
 
+from .. import local_time
 from ..models import Order
 from .holds import end_hold_if_overdue
 from .states import State
@@ -31,9 +32,27 @@ class OrderStatus:
     tickets_ready: bool
     outcome_reason: str
     message: str
+    # Its payment needs attention: staff are deciding it with Alipay (ticketing/orders/review.py).
+    under_review: bool = False
+    # Until when the order keeps its places while under review (None when not held for review).
+    review_ends_at: dt.datetime | None = None
 
 
-def _status_message(order: Order) -> str:
+def under_review(order: Order) -> bool:
+    """Staff are deciding this order's payment (or refund) with Alipay: the lifecycle could not
+    finish it. `order.payment` must be loaded."""
+    payment = order.payment
+    if payment is None:
+        return False
+    if payment.state == Payment.State.NEEDS_ATTENTION:
+        return True
+    return (
+        order.state == State.REFUND_PENDING
+        and payment.refunds.filter(state=Refund.State.NEEDS_ATTENTION).exists()
+    )
+
+
+def _status_message(order: Order, reviewing: bool) -> str:
     messages = {
         State.HELD: _("Your places are reserved. Please pay before the reservation ends."),
         State.AWAITING_PAYMENT: _("Scan the QR code with Alipay to pay."),
@@ -43,6 +62,16 @@ def _status_message(order: Order) -> str:
         State.REFUND_PENDING: _("Your payment is being refunded."),
         State.REFUNDED: _("Your payment has been refunded."),
     }
+    if reviewing:
+        if order.state == State.AWAITING_PAYMENT and order.review_ends_at is not None:
+            return _(
+                "Your payment is under review: we are checking it with Alipay, and your places "
+                "are kept until %(when)s. You will not be charged twice."
+            ) % {"when": local_time.format_datetime(order.review_ends_at, order.attraction.tz)}
+        return _(
+            "Your payment is under review: we are checking it with Alipay. You will not be "
+            "charged twice, and we will e-mail you when it is settled."
+        )
     if order.outcome_reason == Reason.LATE_PAYMENT_SOLD_OUT:
         return _(
             "Your payment arrived after the reservation ended and the time slot is now full, "
@@ -61,10 +90,11 @@ def order_status(order: Order) -> OrderStatus:
     """
     now = clock.now()
     end_hold_if_overdue(order, now=now)
-    order = Order.objects.select_related("payment").get(pk=order.pk)
+    order = Order.objects.select_related("payment", "attraction").get(pk=order.pk)
     payment = order.payment
     payment_state = payment.state if payment is not None else None
     in_flight = order.state == State.AWAITING_PAYMENT
+    reviewing = under_review(order)
     seconds_left = max(int((order.hold_expires_at - now).total_seconds()), 0)
     return OrderStatus(
         code=order.code,
@@ -78,7 +108,9 @@ def order_status(order: Order) -> OrderStatus:
         can_retry_payment=order.state == State.HELD and seconds_left > 0,
         tickets_ready=order.state == State.PAID,
         outcome_reason=order.outcome_reason,
-        message=_status_message(order),
+        message=_status_message(order, reviewing),
+        under_review=reviewing,
+        review_ends_at=order.review_ends_at if order.state == State.AWAITING_PAYMENT else None,
     )
 
 

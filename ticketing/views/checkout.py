@@ -76,7 +76,8 @@ def _load(request: HttpRequest, code: str):
 
 def _page_for(order: Order, status) -> str:
     """Where the buyer belongs now: the order page once nothing is left to do but read it."""
-    if status.paid or order.state not in Order.HOLDING_STATES:
+    # Under review there is nothing to pay or wait for: the order page says what happens.
+    if status.paid or status.under_review or order.state not in Order.HOLDING_STATES:
         return reverse("shop:confirmation", args=[order.code])
     if order.state == Order.State.AWAITING_PAYMENT or status.payment_state is not None:
         return reverse("shop:pay", args=[order.code])
@@ -171,7 +172,9 @@ def _problem(order: Order, status) -> str:
         # the buyer gets a plain sentence, staff see the code in the admin.
         reason = BUYER_REASONS.get(payment.failure_code, GENERIC_REASON)
         return f"{_('Your payment was not completed.')} {reason}"
-    if status.payment_state in (*UNDECIDED, Payment.State.NEEDS_ATTENTION):
+    if status.under_review:
+        return str(status.message)
+    if status.payment_state in UNDECIDED:
         return _("We are still confirming this payment with Alipay. This can take a minute.")
     return str(status.message)
 

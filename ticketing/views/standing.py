@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from payments import clock
-from payments.models import Payment, Refund
+from payments.models import Payment
 from ticketing import local_time
 from ticketing.models import Order
 from ticketing.templatetags.shop import money
@@ -54,27 +54,21 @@ def _why_refunded(order: Order) -> str:
             "no longer valid."
         ),
         Reason.REFUNDED: _("The payment was refunded."),
+        Reason.REVIEW_REFUNDED: _(
+            "We could not confirm your payment in time to complete your order, so it is "
+            "cancelled and your payment is given back."
+        ),
+        Reason.LATE_PAYMENT_SLOT_OVER: _(
+            "Your payment was confirmed only after your time slot had ended."
+        ),
     }
     return str(reasons.get(order.outcome_reason, ""))
-
-
-def _under_review(order: Order) -> bool:
-    """A payment or refund of this order waits for staff (the lifecycle could not finish it)."""
-    payment = order.payment
-    if payment is None:
-        return False
-    if payment.state == Payment.State.NEEDS_ATTENTION:
-        return True
-    return (
-        order.state == State.REFUND_PENDING
-        and payment.refunds.filter(state=Refund.State.NEEDS_ATTENTION).exists()
-    )
 
 
 def standing(order: Order, status) -> Standing:
     """The order page's headline and explanation for `order` as `status` (just read) has it."""
     amount = money(order.total, order.currency)
-    if _under_review(order):
+    if status.under_review:
         lines = [
             _(
                 "We are checking this payment with Alipay and our staff are looking into it. "
@@ -83,6 +77,20 @@ def standing(order: Order, status) -> Standing:
         ]
         if order.state == State.REFUND_PENDING:
             lines.insert(0, _why_refunded(order))
+        elif order.state == State.AWAITING_PAYMENT and order.review_ends_at:
+            lines.append(
+                _("Your places are kept for you until %(when)s while we check.")
+                % {"when": _when(order.review_ends_at, order)}
+            )
+        elif order.outcome_reason == Reason.REVIEW_EXPIRED:
+            lines.append(
+                _(
+                    "We could not settle it while your places were held, so they were given "
+                    "back. If Alipay confirms that you paid, you get your e-tickets if places "
+                    "are still free and your time slot has not ended; otherwise your money comes "
+                    "back to you automatically."
+                )
+            )
         return Standing("payment_review", "warning", _("Your payment is under review"), lines)
     if order.state == State.PAID:
         lines = []
@@ -133,6 +141,11 @@ def standing(order: Order, status) -> Standing:
     if order.state == State.EXPIRED:
         if order.outcome_reason == Reason.PAYMENT_NOT_COMPLETED:
             why = _("The payment was not completed before the reservation ended.")
+        elif order.outcome_reason == Reason.REVIEW_EXPIRED:
+            why = _(
+                "We could not confirm your payment while your places were held, so they were "
+                "given back."
+            )
         else:
             why = _("The reservation ended before it was paid.")
         lines = [why, _("Nothing was charged, and the places were given back.")]
