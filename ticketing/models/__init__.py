@@ -14,6 +14,7 @@ from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMo
 from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
 from .policies import RefundPolicy
 from .reports import SalesReport
+from .slot_changes import SlotChange
 from .slots import TimeSlot
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "SalesReport",
     "Shift",
     "ShiftEvent",
+    "SlotChange",
     "SpecialOpening",
     "Ticket",
     "TicketType",

@@ -34,8 +34,19 @@ REFUND_REASONS = {
 TICKET_CANCEL_SUFFIX = "TC"
 
 
+# The other refunds ticketing decides: a whole order ("ORD"), a payment it does not keep
+# ("DUP"), a change of time's difference it could not apply ("DIF").
+OWN_SUFFIXES = ("ORD", "DUP", "DIF")
+
+
 def is_ticket_cancel(partner_refund_id: str) -> bool:
     return partner_refund_id.rpartition("-")[2].startswith(TICKET_CANCEL_SUFFIX)
+
+
+def is_ticketings(partner_refund_id: str) -> bool:
+    """A refund ticketing decided (and dealt with the tickets of) itself."""
+    suffix = partner_refund_id.rpartition("-")[2]
+    return suffix.startswith(TICKET_CANCEL_SUFFIX) or suffix in OWN_SUFFIXES
 
 
 def refund_id(payment, suffix: str) -> str:
