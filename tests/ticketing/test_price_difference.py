@@ -20,6 +20,7 @@ from ticketing import inventory, orders, tasks
 from ticketing.exceptions import ChangePending, PriceDifferenceDue, TicketingError
 from ticketing.models import Order, OrderEvent, RefundPolicy, SlotChange, Ticket
 from ticketing.orders import rebooking, self_service, slot_changes
+from ticketing.views.standing import standing
 
 from .helpers import counters
 from .money_world import (
@@ -313,6 +314,9 @@ def test_a_full_refund_of_an_order_paid_in_two_payments_ends_refunded(world):
     after.refresh_from_db()
     assert (first.state, change.payment.state) == (Payment.State.REFUNDED,) * 2
     assert after.state == Order.State.REFUNDED and valid(after) == []
+    # The order page speaks of all the buyer paid: 160.00 and the 20.00 difference.
+    said = standing(after, orders.order_status(after)).lines
+    assert "The full amount of CNY 180.00 has been refunded to your Alipay account." in said
 
 
 def test_money_given_back_by_staff_unwinds_the_order_and_returns_the_difference_too(world):
@@ -421,6 +425,66 @@ def test_two_devices_asking_a_dearer_change_and_a_cancel_at_once_end_consistentl
         order.refresh_from_db()
         assert order.slot_id == new.pk and len(valid(order)) == 3
         assert counters(new) == (0, 3) and counters(old) == (0, 0)
+
+
+def test_a_difference_landing_while_the_buyer_gives_up_is_kept_or_given_back_once(world):
+    from payments.sandbox.notify import deliver_due_notifications
+    from payments.sandbox.trades import buyer_confirms
+
+    old, new = world.slot(capacity=5), world.slot(capacity=5)
+    order, first = paid_online_order(world, old, adult=2)
+    dearer(world)
+    change = ask(order, new)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(act) -> None:
+        try:
+            start.wait()
+            act()
+        except BaseException as exc:  # reported in the test's thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def wallet() -> None:
+        if buyer_confirms(trade(change.payment)):  # too late if the give-up closed it first
+            deliver_due_notifications()
+
+    threads = [
+        threading.Thread(target=run, args=(wallet,)),
+        threading.Thread(target=run, args=(lambda: slot_changes.give_up(order),)),
+    ]
+    with no_worker():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    poller.run()  # the cancel, the refund or the last query, whichever is due
+    tasks.sweep()
+
+    change.refresh_from_db()
+    difference = Payment.objects.get(pk=change.payment_id)
+    order.refresh_from_db()
+    back = sum(
+        Refund.objects.filter(payment=difference, state=Refund.State.SUCCEEDED).values_list(
+            "amount", flat=True
+        ),
+        Decimal("0"),
+    )
+    if change.state == SlotChange.State.CHANGED:
+        assert difference.state == Payment.State.PAID and back == 0
+        assert order.slot_id == new.pk and counters(new) == (0, 2)
+    else:
+        # Kept the current time: the difference was never taken, or went back exactly once.
+        assert order.slot_id == old.pk and counters(new) == (0, 0) and counters(old) == (0, 2)
+        if difference.state == Payment.State.REFUNDED:
+            assert back == Decimal("20.00")
+        else:
+            assert difference.state in (Payment.State.CANCELLED, Payment.State.FAILED)
+            assert back == 0
+    assert refunds_of(first) == []
 
 
 def test_a_cheaper_time_is_refunded_the_difference_once(world):

@@ -66,11 +66,6 @@ def refundable(order: Order) -> Decimal:
     )
 
 
-def amount_paid(order: Order) -> Decimal:
-    """What the buyer paid for the order in all: its payment and every difference paid."""
-    return sum((p.amount for p in paid_payments(order)), Decimal("0"))
-
-
 def record_order_refund(order: Order, amount: Decimal, *, reason: str, suffix: str) -> None:
     """Record refunds of `amount` across the order's payments, oldest first (inside the caller's
     transaction; the poller sends them). Raises OrderStateConflict when payments refuses one (a
