@@ -152,7 +152,9 @@ def test_the_difference_paid_through_the_sandbox_moves_the_tickets_in_one_step(w
     assert slot_changes.difference_paid(difference) == "already_applied"
 
 
-def test_a_declined_difference_gives_the_new_places_back_and_leaves_the_order_as_it_was(world):
+def test_a_declined_difference_gives_the_new_places_back_and_leaves_the_order_as_it_was(
+    world, admin_client
+):
     old, new = world.slot(capacity=5), world.slot(capacity=5)
     order, first = paid_online_order(world, old, adult=2)
     before = [(t.uuid, t.state) for t in order.tickets.all()]
@@ -171,6 +173,9 @@ def test_a_declined_difference_gives_the_new_places_back_and_leaves_the_order_as
     assert refunds_of(first) == [] and not Refund.objects.exists()
     # The order takes changes again.
     assert self_service.available_actions(order, "en")["change"]
+    # Staff see the change and its end on the order, beside its history.
+    page = admin_client.get(f"/admin/ticketing/order/{order.pk}/change/").content.decode()
+    assert "Not paid: places given back" in page and "slot_change_not_paid" in page
 
 
 def test_a_difference_never_paid_ends_with_its_qr_and_gives_the_places_back(world, clock):
