@@ -186,7 +186,11 @@ def difference_paid(payment) -> str:
     now = clock.now()
     with transaction.atomic():
         order = _locked(change.order)
-        change = SlotChange.objects.select_for_update().select_related("to_slot").get(pk=change.pk)
+        change = (
+            SlotChange.objects.select_for_update(of=("self",))
+            .select_related("to_slot")
+            .get(pk=change.pk)
+        )
         state = Payment.objects.filter(pk=payment.pk).values_list("state", flat=True)[0]
         if state not in Payment.REFUNDABLE_STATES:
             # Reversed between its commit and this signal: nothing was paid after all.
