@@ -28,6 +28,7 @@ from .models import (
     OrderEvent,
     OrderLine,
     RefundPolicy,
+    SlotChange,
     SpecialOpening,
     Ticket,
     TicketType,
@@ -219,6 +220,36 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
+class SlotChangeInline(admin.TabularInline):
+    """Changes of time that needed a price difference paid: held, made, or given back."""
+
+    model = SlotChange
+    extra = 0
+    can_delete = False
+    readonly_fields = (
+        "created_at",
+        "from_slot",
+        "to_slot",
+        "amount",
+        "currency",
+        "state",
+        "outcome",
+        "hold_expires_at",
+        "payment",
+    )
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("from_slot__attraction", "to_slot__attraction", "payment")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(OrderMoneyActions, admin.ModelAdmin):
     list_display = (
@@ -238,7 +269,7 @@ class OrderAdmin(OrderMoneyActions, admin.ModelAdmin):
     list_select_related = ("attraction", "slot", "slot__attraction")
     readonly_fields = [f.name for f in Order._meta.fields if f.name != "token"]
     exclude = ("token",)
-    inlines = [OrderLineInline, TicketInline, OrderEventInline]
+    inlines = [OrderLineInline, TicketInline, SlotChangeInline, OrderEventInline]
     actions = ["cancel_orders"]
 
     def has_add_permission(self, request):

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from payments.exceptions import DomainError
 
+from .templatetags.shop import money
+
 
 class TicketingError(DomainError):
     """Base of every error the ticketing services raise to their callers."""
@@ -178,12 +180,36 @@ class InvalidTicketChoice(TicketingError):
 
 
 class PriceDifferenceDue(TicketingError):
-    """The tickets cost more now than the buyer paid: the change would need a further payment."""
+    """The tickets cost more now than the buyer paid: the change needs the difference paid, and
+    the buyer must confirm that amount first (`fields["pay_difference"]` says how much)."""
 
     code = "price_difference_due"
     http_status = 409
     default_message = _(
-        "The tickets cost more now than you paid, so the time cannot be changed online."
+        "The tickets cost more now than you paid: confirm paying the difference to change the time."
+    )
+
+    def __init__(self, amount=None, currency: str = "", message=None):
+        fields = {"pay_difference": f"{amount}"} if amount is not None else None
+        if message is None and amount is not None:
+            message = _(
+                "The tickets cost %(amount)s more now than you paid: confirm paying the "
+                "difference to change the time."
+            ) % {"amount": money(amount, currency)}
+        super().__init__(message, fields=fields)
+        self.amount = amount
+        self.currency = currency
+
+
+class ChangePending(TicketingError):
+    """A change of time awaits the payment of its difference: the order takes no other change
+    until it is paid or given up."""
+
+    code = "change_pending"
+    http_status = 409
+    default_message = _(
+        "A change of time is waiting for the payment of its difference: pay it, or keep your "
+        "current time, first."
     )
 
 

@@ -8,7 +8,8 @@ SQLite that transaction is BEGIN IMMEDIATE (settings), so writers queue on the b
 instead of failing with "database is locked".
 
 Counters are in admissions (a family ticket counts 4). `check_capacity()` recomputes them from the
-orders and reports any difference (management command and property-based test).
+orders (and the dearer changes of time holding places while their difference is paid) and reports
+any difference (management command and property-based test).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.db.models.functions import Coalesce
 from payments import clock
 
 from .exceptions import CapacityConflict, SlotUnavailable, SoldOut
-from .models import Attraction, Order, TimeSlot
+from .models import Attraction, Order, SlotChange, TimeSlot
 
 
 def _capacity():
@@ -200,6 +201,13 @@ def _expected_counters(slot_ids: Iterable[int] | None) -> dict[int, list[int]]:
     rows = orders.values_list("slot_id", "state").annotate(n=Sum("admissions"))
     for slot_id, state, admissions in rows.order_by():
         expected[slot_id][0 if state in Order.HOLDING_STATES else 1] += admissions or 0
+    # A dearer change of time holds its new places while the difference is being paid.
+    changes = SlotChange.objects.filter(state__in=SlotChange.HOLDING_STATES)
+    if slot_ids is not None:
+        changes = changes.filter(to_slot_id__in=list(slot_ids))
+    rows = changes.values_list("to_slot_id").annotate(n=Sum("admissions"))
+    for slot_id, admissions in rows.order_by():
+        expected[slot_id][0] += admissions or 0
     return expected
 
 

@@ -7,6 +7,9 @@ sweeper (ticketing.tasks.sweep) and check_capacity make them visible, never a si
 `money_returning` is different: it comes inside the transaction that records money going back,
 and its receiver lets any error through, so that the money movement rolls back with it rather
 than leave tickets admitting for money the buyer got back.
+
+A payment of a price difference (a dearer change of time) is its change's, not its order's: it
+goes to ticketing.orders.slot_changes, found by the change's link to it.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ import logging
 from payments import signals
 
 from . import orders
+from .orders import slot_changes
 
 logger = logging.getLogger(__name__)
 
 
 def on_payment_paid(sender, payment, actor="system", **kwargs) -> None:
     try:
-        orders.payment_paid(payment, actor=actor)
+        if slot_changes.change_for_payment(payment) is not None:
+            slot_changes.difference_paid(payment)
+        else:
+            orders.payment_paid(payment, actor=actor)
     except Exception:
         logger.exception("applying paid payment %s to its order failed", payment.uuid)
 
@@ -30,6 +37,12 @@ def on_payment_paid(sender, payment, actor="system", **kwargs) -> None:
 def on_payment_ended(sender, payment, actor="system", **kwargs) -> None:
     """failed or cancelled: the order's hold goes back to held, or ends if overdue; a paid
     order's reversal, now complete, ends the order cancelled."""
+    if slot_changes.change_for_payment(payment) is not None:
+        try:
+            slot_changes.difference_ended(payment)
+        except Exception:
+            logger.exception("ending difference payment %s failed", payment.uuid)
+        return
     order = orders.order_for_payment(payment)
     if order is None:
         return
@@ -44,7 +57,10 @@ def on_payment_ended(sender, payment, actor="system", **kwargs) -> None:
 
 def on_money_returning(sender, payment, refund, amount, in_full, **kwargs) -> None:
     # No try/except: an error here must roll back the refund or reversal being recorded.
-    orders.money_returning(payment, refund=refund, amount=amount, in_full=in_full)
+    if slot_changes.change_for_payment(payment) is not None:
+        slot_changes.difference_returning(payment, refund=refund, amount=amount)
+    else:
+        orders.money_returning(payment, refund=refund, amount=amount, in_full=in_full)
 
 
 def on_payment_needs_attention(sender, payment, actor="system", **kwargs) -> None:
@@ -57,7 +73,10 @@ def on_payment_needs_attention(sender, payment, actor="system", **kwargs) -> Non
 
 def on_payment_refunded(sender, payment, **kwargs) -> None:
     try:
-        orders.payment_refunded(payment)
+        if slot_changes.change_for_payment(payment) is not None:
+            slot_changes.difference_refunded(payment)
+        else:
+            orders.payment_refunded(payment)
     except Exception:
         logger.exception("applying refund of payment %s to its order failed", payment.uuid)
 

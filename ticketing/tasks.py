@@ -23,9 +23,9 @@ from payments.models import Payment
 from . import orders
 from .inventory import check_capacity
 from .models import Order
-from .orders import release_expired_holds, slot_cancelling
+from .orders import money, release_expired_holds, slot_cancelling, slot_changes
 from .orders.notices import send_refund_notice
-from .orders.refunding import REFUND_REASONS, record_refund_of
+from .orders.refunding import REFUND_REASONS, TICKET_CANCEL_SUFFIX, record_refund_of
 from .schedules import write_schedules
 from .slot_generation import generate_slots
 
@@ -54,6 +54,7 @@ def refund_order(order_id: int, reason: str = "") -> None:
         if order.refund_requested_at is not None:
             return
         if record_refund_of(order.payment, reason=reason or "cancelled", suffix="ORD"):
+            money.refund_differences(order, reason="Order cancelled", suffix="ORD")
             Order.objects.filter(pk=order_id, refund_requested_at__isnull=True).update(
                 refund_requested_at=clock.now()
             )
@@ -93,8 +94,9 @@ def deliver_tickets(order_id: int) -> None:
 
 
 def sweep() -> dict:
-    """Every minute: return expired holds and the places of reviews past their bound; resume
-    refunds never requested, e-mails never sent, slot cancellations whose task was lost."""
+    """Every minute: return expired holds (an order's, or a change of time's) and the places of
+    reviews past their bound; resume refunds never requested, e-mails never sent, payment
+    outcomes never applied, slot cancellations whose task was lost."""
     expired = release_expired_holds()
     reviews = orders.sweep_reviews()
     stale = clock.now() - dt.timedelta(minutes=1)
@@ -106,6 +108,7 @@ def sweep() -> dict:
         refunds += 1
     resumed = resume_payment_outcomes(stale)
     slot_runs = slot_cancelling.resume_stale()
+    changes = slot_changes.resume_changes()
     deliveries = 0
     for order_id in (
         Order.objects.filter(
@@ -116,16 +119,17 @@ def sweep() -> dict:
     ):
         deliver_tickets(order_id)
         deliveries += 1
-    if expired or reviews or refunds or deliveries or resumed or slot_runs:
+    if expired or reviews or refunds or deliveries or resumed or slot_runs or changes:
         logger.info(
             "ticketing sweep: %s holds expired, %s reviews ended, %s refunds, %s deliveries, "
-            "%s payments resumed, %s slot cancellations resumed",
+            "%s payments resumed, %s slot cancellations resumed, %s changes of time settled",
             expired,
             reviews,
             refunds,
             deliveries,
             resumed,
             slot_runs,
+            changes,
         )
     return {
         "expired": expired,
@@ -134,6 +138,7 @@ def sweep() -> dict:
         "deliveries": deliveries,
         "payments": resumed,
         "slot_cancellations": slot_runs,
+        "changes": changes,
     }
 
 
@@ -158,7 +163,13 @@ def resume_payment_outcomes(stale) -> int:
     ended = Payment.State.CANCELLED, Payment.State.REFUNDED
     # A paid payment leaves for cancelling (and, if that fails, needs_attention) only reversed.
     reversed_ = Payment.State.CANCELLING, Payment.State.NEEDS_ATTENTION
-    promised = Sum("payment__refunds__amount", filter=~Q(payment__refunds__state="failed"))
+    # A buyer's ticket cancels (refund ids "-TC...") revoked exactly what they refunded: however
+    # much they add up to, the order's other tickets still admit.
+    promised = Sum(
+        "payment__refunds__amount",
+        filter=~Q(payment__refunds__state="failed")
+        & ~Q(payment__refunds__partner_refund_id__contains=f"-{TICKET_CANCEL_SUFFIX}"),
+    )
     unwinding = (
         Order.objects.filter(
             updated_at__lte=stale, state__in=[Order.State.PAID, Order.State.REFUND_PENDING]

@@ -1,6 +1,8 @@
 """In headless Chromium, a buyer with three paid tickets cancels one and sees the refund, then
-moves the other two to another time; the gate admits the new tickets and refuses the old ones.
-In English and in Simplified Chinese. Screenshots go to test-artifacts/self-service/<language>/.
+moves the other two to another time, which costs more now: they confirm the difference and pay
+it by QR in the sandbox wallet (a second page), and the order page follows by itself; the gate
+admits the new tickets and refuses the old ones. In English and in Simplified Chinese.
+Screenshots go to test-artifacts/self-service/<language>/.
 """
 
 from __future__ import annotations
@@ -71,15 +73,32 @@ def test_cancel_one_of_three_then_change_the_time_and_the_gate_follows(
     assert payment.refunds.get().amount == Decimal("72.00")
     assert counters(old) == (0, 2)
 
-    # 2. Move the other two to the other time.
+    # 2. Move the other two to the other time: adults cost 90.00 now, so 20.00 more is due.
+    adult = world.types["adult"]
+    adult.price = Decimal("90.00")
+    adult.save()
     change = page.locator('[data-testid="change-slot"]')
     expect(change).to_have_text(texts["change"])
     change.click()
+    expect(page.locator('[data-testid="difference-notice"]')).to_contain_text("CNY 20.00")
     page.locator('[data-testid="new-slot"]').select_option(str(new.pk))
     page.screenshot(path=str(folder / "03-change.png"), full_page=True)
     page.locator('[data-testid="confirm-change"]').click()
+    expect(page.locator('[data-testid="difference-due"]')).to_contain_text("CNY 20.00")
+    page.screenshot(path=str(folder / "04-difference.png"), full_page=True)
+    page.locator('[data-testid="pay-difference"]').click()
+    qr_url = page.locator("[data-qr-url]").get_attribute("data-qr-url")
+    assert counters(new) == (2, 0)  # held while the buyer pays
+    page.screenshot(path=str(folder / "05-pay-difference.png"), full_page=True)
+    wallet = browser_context.new_page()
+    wallet.goto(qr_url)
+    wallet.locator('button[name="action"][value="pay"]').click()
+    expect(wallet.locator('[data-testid="qr-state"]')).to_be_visible()
+    wallet.close()
+    # No click here: the pay page polls and moves on to the order by itself.
+    page.wait_for_url(f"**/orders/{order.code}/", timeout=30_000)
     expect(page.locator('[data-testid="order-code"]')).to_have_text(order.code)
-    page.screenshot(path=str(folder / "04-changed.png"), full_page=True)
+    page.screenshot(path=str(folder / "06-changed.png"), full_page=True)
     assert counters(old) == (0, 0) and counters(new) == (0, 2)
 
     # 3. At the new time the gate admits the new tickets and refuses every old one.

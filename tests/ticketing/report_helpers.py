@@ -9,7 +9,15 @@ import zoneinfo
 from decimal import Decimal
 
 from payments.models import Payment, Refund
-from ticketing.models import Attraction, Order, OrderLine, Ticket, TicketType, TimeSlot
+from ticketing.models import (
+    Attraction,
+    Order,
+    OrderLine,
+    SlotChange,
+    Ticket,
+    TicketType,
+    TimeSlot,
+)
 
 _numbers = itertools.count(1)
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -163,6 +171,49 @@ def partner_payment(
             succeeded_at=paid_at + dt.timedelta(hours=1),
         )
     return payment
+
+
+def paid_difference(
+    order: Order,
+    amount: str,
+    paid_at: dt.datetime,
+    refunds: tuple[tuple[str, dt.datetime], ...] = (),
+) -> SlotChange:
+    """A change of time of `order` whose price difference `amount` was paid at `paid_at` (its own
+    payment), with `refunds` as (amount, succeeded_at) on that payment."""
+    number = next(_numbers)
+    payment = Payment.objects.create(
+        reference=f"order:{order.code}:change",
+        amount=Decimal(amount),
+        currency=order.currency,
+        description="report test difference",
+        channel=Payment.Channel.QR,
+        partner_trans_id=f"2D{number:010d}",
+        state=Payment.State.PARTIALLY_REFUNDED if refunds else Payment.State.PAID,
+        paid_at=paid_at,
+        created_at=paid_at - dt.timedelta(minutes=1),
+    )
+    for index, (refund, succeeded_at) in enumerate(refunds):
+        Refund.objects.create(
+            payment=payment,
+            partner_refund_id=f"2D{number:010d}-TC{index}",
+            amount=Decimal(refund),
+            state=Refund.State.SUCCEEDED,
+            succeeded_at=succeeded_at,
+        )
+    return SlotChange.objects.create(
+        order=order,
+        from_slot=order.slot,
+        to_slot=order.slot,
+        admissions=order.admissions,
+        amount=Decimal(amount),
+        currency=order.currency,
+        state=SlotChange.State.CHANGED,
+        hold_expires_at=paid_at,
+        payment=payment,
+        created_at=paid_at,
+        updated_at=paid_at,
+    )
 
 
 def sample_sales() -> tuple[Shop, Shop]:

@@ -22,7 +22,15 @@ from ticketing.models import Order
 from ticketing.reports.filters import Period, ReportQuery
 from ticketing.reports.queries import sales_report
 
-from .report_helpers import SHANGHAI, TOKYO, Shop, local, partner_payment, sample_sales
+from .report_helpers import (
+    SHANGHAI,
+    TOKYO,
+    Shop,
+    local,
+    paid_difference,
+    partner_payment,
+    sample_sales,
+)
 
 URL = "/admin/ticketing/salesreport/"
 NOVEMBER = {"start": "2026-11-01", "end": "2026-11-30"}
@@ -279,6 +287,33 @@ def test_query_count_does_not_grow_with_the_orders(admin_client):
         tower.order(paid_at=local(TOKYO, 2026, 11, day, 9), adult=day % 3 + 1)
         partner_payment("10.00", "CNY", dt.datetime(2026, 11, day, 3, tzinfo=dt.UTC), ("1.00",))
     assert _queries(admin_client) == before
+
+
+def test_a_price_difference_paid_to_change_the_time_counts_on_its_own_day():
+    museum = Shop("museum", "Museum", "Asia/Shanghai", "CNY", {"adult": "80.00"})
+    order = museum.order(paid_at=local(SHANGHAI, 2026, 11, 10, 10), adult=2)
+    paid_difference(
+        order,
+        "20.00",
+        local(SHANGHAI, 2026, 11, 12, 9),
+        refunds=(("2.00", local(SHANGHAI, 2026, 11, 14, 9)),),
+    )
+    # A difference paid but refunded because the change was not made counts for nothing.
+    refunded = paid_difference(order, "30.00", local(SHANGHAI, 2026, 11, 13, 9))
+    refunded.state = refunded.State.REFUNDED
+    refunded.save()
+
+    report = _report()
+
+    # Orders, tickets sold, admitted, gross, refunds, net: one order, gross 160 + 20.
+    assert _rows(report.tables["currency"]) == {
+        ("CNY", "CNY"): [1, 2, 0, Decimal("180.00"), Decimal("2.00"), Decimal("178.00")]
+    }
+    days = {row[0]: (row[5], row[6]) for row in report.tables["period"].rows}
+    assert days["2026-11-10"] == (Decimal("160.00"), Decimal("0.00"))
+    assert days["2026-11-12"] == (Decimal("20.00"), Decimal("0.00"))
+    assert days["2026-11-14"] == (Decimal("0.00"), Decimal("2.00"))
+    assert "2026-11-13" not in days
 
 
 def test_days_follow_the_local_clock_across_a_dst_change():

@@ -1,5 +1,6 @@
 """The public API's self-service: a buyer's app gives back a hold, cancels tickets under the
-refund policy (after reading the refund it would get), and changes the time slot.
+refund policy (after reading the refund it would get), and changes the time slot, paying the
+price difference with an Alipay QR when the tickets cost more now (or keeping its current time).
 
 Every call needs the order's token (body `token` or the `X-Order-Token` header): the e-mail
 alone is enough to read an order, not to change it. Changes need an Idempotency-Key, kept per
@@ -13,16 +14,16 @@ from dataclasses import asdict
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from payments.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from payments.api.idempotency import idempotent
 from ticketing import orders
-from ticketing.models import Order
+from ticketing.models import Order, SlotChange
 from ticketing.orders import policy as refund_policy
-from ticketing.orders import rebooking, self_service
+from ticketing.orders import rebooking, self_service, slot_changes
 
 from .serializers import ErrorSerializer, OrderStatusSerializer
 from .throttles import PublicOrderThrottle, PublicReadThrottle
@@ -46,6 +47,42 @@ class CancelRequestSerializer(TokenSerializer):
 
 class ChangeRequestSerializer(TokenSerializer):
     slot = serializers.IntegerField(min_value=1, help_text="The new time slot's id.")
+    pay_difference = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="When the tickets cost more now: the difference the buyer was shown and "
+        "agrees to pay (409 price_difference_due gives it in `fields.pay_difference`).",
+    )
+
+
+class SlotChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField(help_text="awaiting_payment, changed, released or refunded")
+    outcome = serializers.CharField(
+        allow_blank=True,
+        help_text="Why it ended without moving the tickets: payment_not_completed, given_up, "
+        "paid_too_late, order_changed",
+    )
+    to_slot = serializers.IntegerField(source="to_slot_id")
+    starts_at = serializers.DateTimeField(source="to_slot.starts_at")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    hold_expires_at = serializers.DateTimeField()
+    payment_state = serializers.SerializerMethodField()
+    qr_code = serializers.SerializerMethodField(
+        help_text="The Alipay QR to show while the difference waits to be paid."
+    )
+
+    def get_payment_state(self, change) -> str | None:
+        return change.payment.state if change.payment is not None else None
+
+    def get_qr_code(self, change) -> str:
+        payment = change.payment
+        if change.state != SlotChange.State.AWAITING_PAYMENT or payment is None:
+            return ""
+        return payment.qr_code if payment.state in payment.IN_FLIGHT_STATES else ""
 
 
 class UnitSerializer(serializers.Serializer):
@@ -75,6 +112,13 @@ class OptionsSerializer(serializers.Serializer):
     tickets = UnitSerializer(many=True)
     quote = QuoteSerializer(allow_null=True)
     slots = serializers.ListField(child=serializers.DictField())
+    difference = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Changing the time now costs this much more (negative: refunded).",
+    )
+    pending_change = SlotChangeSerializer(allow_null=True)
 
 
 class CancelledSerializer(serializers.Serializer):
@@ -88,6 +132,7 @@ class CancelledSerializer(serializers.Serializer):
 class ChangedSerializer(serializers.Serializer):
     order = OrderStatusSerializer()
     cancelled = CancelledSerializer(required=False)
+    change = SlotChangeSerializer(required=False)
 
 
 def _token(request, source) -> str:
@@ -129,7 +174,7 @@ KEY_PARAMETER = OpenApiParameter(
 CONFLICTS = OpenApiResponse(
     ErrorSerializer,
     description="not_cancellable, not_refundable, not_changeable, sold_out, slot_unavailable, "
-    "price_difference_due, order_state_conflict",
+    "price_difference_due (with fields.pay_difference), change_pending, order_state_conflict",
 )
 
 
@@ -175,6 +220,8 @@ class OrderOptionsView(GuardedOrderView):
                 {"id": slot.pk, "starts_at": slot.starts_at, "places_left": slot.places_left}
                 for slot in (rebooking.slots_to_change_to(order) if actions["change"] else [])
             ],
+            "difference": rebooking.price_difference(order) if actions["change"] else None,
+            "pending_change": actions["pending_change"],
         }
         return Response(OptionsSerializer(body).data)
 
@@ -233,21 +280,95 @@ class CancelView(ActionView):
 
 
 class ChangeView(ActionView):
+    @property
+    def generous_throttle(self):
+        # Reading the change is polled while its difference is paid: the read rate, not the
+        # rate of changes.
+        return PublicReadThrottle if self.request.method == "GET" else PublicOrderThrottle
+
+    def proof_source(self):
+        return self.request.query_params if self.request.method == "GET" else self.request.data
+
     @extend_schema(
         operation_id="orders_change_slot",
         parameters=[KEY_PARAMETER],
         request=ChangeRequestSerializer,
-        responses={200: ChangedSerializer, 409: CONFLICTS, **ERRORS},
+        responses={
+            200: ChangedSerializer,
+            202: OpenApiResponse(
+                ChangedSerializer,
+                description="The difference is due: `change.qr_code` is the Alipay QR to pay it",
+            ),
+            409: CONFLICTS,
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="payment_unavailable: the new places stay held; retry with the "
+                "same Idempotency-Key",
+            ),
+            **ERRORS,
+        },
         tags=["self-service"],
     )
     @idempotent(scope=_scope)
     def post(self, request, code: str):
         """Move the order's tickets to another slot of the same attraction (GET .../options/
-        lists them): new tickets are issued and e-mailed, the old ones stop admitting."""
+        lists them): new tickets are issued and e-mailed, the old ones stop admitting.
+
+        Cheaper now: done at once (200), the difference refunded. Dearer: 409
+        `price_difference_due` says how much (`fields.pay_difference`); send it back as
+        `pay_difference` to hold the new places and get the difference's Alipay QR (202, in
+        `change`). The tickets move once it is paid; follow it with GET .../change/."""
         data = ChangeRequestSerializer(data=_body(request))
         data.is_valid(raise_exception=True)
         order = _order(request, code, request.data)
+        key = request.headers.get(IDEMPOTENCY_HEADER)
         order = rebooking.change_slot(
-            order, data.validated_data["slot"], key=request.headers.get(IDEMPOTENCY_HEADER)
+            order,
+            data.validated_data["slot"],
+            key=key,
+            pay_difference=data.validated_data.get("pay_difference"),
         )
+        change = slot_changes.change_asked_with(order, key)
+        if change is not None and change.state == SlotChange.State.AWAITING_PAYMENT:
+            body = {"order": _status(order), "change": SlotChangeSerializer(change).data}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response({"order": _status(order)})
+
+    @extend_schema(
+        operation_id="orders_change_status",
+        parameters=[
+            OpenApiParameter("token", OpenApiTypes.STR, description="the token returned at booking")
+        ],
+        responses={200: SlotChangeSerializer, **ERRORS},
+        tags=["self-service"],
+    )
+    def get(self, request, code: str):
+        """The order's latest change of time that needed a difference paid: poll it while
+        `state` is awaiting_payment (changed, released and refunded are final)."""
+        order = _order(request, code, request.query_params)
+        change = (
+            SlotChange.objects.filter(order_id=order.pk)
+            .select_related("to_slot", "payment")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if change is None:
+            raise NotFound()
+        return Response(SlotChangeSerializer(change).data)
+
+
+class GiveUpChangeView(ActionView):
+    @extend_schema(
+        operation_id="orders_change_give_up",
+        parameters=[KEY_PARAMETER],
+        request=TokenSerializer,
+        responses={200: ChangedSerializer, **ERRORS},
+        tags=["self-service"],
+    )
+    @idempotent(scope=_scope)
+    def post(self, request, code: str):
+        """Keep the current time: the difference's payment in progress is cancelled and the new
+        places go back at once; a payment landing anyway is refunded automatically."""
+        order = _order(request, code, _body(request))
+        order = slot_changes.give_up(order, key=request.headers.get(IDEMPOTENCY_HEADER))
         return Response({"order": _status(order)})

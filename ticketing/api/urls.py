@@ -32,6 +32,11 @@ urlpatterns = [
     path("orders/<str:code>/cancel/", self_service.CancelView.as_view(), name="order-cancel"),
     path("orders/<str:code>/change/", self_service.ChangeView.as_view(), name="order-change"),
     path(
+        "orders/<str:code>/change/give-up/",
+        self_service.GiveUpChangeView.as_view(),
+        name="order-change-give-up",
+    ),
+    path(
         "orders/<str:code>/tickets.pdf", views.OrderTicketsPdfView.as_view(), name="order-tickets"
     ),
 ]

@@ -16,6 +16,7 @@ from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
 from .policies import RefundPolicy
 from .reports import SalesReport
 from .slot_cancellations import SlotCancellation, SlotCancellationOrder
+from .slot_changes import SlotChange
 from .slots import TimeSlot
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ShiftEvent",
     "SlotCancellation",
     "SlotCancellationOrder",
+    "SlotChange",
     "SpecialOpening",
     "Ticket",
     "TicketType",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -147,6 +148,12 @@ class Order(models.Model):
     @property
     def is_holding(self) -> bool:
         return self.state in self.HOLDING_STATES
+
+    def amount_charged(self) -> Decimal:
+        """What the order cost the buyer in all: its total, and every price difference paid to
+        change its time (its own payments: ticketing.orders.slot_changes)."""
+        made = self.slot_changes.filter(state=self.slot_changes.model.State.CHANGED)
+        return self.total + sum(made.values_list("amount", flat=True), Decimal("0"))
 
 
 class OrderPayment(models.Model):

@@ -17,7 +17,13 @@ inside a transaction.
     tickets           issuing, revoking and e-mailing an order's e-tickets
     cancelling        cancel_order and the box office's cancel and refund rules
     status            OrderStatus, what a buyer or cashier sees while waiting
-    self_service      what a buyer may do to their own order (give back, cancel tickets)
+    self_service      the buyer gives back a hold or cancels tickets under the refund policy
+    policy            the attraction's refund policy applied and worded
+    rebooking         the buyer changes the time slot (at once, or paying a difference)
+    moving            the tickets moved to another slot in one transaction
+    slot_changes      a dearer change: its places held, its difference paid, or given back
+    money             an order's money across its payments: locks, refunds oldest first
+    buyer_notices     the e-mail confirming each change the buyer made
     staff             what staff do from the admin: cancel, refund an amount, refund tickets
     staff_notices     the one e-mail a buyer gets for each of staff's actions
     slot_cancelling   cancel a whole time slot in a background task, with its progress

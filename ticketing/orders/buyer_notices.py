@@ -4,6 +4,7 @@ a payment under review ended without money taken (ticketing/orders/review.py).""
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -22,6 +23,10 @@ logger = logging.getLogger(__name__)
 def tell_buyer_of_change_on_commit(order_id: int, kind: str, detail: dict | None = None) -> None:
     """Sent once the change has committed; a mail error is logged and undoes nothing."""
     transaction.on_commit(lambda: _send(order_id, kind, detail or {}), robust=True)
+
+
+def _visit(order: Order) -> str:
+    return local_time.format_datetime(order.slot.starts_at, order.attraction.tz)
 
 
 def _send(order_id: int, kind: str, detail: dict) -> None:
@@ -77,18 +82,34 @@ def _send(order_id: int, kind: str, detail: dict) -> None:
                 )
             else:
                 what.append(_("The places were given back."))
+        elif kind == "slot_change_refunded":
+            subject = _("Time change for order %(code)s not made") % {"code": order.code}
+            what = [
+                _(
+                    "Your payment of the price difference arrived after the new places were "
+                    "given back, or after your order had changed, so your time was not changed."
+                ),
+                _("Refund of the difference: %(refund)s, to your Alipay account.")
+                % {"refund": money(detail.get("refund"), currency)},
+            ]
+            if order.state == Order.State.PAID:
+                what.append(_("Your tickets for %(when)s stay valid.") % {"when": _visit(order)})
         else:  # slot_changed
-            starts = order.slot.starts_at.astimezone(order.attraction.tz)
             subject = _("New time for order %(code)s") % {"code": order.code}
             what = [
-                _("Your visit is now on %(date)s at %(time)s (%(timezone)s).")
-                % {
-                    "date": f"{starts:%Y-%m-%d}",
-                    "time": f"{starts:%H:%M}",
-                    "timezone": order.attraction.timezone,
-                },
+                _("Your visit is now on %(when)s.") % {"when": _visit(order)},
                 _("Your new e-tickets follow in a separate e-mail; the old ones no longer admit."),
             ]
+            if detail.get("paid"):
+                what.append(
+                    _("Price difference paid with Alipay: %(amount)s.")
+                    % {"amount": money(detail["paid"], currency)}
+                )
+            elif detail.get("refund") and Decimal(detail["refund"]) > 0:
+                what.append(
+                    _("Price difference refunded to your Alipay account: %(amount)s.")
+                    % {"amount": money(detail["refund"], currency)}
+                )
         greeting = (
             _("Dear %(name)s,") % {"name": order.buyer_name} if order.buyer_name else _("Hello,")
         )

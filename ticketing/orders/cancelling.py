@@ -21,7 +21,8 @@ from payments.models import Payment
 from .. import inventory
 from ..exceptions import OrderStateConflict, PaymentInProgress
 from ..models import Order
-from .refunding import REFUND_REASONS, lock_payment, refund_id, tell_buyer_on_commit
+from . import money
+from .refunding import REFUND_REASONS, refund_id, tell_buyer_on_commit
 from .states import State, move_order
 from .tickets import revoke_tickets
 
@@ -51,7 +52,7 @@ def cancel_order(
     """
     now = clock.now()
     with transaction.atomic():
-        lock_payment(Order.objects.filter(pk=order.pk).values_list("payment_id", flat=True)[0])
+        money.lock_payments(Order.objects.only("payment_id").get(pk=order.pk))
         current = Order.objects.select_related("payment").get(pk=order.pk)
         if current.state == State.HELD:
             if not move_order(
@@ -85,8 +86,8 @@ def cancel_order(
                 raise OrderStateConflict()
             inventory.release_sold(current.slot_id, current.admissions)
             revoke_tickets(current.pk, now)
-            if current.payment is not None:
-                _record_cancel_refund(current, reason, actor)
+            # A cash sale has no payment: only a difference paid for a change of time, if any.
+            _record_cancel_refund(current, reason, actor)
             if tell_buyer is not None:
                 tell_buyer(current.pk)
         elif current.state == State.AWAITING_PAYMENT:
@@ -108,23 +109,24 @@ def cash_due(order: Order) -> bool:
 
 
 def _record_cancel_refund(order: Order, reason: str, actor: str) -> None:
-    """The paid order's refund, recorded in the cancel's transaction (sent by the poller); the
-    payment's audit names who cancelled."""
-
-    payment = order.payment
-    left = payment.refundable_amount
-    if left <= 0:
-        return
+    """The paid order's refund, recorded in the cancel's transaction (sent by the poller): what
+    is left of its payment, and of any price difference paid for a change of time; the
+    payments' audit names who cancelled."""
     # Alipay's refund reason: plain, at most 128 characters, no double quotes.
     plain = "".join(c for c in reason if c >= " " and c != '"').strip()
+    reason = (plain or REFUND_REASONS["cancelled"])[:128]
     try:
-        record_refund(
-            payment,
-            amount=left,
-            reason=(plain or REFUND_REASONS["cancelled"])[:128],
-            actor=f"ticketing: {actor}",
-            partner_refund_id=refund_id(payment, "ORD"),
-        )
+        payment = order.payment
+        left = payment.refundable_amount if payment is not None else 0
+        if left > 0:
+            record_refund(
+                payment,
+                amount=left,
+                reason=reason,
+                actor=f"ticketing: {actor}",
+                partner_refund_id=refund_id(payment, "ORD"),
+            )
+        money.refund_differences(order, reason=reason, suffix="ORD", actor=f"ticketing: {actor}")
     except PaymentError as exc:
         # Not refundable now (its reversal runs, say): the cancel is refused as a whole, so
         # tickets never stop admitting on a promise of money that is not coming back.

@@ -48,7 +48,7 @@ def send_refund_notice(order_id: int) -> None:
                 why,
                 _("The full amount of %(amount)s %(currency)s is being refunded to your Alipay "
                   "account. We are sorry for the inconvenience.")
-                % {"amount": order.total, "currency": order.currency},
+                % {"amount": order.amount_charged(), "currency": order.currency},
                 order.attraction.display_name(order.language),
             ]
         )  # fmt: skip

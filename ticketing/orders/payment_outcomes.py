@@ -18,17 +18,22 @@ the order's history under that staff user; the lifecycle's own actors appear as 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
 from payments import clock
-from payments.models import Payment
+from payments.models import Payment, Refund
 
 from .. import inventory
 from ..models import Order, OrderPayment
+from . import money
 from .buyer_notices import tell_buyer_of_change_on_commit
 from .refunding import (
     is_decided_with_order,
+    is_ticket_cancel,
     lock_payment,
     record_refund_of,
     tell_buyer_on_commit,
@@ -51,6 +56,22 @@ STAFF_ACTORS = ("admin:", "staff:")
 def decider(actor: str) -> str:
     """The actor an order event names for a payment outcome made by `actor`."""
     return actor if actor.startswith(STAFF_ACTORS) else "system"
+
+
+# A buyer's cancel of a whole order by reversal (ticketing.orders.self_service) is carried out by
+# money_returning, which lifecycle.request_cancel sends in the same thread, inside the reversal's
+# transaction. Set while that call runs, this says whose cancel it is: the order then ends as the
+# buyer's cancel, and the buyer gets that one e-mail rather than a refund notice besides.
+_buyer_cancel: ContextVar[tuple[int, dict] | None] = ContextVar("buyer_cancel", default=None)
+
+
+@contextmanager
+def buyer_cancelling(order_id: int, detail: dict) -> Iterator[None]:
+    token = _buyer_cancel.set((order_id, detail))
+    try:
+        yield
+    finally:
+        _buyer_cancel.reset(token)
 
 
 def _move_locked(order: Order, **move) -> None:
@@ -248,14 +269,14 @@ def money_returning(payment, *, refund, amount, in_full: bool) -> str:
     transaction that records it, so the tickets stop admitting exactly when the money goes.
 
     The order's own payment returned in full: paid -> refund_pending, tickets revoked (listed
-    for the gates), places released, the buyer told on commit; the payment's final signal
-    (payment_cancelled / payment_refunded) ends it cancelled or refunded. A partial return
-    leaves the tickets valid (there is no refund per ticket) and is recorded in the order's
-    history. The payment of an order under review given back (staff chose to refund it instead,
-    or reconciliation refunded it): awaiting or expired -> refund_pending, its held places
-    released, the buyer told. Anything else changes nothing: an order ticketing cancelled
-    itself (it revoked first, then refunded), a duplicate or mismatched payment (not the order's
-    payment), a payment that is no order's.
+    for the gates), places released, any price difference it paid for a change of time refunded
+    too, the buyer told on commit; the payment's final signal (payment_cancelled /
+    payment_refunded) ends it cancelled or refunded. A partial return leaves the tickets valid
+    and is recorded in the order's history. The payment of an order under review given back
+    (staff chose to refund it instead, or reconciliation refunded it): awaiting or expired ->
+    refund_pending, its held places released, the buyer told. Anything else changes nothing: an
+    order ticketing cancelled itself (it revoked first, then refunded), a duplicate or
+    mismatched payment (not the order's payment), a payment that is no order's.
     """
     order = order_for_payment(payment)
     if order is None:
@@ -289,18 +310,40 @@ def money_returning(payment, *, refund, amount, in_full: bool) -> str:
                 order, "partial_refund_requested", order.state, order.state, "system", **detail
             )
             return "partial"
+        cancel = _buyer_cancel.get()
+        by_buyer = cancel is not None and cancel[0] == order.pk
+        if by_buyer:
+            asked = {k: v for k, v in cancel[1].items() if k != "key"}
+            move = {
+                "kind": "cancelled_by_buyer",
+                "actor": "buyer",
+                "reason": Reason.CANCELLED_REFUND,
+                "detail": {**detail, **asked},
+            }
+        else:
+            move = {
+                "kind": "payment_returned",
+                "actor": "system",
+                "reason": Reason.PAYMENT_RETURNED,
+                "detail": detail,
+            }
         _move_locked(
             order,
             to=State.REFUND_PENDING,
             from_states=State.PAID,
-            kind="payment_returned",
-            actor="system",
-            fields={"outcome_reason": Reason.PAYMENT_RETURNED, "refund_requested_at": now},
-            detail=detail,
+            kind=move["kind"],
+            actor=move["actor"],
+            fields={"outcome_reason": move["reason"], "refund_requested_at": now},
+            detail=move["detail"],
         )
         inventory.release_sold(order.slot_id, order.admissions)
         revoke_tickets(order.pk, now)
-        tell_buyer_on_commit(order.pk)
+        # The whole order goes back: so does any price difference paid for a change of time.
+        money.refund_differences(order, reason="Order cancelled", suffix="ORD")
+        if by_buyer:
+            tell_buyer_of_change_on_commit(order.pk, "tickets_cancelled", cancel[1])
+        else:
+            tell_buyer_on_commit(order.pk)
     logger.info("order %s: payment %s returned, order unwound", order.code, payment.uuid)
     return "unwound"
 
@@ -352,10 +395,13 @@ def payment_returned(payment) -> str:
 
 
 def payment_refunded(payment) -> str:
-    """A refund of an order's payment succeeded: the order is refunded once fully repaid.
+    """A refund of an order's payment succeeded: the order is refunded once all its money is
+    back (its payment, and any price difference it paid for a change of time).
 
     A full refund made outside ticketing (payments admin, partner API) of a paid order cancels
-    it: tickets revoked, places back.
+    it: tickets revoked, places back. One made of ticketing's own ticket cancels does not: those
+    revoked exactly the tickets they refunded, and the order's other tickets (free ones, or those
+    a price difference paid for) still admit.
     """
     payment_model = _payment_model()
     order = order_for_payment(payment)
@@ -369,16 +415,32 @@ def payment_refunded(payment) -> str:
             record_event(order, "partial_refund", order.state, order.state, "system")
             return "partial"
         if order.state == State.PAID:
+            if not _refunded_outside_ticket_cancels(payment):
+                kind = "refunded_by_ticket_cancels"
+                record_event(order, kind, order.state, order.state, "system")
+                return "tickets_cancelled"
             # Its money_returning was missed (an older version, a crash): unwind it now.
             money_returning(payment, refund=None, amount=payment.amount, in_full=True)
             order.refresh_from_db()
-        if order.state == State.REFUND_PENDING:
-            _move_locked(
-                order,
-                to=State.REFUNDED,
-                from_states=State.REFUND_PENDING,
-                kind="refunded",
-                actor="system",
-            )
-            return "refunded"
-    return "unchanged"
+        return finish_refund(order)
+
+
+def finish_refund(order: Order) -> str:
+    """refund_pending -> refunded once every payment of the order has given its money back
+    (inside the caller's transaction, the order's row locked)."""
+    if order.state != State.REFUND_PENDING or not money.all_given_back(order):
+        return "unchanged"
+    _move_locked(
+        order,
+        to=State.REFUNDED,
+        from_states=State.REFUND_PENDING,
+        kind="refunded",
+        actor="system",
+    )
+    return "refunded"
+
+
+def _refunded_outside_ticket_cancels(payment) -> bool:
+    """Some of this payment's money went back by other means than a buyer's ticket cancel."""
+    ids = Refund.objects.filter(payment_id=payment.pk).exclude(state=Refund.State.FAILED)
+    return any(not is_ticket_cancel(i) for i in ids.values_list("partner_refund_id", flat=True))

@@ -46,6 +46,21 @@ def is_decided_with_order(partner_refund_id: str) -> bool:
     )
 
 
+# The other refunds ticketing decides: a whole order ("ORD"), a payment it does not keep
+# ("DUP"), a change of time's difference it could not apply ("DIF").
+OWN_SUFFIXES = ("ORD", "DUP", "DIF")
+
+
+def is_ticket_cancel(partner_refund_id: str) -> bool:
+    return partner_refund_id.rpartition("-")[2].startswith(TICKET_CANCEL_SUFFIX)
+
+
+def is_ticketings(partner_refund_id: str) -> bool:
+    """A refund ticketing decided (and dealt with the tickets of) itself."""
+    suffix = partner_refund_id.rpartition("-")[2]
+    return suffix.startswith(TICKET_CANCEL_SUFFIX) or suffix in OWN_SUFFIXES
+
+
 def refund_id(payment, suffix: str) -> str:
     """The refund's id at Alipay, fixed per payment and purpose: asking again finds the same."""
     return f"{payment.partner_trans_id[:56]}-{suffix}"

@@ -1,10 +1,12 @@
 """What a buyer may do to their own order: give back an unpaid hold, and cancel paid tickets
 within the attraction's refund policy (ticketing.orders.policy).
 
-Every action locks the payment row, then the order's, like the payment receivers do, so two
-devices of the same buyer (or a buyer and a landing payment) take turns: the second one decides
-on what the first one left. Each takes an idempotency `key`: a key already recorded in the
-order's history returns the order as it is, so a retried request changes nothing twice.
+Every action locks the order's payment rows, then the order's (ticketing.orders.money), like the
+payment receivers do, so two devices of the same buyer (or a buyer and a landing payment) take
+turns: the second one decides on what the first one left. Each takes an idempotency `key`: a key
+already recorded in the order's history returns the order as it is, so a retried request
+changes nothing twice. While a change of time waits for its difference to be paid
+(ticketing.orders.slot_changes) the order takes no other change.
 """
 
 from __future__ import annotations
@@ -22,20 +24,21 @@ from django.utils.translation import gettext as _
 from payments import clock, lifecycle
 from payments.cancelling import cancel_window_open
 from payments.exceptions import NotCancellable, PaymentError
-from payments.lifecycle import record_refund
 from payments.models import Payment
 
 from .. import inventory
 from ..exceptions import (
+    ChangePending,
     InvalidTicketChoice,
     NeverRefundable,
     NotCancellableNow,
     OrderStateConflict,
 )
-from ..models import Order, OrderEvent, RefundPolicy, Ticket, TicketType
-from . import policy
+from ..models import Order, OrderEvent, RefundPolicy, SlotChange, Ticket, TicketType
+from . import money, policy
 from .buyer_notices import tell_buyer_of_change_on_commit
-from .refunding import TICKET_CANCEL_SUFFIX, lock_payment, refund_id
+from .payment_outcomes import buyer_cancelling
+from .refunding import TICKET_CANCEL_SUFFIX
 from .states import State, move_order, record_event
 
 logger = logging.getLogger(__name__)
@@ -59,8 +62,8 @@ def clean_key(key: str | None) -> str:
 
 
 def locked(order: Order) -> Order:
-    """The order's row, locked after its payment's (the payment receivers' lock order)."""
-    lock_payment(Order.objects.filter(pk=order.pk).values_list("payment_id", flat=True)[0])
+    """The order's row, locked after its payments' (the payment receivers' lock order)."""
+    money.lock_payments(Order.objects.only("payment_id").get(pk=order.pk))
     return (
         Order.objects.select_for_update(of=("self",))
         .select_related("attraction", "slot", "payment")
@@ -68,16 +71,33 @@ def locked(order: Order) -> Order:
     )
 
 
+def pending_change(order: Order) -> SlotChange | None:
+    """The change of time waiting for its difference to be paid, if any."""
+    return (
+        SlotChange.objects.filter(order_id=order.pk, state__in=SlotChange.HOLDING_STATES)
+        .select_related("to_slot", "payment")
+        .first()
+    )
+
+
+def refuse_while_changing(order: Order) -> None:
+    if SlotChange.objects.filter(order_id=order.pk, state__in=SlotChange.HOLDING_STATES).exists():
+        raise ChangePending()
+
+
 def available_actions(order: Order, language: str | None) -> dict:
-    """What the order page offers: each action only while the order and the policy allow it."""
+    """What the order page offers: each action only while the order and the policy allow it,
+    and none but paying or giving it up while a change of time waits for its difference."""
     rules = policy.policy_for(order.attraction)
     now = clock.now()
-    paid = order.state == State.PAID
+    pending = pending_change(order) if order.state == State.PAID else None
+    paid = order.state == State.PAID and pending is None
     starts = order.slot.starts_at
     return {
         "give_back": order.state in Order.HOLDING_STATES,
         "cancel": paid and policy.may_cancel(rules, starts, now),
         "change": paid and policy.may_change(rules, starts, now),
+        "pending_change": pending,
         "policy_lines": policy.describe(
             rules, [line.ticket_type for line in order.lines.all()], language
         ),
@@ -192,6 +212,8 @@ class CancelQuote:
     fee: Decimal
     refund: Decimal
     whole_order: bool  # every unit still valid is cancelled
+    # Free tickets cancelled with the last paid ones (nobody is left to use them).
+    free_added: tuple[int, ...] = ()
 
     @property
     def numbers(self) -> list[int]:
@@ -205,11 +227,14 @@ class CancelQuote:
 def quote_cancel(order: Order, numbers: list[int], *, by_staff: bool = False) -> CancelQuote:
     """What cancelling these tickets gives back now; raises when the policy does not allow it.
 
-    Naming any part of a family ticket chooses the whole unit. Staff (`by_staff`) override the
-    policy: no cut-off, no fee, and a ticket type marked not refundable is refunded too.
+    Naming any part of a family ticket chooses the whole unit. Cancelling every paid ticket
+    cancels the whole order, its free tickets too (an infant's ticket admits nobody alone); a
+    partial cancel keeps them. Staff (`by_staff`) override the policy: no cut-off, no fee, and a
+    ticket type marked not refundable is refunded too.
     """
     if order.state != State.PAID:
         raise OrderStateConflict(_("Only a paid order's tickets can be cancelled."))
+    refuse_while_changing(order)
     rules = policy.policy_for(order.attraction)
     if by_staff:
         # An unsaved policy without fees: the price of the tickets, in the currency's units.
@@ -220,24 +245,32 @@ def quote_cancel(order: Order, numbers: list[int], *, by_staff: bool = False) ->
     by_number = {n: unit for unit in units for n in unit.numbers}
     if not numbers or any(n not in by_number for n in numbers):
         raise InvalidTicketChoice()
-    chosen = sorted({by_number[n].number: by_number[n] for n in numbers}.values(), key=_first)
-    if not by_staff and any(not unit.ticket_type.refundable for unit in chosen):
+    chosen = {by_number[n].number: by_number[n] for n in numbers}
+    if not by_staff and any(not unit.ticket_type.refundable for unit in chosen.values()):
         raise NeverRefundable()
-    amount = sum((unit.price for unit in chosen), Decimal("0"))
+    rest = [unit for unit in units if unit.number not in chosen]
+    free_added: tuple[int, ...] = ()
+    if (
+        rest
+        and all(unit.price == 0 for unit in rest)
+        and any(unit.price > 0 for unit in chosen.values())
+    ):
+        free_added = tuple(n for unit in rest for n in unit.numbers)
+        chosen.update({unit.number: unit for unit in rest})
+    ordered = sorted(chosen.values(), key=_first)
+    amount = sum((unit.price for unit in ordered), Decimal("0"))
     currency = order.currency
     priced = policy.quote(rules, amount, currency)
-    refund = priced.refund
-    if order.payment is not None:
-        refund = min(refund, order.payment.refundable_amount)
-    else:
-        refund = Decimal("0")  # a free order: nothing was paid
+    # Never more than the order's payments still hold (nothing for a free order).
+    refund = min(priced.refund, money.refundable(order))
     return CancelQuote(
-        units=tuple(chosen),
+        units=tuple(ordered),
         currency=currency,
         amount=priced.amount,
         fee=priced.amount - refund,
         refund=refund,
-        whole_order=len(chosen) == len(units),
+        whole_order=len(ordered) == len(units),
+        free_added=free_added,
     )
 
 
@@ -248,12 +281,13 @@ def _first(unit: Unit) -> int:
 def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: str = BUYER):
     """Cancel these tickets (or the whole order) under the policy; the order afterwards.
 
-    A whole order with no fee on the payment's Beijing day is reversed (lifecycle.request_cancel:
-    its money_returning revokes the tickets and releases the places in the reversal's own
-    transaction). Otherwise the refund after the fee is recorded (record_refund, sent by the
-    poller) in the transaction that revokes exactly these tickets and releases exactly their
-    places; its refund id marks it as ticketing's own, so the money_returning receiver leaves
-    the tickets to this function.
+    A whole order paid by one payment, with no fee, on the payment's Beijing day is reversed
+    (lifecycle.request_cancel: its money_returning revokes the tickets, releases the places and
+    e-mails the buyer in the reversal's own transaction). Otherwise the refund after the fee is
+    recorded (sent by the poller) across the order's payments (ticketing.orders.money) in the
+    transaction that revokes exactly these tickets and releases exactly their places; its refund
+    ids mark them as ticketing's own, so the money_returning receiver leaves the tickets to this
+    function.
     """
     key = clean_key(key)
     reverse_payment = None
@@ -265,8 +299,9 @@ def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: st
             # Asked before, and the reversal did not get through: ask again (payments finds
             # the cancel it already started, if any).
             reverse_payment = current.payment
+            detail = _requested(current, key)
     if reverse_payment is not None:
-        return _reverse(current, reverse_payment, actor)
+        return _reverse(current, reverse_payment, actor, detail)
     with transaction.atomic():
         current = locked(order)
         if already_done(current, key):
@@ -286,20 +321,28 @@ def cancel_tickets(order: Order, numbers: list[int], *, key: str = "", actor: st
             and quote.fee == 0
             and payment is not None
             and payment.refundable_amount == payment.amount
+            and not money.has_paid_difference(current)
             and cancel_window_open(payment, now)
         ):
             record_event(current, "cancel_requested", current.state, current.state, actor, **detail)
             reverse_payment = payment
-        elif quote.whole_order:
-            _cancel_whole(current, quote, actor, detail)
         else:
-            cancel_units(current, quote, actor, detail)
-        tell_buyer_of_change_on_commit(current.pk, "tickets_cancelled", detail)
+            if quote.whole_order:
+                _cancel_whole(current, quote, actor, detail)
+            else:
+                cancel_units(current, quote, actor, detail)
+            tell_buyer_of_change_on_commit(current.pk, "tickets_cancelled", detail)
     if reverse_payment is not None:
-        return _reverse(current, reverse_payment, actor)
+        return _reverse(current, reverse_payment, actor, detail)
     current.refresh_from_db()
     logger.info("order %s: tickets %s cancelled by the buyer", current.code, quote.numbers)
     return current
+
+
+def _requested(order: Order, key: str) -> dict:
+    return OrderEvent.objects.filter(order_id=order.pk, detail__key=key).values_list(
+        "detail", flat=True
+    )[0]
 
 
 def _reversal_still_due(order: Order, key: str) -> bool:
@@ -314,10 +357,12 @@ def _reversal_still_due(order: Order, key: str) -> bool:
     )
 
 
-def _reverse(order: Order, payment: Payment, actor: str) -> Order:
-    """The whole order's payment reversed: its money_returning unwinds the order."""
+def _reverse(order: Order, payment: Payment, actor: str, detail: dict) -> Order:
+    """The whole order's payment reversed: its money_returning unwinds the order, as this
+    buyer's cancel (one e-mail: the cancel's, sent only once the reversal is recorded)."""
     try:
-        lifecycle.request_cancel(payment, actor=f"{actor}: order cancelled")
+        with buyer_cancelling(order.pk, detail):
+            lifecycle.request_cancel(payment, actor=f"{actor}: order cancelled")
     except (NotCancellable, PaymentError) as exc:
         # Refused (the payment moved meanwhile): the tickets stay valid, nothing went back,
         # and the same request may be tried again.
@@ -329,8 +374,8 @@ def _reverse(order: Order, payment: Payment, actor: str) -> Order:
 
 def _cancel_whole(order: Order, quote: CancelQuote, actor: str, detail: dict) -> None:
     """Every ticket left: the order ends; refund_pending until a full refund completes."""
-    payment = order.payment
-    full = payment is not None and quote.refund > 0 and quote.refund >= payment.refundable_amount
+    left = money.refundable(order)
+    full = quote.refund > 0 and quote.refund >= left
     if not move_order(
         order,
         to=State.REFUND_PENDING if full else State.CANCELLED,
@@ -387,17 +432,12 @@ def _record(
 ) -> None:
     if quote.refund <= 0:
         return
-    try:
-        record_refund(
-            order.payment,
-            amount=quote.refund,
-            reason=reason,
-            actor=actor,
-            # One id per unit set: a retry finds the same refund rather than a second one.
-            partner_refund_id=refund_id(
-                order.payment, f"{TICKET_CANCEL_SUFFIX}{quote.units[0].number}"
-            ),
-        )
-    except PaymentError as exc:
-        # Not refundable now (a reversal runs, say): refused as a whole, tickets stay valid.
-        raise OrderStateConflict(exc.message) from exc
+    # One id per unit set and payment: a retry finds the same refunds rather than new ones.
+    # Not refundable now (a reversal runs, say): refused as a whole, tickets stay valid.
+    money.record_order_refund(
+        order,
+        quote.refund,
+        reason=reason,
+        actor=actor,
+        suffix=f"{TICKET_CANCEL_SUFFIX}{quote.units[0].number}",
+    )

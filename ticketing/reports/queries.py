@@ -2,10 +2,12 @@
 
 What counts where:
 - gross: an order's total on the day it was paid (`Order.paid_at`), whatever happened later;
-  a partner-API payment (a payment the partner API took with no order behind it) on the day it
-  was paid;
-- refunds: each refund that succeeded, on the day it succeeded (`Refund.succeeded_at`); net is
-  gross minus refunds of the same bucket, so a refund lowers the day it was given back;
+  the price difference a buyer paid to change the time (a made `SlotChange`) on the day that
+  was paid; a partner-API payment (a payment the partner API took with no order behind it) on
+  the day it was paid;
+- refunds: each refund that succeeded, on the day it succeeded (`Refund.succeeded_at`), of an
+  order's payment or of a difference it paid; net is gross minus refunds of the same bucket, so
+  a refund lowers the day it was given back;
 - tickets sold: units bought (a family ticket is one), from the order lines of paid orders;
 - admitted: e-tickets scanned in at a gate (`Ticket.used_at`), on the day of the scan.
 
@@ -31,7 +33,15 @@ from django.utils.translation import gettext as _
 
 from payments.api.queries import API_TRANS_ID_PREFIX
 from payments.models import Payment, Refund
-from ticketing.models import Attraction, Order, OrderLine, Ticket, TicketType, TimeSlot
+from ticketing.models import (
+    Attraction,
+    Order,
+    OrderLine,
+    SlotChange,
+    Ticket,
+    TicketType,
+    TimeSlot,
+)
 from ticketing.models.catalogue import currency_exponent
 
 from .filters import Channel, Period, ReportQuery, site_zone
@@ -249,6 +259,7 @@ def _collect_orders(
         )
         facts.figures[key].add(Figures(refunds=row["refunds"]))
 
+    _collect_differences(facts, query, zone, ids, trunc, start, end)
     if not full:
         return
     lines = (
@@ -299,6 +310,55 @@ def _collect_orders(
             row["order__currency"],
         )
         facts.figures[key].add(Figures(admitted=row["admitted"]))
+
+
+def _collect_differences(
+    facts: Facts,
+    query: ReportQuery,
+    zone: zoneinfo.ZoneInfo,
+    ids: list[int],
+    trunc,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> None:
+    """The price differences paid for changes of time that were made, and their refunds: a
+    payment of their own, found through the change (never the order's own payment)."""
+    made = _order_filter(query, ids, "order__") & Q(state=SlotChange.State.CHANGED)
+    sales = (
+        SlotChange.objects.filter(made, payment__paid_at__gte=start, payment__paid_at__lt=end)
+        .annotate(bucket=trunc("payment__paid_at", tzinfo=zone))
+        .values("bucket", "order__attraction_id", "order__channel", "order__currency")
+        .annotate(gross=Sum("payment__amount"))
+        .order_by()
+    )
+    for row in sales:
+        key = (
+            _bucket_date(row["bucket"], zone),
+            row["order__attraction_id"],
+            row["order__channel"],
+            row["order__currency"],
+        )
+        facts.figures[key].add(Figures(gross=row["gross"]))
+    refunds = (
+        SlotChange.objects.filter(
+            made,
+            payment__refunds__state=Refund.State.SUCCEEDED,
+            payment__refunds__succeeded_at__gte=start,
+            payment__refunds__succeeded_at__lt=end,
+        )
+        .annotate(bucket=trunc("payment__refunds__succeeded_at", tzinfo=zone))
+        .values("bucket", "order__attraction_id", "order__channel", "order__currency")
+        .annotate(refunds=Sum("payment__refunds__amount"))
+        .order_by()
+    )
+    for row in refunds:
+        key = (
+            _bucket_date(row["bucket"], zone),
+            row["order__attraction_id"],
+            row["order__channel"],
+            row["order__currency"],
+        )
+        facts.figures[key].add(Figures(refunds=row["refunds"]))
 
 
 def partner_payments():

@@ -19,4 +19,7 @@ urlpatterns = [
     path("orders/<str:code>/give-back/", self_service.give_back, name="give_back"),
     path("orders/<str:code>/cancel/", self_service.cancel, name="cancel"),
     path("orders/<str:code>/change/", self_service.change, name="change"),
+    path("orders/<str:code>/change/pay/", self_service.change_pay, name="change_pay"),
+    path("orders/<str:code>/change/status/", self_service.change_status, name="change_status"),
+    path("orders/<str:code>/change/give-up/", self_service.give_up_change, name="give_up_change"),
 ]

@@ -67,7 +67,6 @@ def _why_refunded(order: Order) -> str:
 
 def standing(order: Order, status) -> Standing:
     """The order page's headline and explanation for `order` as `status` (just read) has it."""
-    amount = money(order.total, order.currency)
     if status.under_review:
         lines = [
             _(
@@ -123,7 +122,7 @@ def standing(order: Order, status) -> Standing:
         lines = [
             _why_refunded(order),
             _("The full amount of %(amount)s is on its way back to your Alipay account.")
-            % {"amount": amount},
+            % {"amount": money(order.amount_charged(), order.currency)},
             _("The tickets of this order are no longer valid."),
         ]
         return Standing("refund_pending", "warning", _("Refund in progress"), lines)
@@ -131,7 +130,7 @@ def standing(order: Order, status) -> Standing:
         lines = [
             _why_refunded(order),
             _("The full amount of %(amount)s has been refunded to your Alipay account.")
-            % {"amount": amount},
+            % {"amount": money(order.amount_charged(), order.currency)},
             _("The tickets of this order are no longer valid."),
         ]
         return Standing("refunded", "info", _("Refunded"), lines)
