@@ -137,6 +137,8 @@ def transition_payment(
         new_generation = Payment.objects.filter(pk=payment_id).values_list(
             "chain_generation", flat=True
         )[0]
+        if (fields or {}).get("paid_at") is not None:
+            signals.money_recorded.send(sender=Payment, payment_id=payment_id, refund_id=None)
         signal = _PAYMENT_SIGNALS.get(to)
         if signal is not None and announce:
             transaction.on_commit(lambda: _send(signal, payment=Payment.objects.get(pk=payment_id)))
@@ -199,6 +201,7 @@ def transition_refund(
             at=now,
         )
         if to == Refund.State.SUCCEEDED:
+            signals.money_recorded.send(sender=Payment, payment_id=payment.pk, refund_id=refund_id)
             succeeded = sum(
                 payment.refunds.filter(state=Refund.State.SUCCEEDED).values_list(
                     "amount", flat=True

@@ -6,7 +6,9 @@ sweeper (ticketing.tasks.sweep) and check_capacity make them visible, never a si
 
 `money_returning` is different: it comes inside the transaction that records money going back,
 and its receiver lets any error through, so that the money movement rolls back with it rather
-than leave tickets admitting for money the buyer got back.
+than leave tickets admitting for money the buyer got back. `money_recorded` is the same: the
+sales report's daily rows (ticketing.reports.ledger) are written with the payment or refund they
+count, or neither is.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 from payments import signals
 
 from . import orders
+from .reports import ledger
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,14 @@ def on_money_returning(sender, payment, refund, amount, in_full, **kwargs) -> No
     orders.money_returning(payment, refund=refund, amount=amount, in_full=in_full)
 
 
+def on_money_recorded(sender, payment_id, refund_id, **kwargs) -> None:
+    # No try/except either: the daily rows and the money they count commit together.
+    if refund_id is None:
+        ledger.payment_paid(payment_id)
+    else:
+        ledger.refund_succeeded(refund_id)
+
+
 def on_payment_refunded(sender, payment, **kwargs) -> None:
     try:
         orders.payment_refunded(payment)
@@ -60,3 +71,4 @@ def connect() -> None:
     signals.payment_cancelled.connect(on_payment_ended, dispatch_uid="ticketing.cancelled")
     signals.payment_refunded.connect(on_payment_refunded, dispatch_uid="ticketing.refunded")
     signals.money_returning.connect(on_money_returning, dispatch_uid="ticketing.money_returning")
+    signals.money_recorded.connect(on_money_recorded, dispatch_uid="ticketing.money_recorded")

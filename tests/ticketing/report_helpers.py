@@ -1,5 +1,7 @@
 """Hand-made sales for the report tests: orders, payments, refunds and gate scans written row by row
-at chosen moments, so every expected figure can be worked out by hand."""
+at chosen moments, so every expected figure can be worked out by hand. Each is counted in the
+report's daily rows as the services count theirs (ticketing.reports.ledger, in the transaction
+that writes it), so the report reads them from its summary as well as from the raw rows."""
 
 from __future__ import annotations
 
@@ -8,8 +10,11 @@ import itertools
 import zoneinfo
 from decimal import Decimal
 
+from django.db import transaction
+
 from payments.models import Payment, Refund
 from ticketing.models import Attraction, Order, OrderLine, Ticket, TicketType, TimeSlot
+from ticketing.reports import ledger
 
 _numbers = itertools.count(1)
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -41,7 +46,11 @@ class Shop:
             capacity=100,
         )
 
-    def order(
+    def order(self, **kwargs) -> Order:
+        with transaction.atomic():
+            return self._order(**kwargs)
+
+    def _order(
         self,
         *,
         paid_at: dt.datetime | None,
@@ -123,7 +132,7 @@ class Shop:
                 continue
             for _unit in range(units):
                 scanned = scans.pop(0) if scans else None
-                Ticket.objects.create(
+                ticket = Ticket.objects.create(
                     order=order,
                     line=line,
                     ticket_type=ticket_type,
@@ -134,6 +143,10 @@ class Shop:
                     issued_at=paid_at,
                     used_at=scanned,
                 )
+                if scanned:
+                    ledger.ticket_admitted(ticket.pk)
+        if paid_at is not None:
+            ledger.order_paid(order.pk)
         return order
 
 
@@ -141,6 +154,11 @@ def partner_payment(
     amount: str, currency: str, paid_at: dt.datetime, refunds: tuple[str, ...] = ()
 ) -> Payment:
     """A payment the partner API took (its partner_trans_id prefix) with no order behind it."""
+    with transaction.atomic():
+        return _partner_payment(amount, currency, paid_at, refunds)
+
+
+def _partner_payment(amount, currency, paid_at, refunds) -> Payment:
     number = next(_numbers)
     payment = Payment.objects.create(
         reference=f"pos-{number}",
@@ -154,14 +172,16 @@ def partner_payment(
         paid_at=paid_at,
         created_at=paid_at - dt.timedelta(seconds=30),
     )
-    for index, refund in enumerate(refunds):
-        Refund.objects.create(
+    ledger.payment_paid(payment.pk)
+    for index, amount in enumerate(refunds):
+        refund = Refund.objects.create(
             payment=payment,
             partner_refund_id=f"EKR{number:07d}-{index}",
-            amount=Decimal(refund),
+            amount=Decimal(amount),
             state=Refund.State.SUCCEEDED,
             succeeded_at=paid_at + dt.timedelta(hours=1),
         )
+        ledger.refund_succeeded(refund.pk)
     return payment
 
 
