@@ -8,12 +8,15 @@ grants none of them.
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import inventory, local_time, orders
+from .admin_time import PageTimeZoneMixin
 from .exceptions import TicketingError
 from .models import (
     Attraction,
@@ -122,8 +125,21 @@ class TimeSlotForm(forms.ModelForm):
         return value
 
 
+def _attraction_zone(model, object_id: str):
+    """The zone of the attraction an order or a slot belongs to (None: no such row)."""
+    try:
+        name = (
+            model.objects.filter(pk=object_id)
+            .values_list("attraction__timezone", flat=True)
+            .first()
+        )
+    except (ValueError, TypeError):
+        return None  # not an id: Django's change view answers it
+    return zoneinfo.ZoneInfo(name) if name else None
+
+
 @admin.register(TimeSlot)
-class TimeSlotAdmin(admin.ModelAdmin):
+class TimeSlotAdmin(PageTimeZoneMixin, admin.ModelAdmin):
     form = TimeSlotForm
     list_display = (
         "attraction",
@@ -158,6 +174,9 @@ class TimeSlotAdmin(admin.ModelAdmin):
     @admin.display(description=_("ends (attraction's time)"), ordering="ends_at")
     def ends_local(self, slot: TimeSlot) -> str:
         return local_time.format_datetime(slot.ends_at, slot.attraction.tz)
+
+    def page_zone(self, object_id: str):
+        return _attraction_zone(TimeSlot, object_id)
 
     def has_add_permission(self, request):
         return False  # slots come from opening rules (generate_slots)
@@ -214,7 +233,7 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(PageTimeZoneMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "attraction",
@@ -234,6 +253,9 @@ class OrderAdmin(admin.ModelAdmin):
     exclude = ("token",)
     inlines = [OrderLineInline, TicketInline, OrderEventInline]
     actions = ["cancel_orders"]
+
+    def page_zone(self, object_id: str):
+        return _attraction_zone(Order, object_id)
 
     def has_add_permission(self, request):
         return False
@@ -290,5 +312,7 @@ class OrderAdmin(admin.ModelAdmin):
             )
 
 
-# The counter's tills and shifts have an admin module of their own.
+# django-q2's task records, made view-only; the counter's tills and shifts have an admin module
+# of their own.
+from . import admin_tasks  # noqa: E402, F401
 from .counter import admin as counter_admin  # noqa: E402, F401
