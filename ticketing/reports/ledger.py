@@ -37,7 +37,6 @@ from ticketing.models import (
     DailySales,
     DailyTicketTypeSales,
     Order,
-    OrderLine,
     Ticket,
 )
 
@@ -93,26 +92,42 @@ def order_paid(order_id: int) -> None:
     """An order's paid_at was just written: its gross, its tickets by type and any refund its
     payment already gave back count from now on."""
     _require_transaction()
-    order = (
-        Order.objects.filter(pk=order_id)
-        .select_related("attraction")
-        .only("attraction__timezone", "channel", "currency", "total", "paid_at", "payment_id")
-        .first()
+    # One read (a row per order line) and two upserts: this runs in every paying transaction.
+    rows = list(
+        Order.objects.filter(pk=order_id, paid_at__isnull=False)
+        .annotate(
+            refunded=Exists(
+                Refund.objects.filter(
+                    payment_id=OuterRef("payment_id"), state=Refund.State.SUCCEEDED
+                )
+            )
+        )
+        .values_list(
+            "attraction_id",
+            "attraction__timezone",
+            "channel",
+            "currency",
+            "total",
+            "paid_at",
+            "payment_id",
+            "refunded",
+            "lines__ticket_type_id",
+            "lines__quantity",
+            "lines__unit_price",
+        )
+        .order_by()
     )
-    if order is None or order.paid_at is None:
+    if not rows:
         return
-    zone = order.attraction.tz
+    attraction_id, timezone, channel, currency, total, paid_at, payment_id, refunded = rows[0][:8]
+    zone = zoneinfo.ZoneInfo(timezone)
 
     def key(at: dt.datetime) -> tuple:
-        return (at.astimezone(zone).date(), order.attraction_id, order.channel, order.currency)
+        return (at.astimezone(zone).date(), attraction_id, channel, currency)
 
-    lines = list(
-        OrderLine.objects.filter(order_id=order_id).values_list(
-            "ticket_type_id", "quantity", "unit_price"
-        )
-    )
-    sold = key(order.paid_at)
-    _add(sold, orders=1, tickets=sum(q for _t, q, _p in lines), gross=order.total)
+    lines = [row[8:] for row in rows if row[8] is not None]
+    sold = key(paid_at)
+    _add(sold, orders=1, tickets=sum(q for _t, q, _p in lines), gross=total)
     per_type: dict[int, list] = defaultdict(lambda: [0, Decimal(0)])
     for type_id, quantity, price in lines:
         per_type[type_id][0] += quantity
@@ -125,12 +140,10 @@ def order_paid(order_id: int) -> None:
             for t, (n, a) in sorted(per_type.items())
         ],
     )
-    if order.payment_id is not None:
-        # Usually none: a refund recorded before the order was paid counts only now.
+    if refunded:
+        # Rare: a refund recorded before the order was paid counts only now.
         for amount, at in Refund.objects.filter(
-            payment_id=order.payment_id,
-            state=Refund.State.SUCCEEDED,
-            succeeded_at__isnull=False,
+            payment_id=payment_id, state=Refund.State.SUCCEEDED, succeeded_at__isnull=False
         ).values_list("amount", "succeeded_at"):
             _add(key(at), refunds=amount)
 
