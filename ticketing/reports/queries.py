@@ -396,9 +396,9 @@ def collect_raw(query: ReportQuery, attractions: list[Attraction], *, full: bool
     return facts
 
 
-def _summary_scope(query: ReportQuery, attractions: list[Attraction]) -> Q | None:
-    """Which daily rows a query reads; None when it reads none."""
-    scope = Q(pk__in=[])
+def _summary_scope(query: ReportQuery, attractions: list[Attraction]) -> Q:
+    """Which daily rows a query reads (the attractions chosen, the partner API's sales)."""
+    scope = Q(pk__in=[])  # nothing, until a branch below adds rows
     if query.channel != Channel.PARTNER_API:
         scope |= Q(attraction_id__in=[a.id for a in attractions])
     if query.attraction is None and query.channel in ("", Channel.PARTNER_API):
@@ -434,7 +434,7 @@ def collect_summary(
     )
     for row in rows:
         key = (
-            _bucket_date(row["bucket"], site_zone()),
+            _bucket_date(row["bucket"], site_zone()),  # a date already: no zone applies
             row["attraction_id"] or None,
             row["channel"],
             row["currency"],
