@@ -404,7 +404,6 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
             state=State.PENDING,
             next_action_at=later(conf("CLAIM_SECONDS")),
             pay_attempts=payment.pay_attempts + 1,
-            query_count=payment.query_count + 1,
         ):
             logger.info("payment %s: pay never reached Alipay, re-sending it", payment.pk)
             _send_pay(payment, resend_code, generation=generation, attempt=payment.pay_attempts + 1)
@@ -415,7 +414,6 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
                 generation=generation,
                 state=State.PENDING,
                 next_action_at=due,
-                query_count=payment.query_count + 1,
             )
             return payment  # the poller's path: it reads nothing back
     payment.refresh_from_db()

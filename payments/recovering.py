@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
-from payments import alipay_client, clock
+from payments import alipay_client, clock, signals
 from payments.alipay.results import SignatureVerdict
 from payments.exceptions import NotPaidAtAlipay
 from payments.models import Payment, PaymentEvent
@@ -181,6 +181,7 @@ def adopt_paid_trade(
                 note="recorded from Alipay's daily file after a query confirmed it",
                 at=now,
             )
+            signals.money_recorded.send(sender=Payment, payment_id=payment.pk, refund_id=None)
     except IntegrityError:
         return Payment.objects.get(partner_trans_id=partner_trans_id)
     return payment

@@ -13,6 +13,11 @@ row created), with `payment`, `refund` (None for a reversal), `amount` and `in_f
 this return, with the refunds before it, gives back everything paid). A receiver's error is not
 swallowed: it rolls the money movement back, so the money never goes back while what it paid for
 stays valid.
+
+`money_recorded` is sent synchronously inside the transaction that records money taken (a
+payment's `paid_at` written) or given back (a refund entering `succeeded`), with `payment_id`
+and `refund_id` (None for a payment), for ledgers that must agree with these rows exactly (the
+sales report's daily totals). Like `money_returning`, a receiver's error rolls the recording back.
 """
 
 from django.dispatch import Signal
@@ -23,3 +28,4 @@ payment_cancelled = Signal()
 payment_refunded = Signal()
 payment_needs_attention = Signal()
 money_returning = Signal()
+money_recorded = Signal()

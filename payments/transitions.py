@@ -20,7 +20,7 @@ from django.db.models import F
 
 from payments import clock, signals, waiters
 from payments.alipay.results import GatewayResult
-from payments.alipay.services import mask
+from payments.alipay.services import QUERY, mask
 from payments.conf import conf, later
 from payments.models import GatewayExchange, Payment, PaymentEvent, Refund
 from payments.wakeup import kick_poller_after_commit
@@ -42,8 +42,13 @@ def record_exchange(
     refund: Refund | None = None,
     actor: str = "",
 ) -> GatewayExchange:
-    """The audit row of one gateway call (the client already left out `sign` and masked codes)."""
-    return GatewayExchange.objects.create(
+    """The audit row of one gateway call (the client already left out `sign` and masked codes).
+
+    A trade query also counts in its payment's `query_count`, here and nowhere else, whoever
+    sent it (the poller, a notification's check, staff, reconciliation) and whatever it
+    answered: the count staff read beside the listed exchanges is the number of them.
+    """
+    exchange = GatewayExchange.objects.create(
         payment=payment,
         refund=refund,
         service=result.service,
@@ -61,6 +66,9 @@ def record_exchange(
         actor=actor[:150],
         created_at=sent_at,
     )
+    if payment is not None and result.service == QUERY:
+        Payment.objects.filter(pk=payment.pk).update(query_count=F("query_count") + 1)
+    return exchange
 
 
 _PAYMENT_SIGNALS = {
@@ -138,6 +146,8 @@ def transition_payment(
         new_generation = Payment.objects.filter(pk=payment_id).values_list(
             "chain_generation", flat=True
         )[0]
+        if (fields or {}).get("paid_at") is not None:
+            signals.money_recorded.send(sender=Payment, payment_id=payment_id, refund_id=None)
         signal = _PAYMENT_SIGNALS.get(to)
         if signal is not None and announce:
             transaction.on_commit(
@@ -202,6 +212,7 @@ def transition_refund(
             at=now,
         )
         if to == Refund.State.SUCCEEDED:
+            signals.money_recorded.send(sender=Payment, payment_id=payment.pk, refund_id=refund_id)
             succeeded = sum(
                 payment.refunds.filter(state=Refund.State.SUCCEEDED).values_list(
                     "amount", flat=True

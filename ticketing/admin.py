@@ -9,6 +9,8 @@ ticketing/admin_refunds.py, the cancelling of a whole time slot in ticketing/adm
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from . import inventory, local_time
 from .admin_refunds import OrderMoneyActions
 from .admin_slots import TimeSlotCancelActions
+from .admin_time import PageTimeZoneMixin
 
 # The "Needs attention" page registers its own admin entry (ticketing/attention/admin.py).
 from .attention import admin as attention_admin  # noqa: F401
@@ -128,8 +131,21 @@ class TimeSlotForm(forms.ModelForm):
         return value
 
 
+def _attraction_zone(model, object_id: str):
+    """The zone of the attraction an order or a slot belongs to (None: no such row)."""
+    try:
+        name = (
+            model.objects.filter(pk=object_id)
+            .values_list("attraction__timezone", flat=True)
+            .first()
+        )
+    except (ValueError, TypeError):
+        return None  # not an id: Django's change view answers it
+    return zoneinfo.ZoneInfo(name) if name else None
+
+
 @admin.register(TimeSlot)
-class TimeSlotAdmin(TimeSlotCancelActions, admin.ModelAdmin):
+class TimeSlotAdmin(TimeSlotCancelActions, PageTimeZoneMixin, admin.ModelAdmin):
     form = TimeSlotForm
     actions = ["cancel_slot_orders"]
     list_display = (
@@ -165,6 +181,9 @@ class TimeSlotAdmin(TimeSlotCancelActions, admin.ModelAdmin):
     @admin.display(description=_("ends (attraction's time)"), ordering="ends_at")
     def ends_local(self, slot: TimeSlot) -> str:
         return local_time.format_datetime(slot.ends_at, slot.attraction.tz)
+
+    def page_zone(self, object_id: str):
+        return _attraction_zone(TimeSlot, object_id)
 
     def has_add_permission(self, request):
         return False  # slots come from opening rules (generate_slots)
@@ -251,7 +270,7 @@ class SlotChangeInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderMoneyActions, admin.ModelAdmin):
+class OrderAdmin(OrderMoneyActions, PageTimeZoneMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "attraction",
@@ -272,6 +291,9 @@ class OrderAdmin(OrderMoneyActions, admin.ModelAdmin):
     inlines = [OrderLineInline, TicketInline, SlotChangeInline, OrderEventInline]
     actions = ["cancel_orders"]
 
+    def page_zone(self, object_id: str):
+        return _attraction_zone(Order, object_id)
+
     def has_add_permission(self, request):
         return False
 
@@ -288,5 +310,7 @@ class OrderAdmin(OrderMoneyActions, admin.ModelAdmin):
         return local_time.format_datetime(order.created_at, order.attraction.tz)
 
 
-# The counter's tills and shifts have an admin module of their own.
+# django-q2's task records, made view-only; the counter's tills and shifts have an admin module
+# of their own.
+from . import admin_tasks  # noqa: E402, F401
 from .counter import admin as counter_admin  # noqa: E402, F401

@@ -6,7 +6,9 @@ sweeper (ticketing.tasks.sweep) and check_capacity make them visible, never a si
 
 `money_returning` is different: it comes inside the transaction that records money going back,
 and its receiver lets any error through, so that the money movement rolls back with it rather
-than leave tickets admitting for money the buyer got back.
+than leave tickets admitting for money the buyer got back. `money_recorded` is the same: the
+sales report's daily rows (ticketing.reports.ledger) are written with the payment or refund they
+count, or neither is.
 
 A payment of a price difference (a dearer change of time) is its change's, not its order's: it
 goes to ticketing.orders.slot_changes, found by the change's link to it.
@@ -20,6 +22,7 @@ from payments import signals
 
 from . import orders
 from .orders import slot_changes
+from .reports import ledger
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,14 @@ def on_payment_needs_attention(sender, payment, actor="system", **kwargs) -> Non
         logger.exception("putting the order of payment %s under review failed", payment.uuid)
 
 
+def on_money_recorded(sender, payment_id, refund_id, **kwargs) -> None:
+    # No try/except either: the daily rows and the money they count commit together.
+    if refund_id is None:
+        ledger.payment_paid(payment_id)
+    else:
+        ledger.refund_succeeded(refund_id)
+
+
 def on_payment_refunded(sender, payment, **kwargs) -> None:
     try:
         if slot_changes.change_for_payment(payment) is not None:
@@ -90,3 +101,4 @@ def connect() -> None:
         on_payment_needs_attention, dispatch_uid="ticketing.needs_attention"
     )
     signals.money_returning.connect(on_money_returning, dispatch_uid="ticketing.money_returning")
+    signals.money_recorded.connect(on_money_recorded, dispatch_uid="ticketing.money_recorded")

@@ -61,7 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # Not DRF's authtoken: partner API terminals carry tokens of their own (payments.api.auth),
+    # and its user tokens would only show as an unused "Tokens" page in the admin.
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",

@@ -12,6 +12,11 @@ class ReadOnly(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Alipay's side of a payment: deleting it here would leave Entrada's record with no
+        # trade behind it.
+        return False
+
 
 @admin.register(SandboxMerchant)
 class SandboxMerchantAdmin(ReadOnly):

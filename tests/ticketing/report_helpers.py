@@ -1,5 +1,7 @@
 """Hand-made sales for the report tests: orders, payments, refunds and gate scans written row by row
-at chosen moments, so every expected figure can be worked out by hand."""
+at chosen moments, so every expected figure can be worked out by hand. Each is counted in the
+report's daily rows as the services count theirs (ticketing.reports.ledger, in the transaction
+that writes it), so the report reads them from its summary as well as from the raw rows."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import datetime as dt
 import itertools
 import zoneinfo
 from decimal import Decimal
+
+from django.db import transaction
 
 from payments.models import Payment, Refund
 from ticketing.models import (
@@ -18,6 +22,7 @@ from ticketing.models import (
     TicketType,
     TimeSlot,
 )
+from ticketing.reports import ledger
 
 _numbers = itertools.count(1)
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -49,7 +54,11 @@ class Shop:
             capacity=100,
         )
 
-    def order(
+    def order(self, **kwargs) -> Order:
+        with transaction.atomic():
+            return self._order(**kwargs)
+
+    def _order(
         self,
         *,
         paid_at: dt.datetime | None,
@@ -131,7 +140,7 @@ class Shop:
                 continue
             for _unit in range(units):
                 scanned = scans.pop(0) if scans else None
-                Ticket.objects.create(
+                ticket = Ticket.objects.create(
                     order=order,
                     line=line,
                     ticket_type=ticket_type,
@@ -142,6 +151,10 @@ class Shop:
                     issued_at=paid_at,
                     used_at=scanned,
                 )
+                if scanned:
+                    ledger.ticket_admitted(ticket.pk)
+        if paid_at is not None:
+            ledger.order_paid(order.pk)
         return order
 
 
@@ -149,6 +162,11 @@ def partner_payment(
     amount: str, currency: str, paid_at: dt.datetime, refunds: tuple[str, ...] = ()
 ) -> Payment:
     """A payment the partner API took (its partner_trans_id prefix) with no order behind it."""
+    with transaction.atomic():
+        return _partner_payment(amount, currency, paid_at, refunds)
+
+
+def _partner_payment(amount, currency, paid_at, refunds) -> Payment:
     number = next(_numbers)
     payment = Payment.objects.create(
         reference=f"pos-{number}",
@@ -162,14 +180,16 @@ def partner_payment(
         paid_at=paid_at,
         created_at=paid_at - dt.timedelta(seconds=30),
     )
-    for index, refund in enumerate(refunds):
-        Refund.objects.create(
+    ledger.payment_paid(payment.pk)
+    for index, amount in enumerate(refunds):
+        refund = Refund.objects.create(
             payment=payment,
             partner_refund_id=f"EKR{number:07d}-{index}",
-            amount=Decimal(refund),
+            amount=Decimal(amount),
             state=Refund.State.SUCCEEDED,
             succeeded_at=paid_at + dt.timedelta(hours=1),
         )
+        ledger.refund_succeeded(refund.pk)
     return payment
 
 
@@ -178,9 +198,12 @@ def paid_difference(
     amount: str,
     paid_at: dt.datetime,
     refunds: tuple[tuple[str, dt.datetime], ...] = (),
+    *,
+    made: bool = True,
 ) -> SlotChange:
     """A change of time of `order` whose price difference `amount` was paid at `paid_at` (its own
-    payment), with `refunds` as (amount, succeeded_at) on that payment."""
+    payment), with `refunds` as (amount, succeeded_at) on that payment; `made=False` for a change
+    not made (its difference refunded), which counts for nothing."""
     number = next(_numbers)
     payment = Payment.objects.create(
         reference=f"order:{order.code}:change",
@@ -201,19 +224,22 @@ def paid_difference(
             state=Refund.State.SUCCEEDED,
             succeeded_at=succeeded_at,
         )
-    return SlotChange.objects.create(
-        order=order,
-        from_slot=order.slot,
-        to_slot=order.slot,
-        admissions=order.admissions,
-        amount=Decimal(amount),
-        currency=order.currency,
-        state=SlotChange.State.CHANGED,
-        hold_expires_at=paid_at,
-        payment=payment,
-        created_at=paid_at,
-        updated_at=paid_at,
-    )
+    with transaction.atomic():
+        change = SlotChange.objects.create(
+            order=order,
+            from_slot=order.slot,
+            to_slot=order.slot,
+            admissions=order.admissions,
+            amount=Decimal(amount),
+            currency=order.currency,
+            state=SlotChange.State.CHANGED if made else SlotChange.State.REFUNDED,
+            hold_expires_at=paid_at,
+            payment=payment,
+            created_at=paid_at,
+            updated_at=paid_at,
+        )
+        ledger.difference_paid(change.pk)
+    return change
 
 
 def sample_sales() -> tuple[Shop, Shop]:

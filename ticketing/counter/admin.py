@@ -1,11 +1,14 @@
 """Admin for the counter: tills are set up here; shifts, their ledger and events are read-only
-(they change only through ticketing.counter, at the box office)."""
+(they change only through ticketing.counter, at the box office), their times in the box office's
+zone as its slips print them."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
+from ..admin_time import PageTimeZoneMixin
 from ..models import Shift, ShiftEvent, Till, TillMovement
+from .reports import box_office_time_zone
 
 
 @admin.register(Till)
@@ -39,7 +42,7 @@ class ShiftEventInline(ReadOnlyInline):
 
 
 @admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
+class ShiftAdmin(PageTimeZoneMixin, admin.ModelAdmin):
     list_display = (
         "pk", "till", "cashier", "state", "opened_at", "closed_at", "opening_float",
         "expected_cash", "counted_cash", "variance", "approved_by",
@@ -48,6 +51,9 @@ class ShiftAdmin(admin.ModelAdmin):
     list_select_related = ("till", "cashier")
     date_hierarchy = "opened_at"
     inlines = [TillMovementInline, ShiftEventInline]
+
+    def page_zone(self, object_id: str):
+        return box_office_time_zone()
 
     def has_add_permission(self, request) -> bool:
         return False

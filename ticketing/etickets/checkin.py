@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from payments import clock
 from ticketing import local_time
 from ticketing.models import OrderEvent, Ticket
+from ticketing.reports import ledger
 
 from .keys import public_keys
 from .tokens import InvalidToken, TicketClaims, verify_token
@@ -218,6 +219,8 @@ def admit(token: str, *, actor: str) -> GateVerdict:
                 actor=actor[:120],
                 detail={"ticket": ticket.number, "uuid": str(ticket.uuid)},
             )
+            # The admission counts in the sales report's day of the scan, with the scan.
+            ledger.ticket_admitted(ticket.pk)
     if not admitted:
         # Another scan won, or the ticket was revoked in between: say which.
         return check_ticket(token, now=now)

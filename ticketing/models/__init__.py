@@ -14,16 +14,19 @@ from .catalogue import (
 from .counter import CounterRefund, CounterSale, Shift, ShiftEvent, Till, TillMovement
 from .orders import Order, OrderEvent, OrderLine, OrderPayment, Ticket
 from .policies import RefundPolicy
-from .reports import SalesReport
+from .reports import NO_ATTRACTION, DailySales, DailyTicketTypeSales, SalesReport
 from .slot_cancellations import SlotCancellation, SlotCancellationOrder
 from .slot_changes import SlotChange
 from .slots import TimeSlot
 
 __all__ = [
+    "NO_ATTRACTION",
     "Attraction",
     "ClosedDay",
     "CounterRefund",
     "CounterSale",
+    "DailySales",
+    "DailyTicketTypeSales",
     "NeedsAttention",
     "OpeningRule",
     "Order",

@@ -42,6 +42,7 @@ from payments.models import Payment
 from .. import inventory
 from ..exceptions import PaymentInProgress, PaymentUnavailable
 from ..models import Order, SlotChange
+from ..reports import ledger
 from .booking import hold_minutes
 from .buyer_notices import tell_buyer_of_change_on_commit
 from .moving import ChangeQuote, move_tickets
@@ -211,6 +212,7 @@ def difference_paid(payment) -> str:
         prices = {int(n): Decimal(p) for n, p in change.prices.items()}
         move_tickets(order, change.to_slot, change.numbers, prices, places_held=True, now=now)
         _end(change, order, ChangeState.CHANGED, "", "slot_changed", paid=str(change.amount))
+        ledger.difference_paid(change.pk)
         tell_buyer_of_change_on_commit(order.pk, "slot_changed", {"paid": str(change.amount)})
     logger.info("order %s: moved to slot %s, difference paid", order.code, change.to_slot_id)
     return "changed"

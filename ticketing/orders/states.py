@@ -16,6 +16,7 @@ from django.db import transaction
 from payments import clock
 
 from ..models import Order, OrderEvent
+from ..reports import ledger
 from ..signals import order_changed
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def move_order(
 
     `fields` are written in the same UPDATE; `where` narrows it further (a hold still running,
     the payment attempt the caller means). The audit event `kind` (with `detail`) is written
-    in the same transaction, and `order_changed` is sent once it commits.
+    in the same transaction, with the sales report's daily rows when `fields` set `paid_at`,
+    and `order_changed` is sent once it commits.
     """
     olds = [from_states] if isinstance(from_states, str) else list(from_states)
     with transaction.atomic():
@@ -71,6 +73,10 @@ def move_order(
         if not updated:
             return False
         record_event(order, kind, current, to, actor, **(detail or {}))
+        if (fields or {}).get("paid_at") is not None:
+            # An order is paid once (nothing moves a paid order back to a hold): its sale
+            # counts in the sales report's daily rows from this transaction on.
+            ledger.order_paid(order.pk)
         # Queued only when someone listens: no receiver, no commit hook to run (or count).
         if order_changed.has_listeners(Order):
             announce = {"order_id": order.pk, "from_state": current, "to_state": to}

@@ -11,10 +11,21 @@ What counts where:
 - tickets sold: units bought (a family ticket is one), from the order lines of paid orders;
 - admitted: e-tickets scanned in at a gate (`Ticket.used_at`), on the day of the scan.
 
-Days, weeks (from Monday) and months are each attraction's own local ones: the database truncates
-in that attraction's time zone, one query per zone in use (a handful), never one per row. Sales
-with no attraction (the partner API's) are counted in the site's zone (settings.TIME_ZONE).
-Amounts are kept per currency and never added across currencies.
+Days, weeks (from Monday) and months are each attraction's own local ones. Sales with no
+attraction (the partner API's) are counted in the site's zone (settings.TIME_ZONE). Amounts are
+kept per currency and never added across currencies.
+
+Two ways to the same figures:
+- the summary (`Source.SUMMARY`, what the pages read): the daily rows ticketing.reports.ledger
+  keeps in step with every sale, refund and scan, summed by the database into days, weeks or
+  months, two queries whatever the number of orders;
+- the raw rows (`Source.RAW`): orders, lines, refunds, tickets and payments aggregated directly,
+  the database truncating each time in its attraction's zone, one set of queries per zone in use.
+  It is what the summary is rebuilt from (`manage.py rebuild_sales_summary`) and what the tests
+  and bench/reports.py hold the summary against.
+
+A refund counts for an order once the order was paid (its gross counted): money given back for an
+attempt that never paid the order (an amount mismatch, a duplicate) is not the order's sale.
 """
 
 from __future__ import annotations
@@ -34,7 +45,10 @@ from django.utils.translation import gettext as _
 from payments.api.queries import API_TRANS_ID_PREFIX
 from payments.models import Payment, Refund
 from ticketing.models import (
+    NO_ATTRACTION,
     Attraction,
+    DailySales,
+    DailyTicketTypeSales,
     Order,
     OrderLine,
     SlotChange,
@@ -71,6 +85,11 @@ class Figures:
         self.admitted += other.admitted
 
 
+class Source:
+    SUMMARY = "summary"
+    RAW = "raw"
+
+
 # (bucket date, attraction id or None, channel, currency)
 FactKey = tuple[dt.date, int | None, str, str]
 
@@ -80,8 +99,8 @@ class Facts:
     """Grouped rows as the database returned them, before they become tables."""
 
     figures: dict[FactKey, Figures] = field(default_factory=lambda: defaultdict(Figures))
-    # (ticket type id, currency) -> [units, amount]
-    ticket_types: dict[tuple[int, str], list] = field(
+    # (FactKey or None when the source does not say, ticket type id) -> [units, amount]
+    ticket_types: dict[tuple[FactKey | None, int], list] = field(
         default_factory=lambda: defaultdict(lambda: [0, ZERO])
     )
 
@@ -241,6 +260,7 @@ def _collect_orders(
     refunds = (
         Order.objects.filter(
             _order_filter(query, ids),
+            paid_at__isnull=False,
             payment__refunds__state=Refund.State.SUCCEEDED,
             payment__refunds__succeeded_at__gte=start,
             payment__refunds__succeeded_at__lt=end,
@@ -286,7 +306,7 @@ def _collect_orders(
             row["order__currency"],
         )
         facts.figures[key].add(Figures(tickets=row["units"]))
-        per_type = facts.ticket_types[(row["ticket_type_id"], row["order__currency"])]
+        per_type = facts.ticket_types[(key, row["ticket_type_id"])]
         per_type[0] += row["units"]
         per_type[1] += row["amount"]
 
@@ -418,7 +438,8 @@ def _zones(attractions: list[Attraction]) -> dict[str, list[int]]:
     return zones
 
 
-def collect(query: ReportQuery, attractions: list[Attraction], *, full: bool = True) -> Facts:
+def collect_raw(query: ReportQuery, attractions: list[Attraction], *, full: bool = True) -> Facts:
+    """The figures aggregated over the raw rows, one set of queries per time zone in use."""
     facts = Facts()
     if query.channel != Channel.PARTNER_API:
         for name, ids in sorted(_zones(attractions).items()):
@@ -426,6 +447,85 @@ def collect(query: ReportQuery, attractions: list[Attraction], *, full: bool = T
     if query.attraction is None and query.channel in ("", Channel.PARTNER_API):
         _collect_partner(facts, query)
     return facts
+
+
+def _summary_scope(query: ReportQuery, attractions: list[Attraction]) -> Q:
+    """Which daily rows a query reads (the attractions chosen, the partner API's sales)."""
+    scope = Q(pk__in=[])  # nothing, until a branch below adds rows
+    if query.channel != Channel.PARTNER_API:
+        scope |= Q(attraction_id__in=[a.id for a in attractions])
+    if query.attraction is None and query.channel in ("", Channel.PARTNER_API):
+        scope |= Q(attraction_id=NO_ATTRACTION)
+    q = Q(day__gte=query.start, day__lte=query.end) & scope
+    if query.channel:
+        q &= Q(channel=query.channel)
+    if query.currency:
+        q &= Q(currency=query.currency)
+    return q
+
+
+def collect_summary(
+    query: ReportQuery, attractions: list[Attraction], *, full: bool = True
+) -> Facts:
+    """The figures summed from the daily rows: days are already local, so a week or a month is
+    a plain truncation of the date, the same in every zone."""
+    facts = Facts()
+    scope = _summary_scope(query, attractions)
+    day = F("day") if query.period == Period.DAY else TRUNCATE[query.period]("day")
+    rows = (
+        DailySales.objects.filter(scope)
+        .annotate(bucket=day)
+        .values("bucket", "attraction_id", "channel", "currency")
+        .annotate(
+            gross=Sum("gross"),
+            refunds=Sum("refunds"),
+            orders=Sum("orders"),
+            tickets=Sum("tickets"),
+            admitted=Sum("admitted"),
+        )
+        .order_by()
+    )
+    for row in rows:
+        key = (
+            _bucket_date(row["bucket"], site_zone()),  # a date already: no zone applies
+            row["attraction_id"] or None,
+            row["channel"],
+            row["currency"],
+        )
+        facts.figures[key].add(
+            Figures(
+                gross=row["gross"],
+                refunds=row["refunds"],
+                orders=row["orders"],
+                tickets=row["tickets"],
+                admitted=row["admitted"],
+            )
+        )
+    if not full:
+        return facts
+    per_type = (
+        DailyTicketTypeSales.objects.filter(scope)
+        .values("ticket_type_id", "currency")
+        .annotate(units=Sum("tickets"), amount=Sum("amount"))
+        .order_by()
+    )
+    for row in per_type:
+        figures = facts.ticket_types[((None, None, "", row["currency"]), row["ticket_type_id"])]
+        figures[0] += row["units"]
+        figures[1] += row["amount"]
+    return facts
+
+
+def collect(
+    query: ReportQuery,
+    attractions: list[Attraction],
+    *,
+    full: bool = True,
+    source: str = Source.SUMMARY,
+) -> Facts:
+    if source == Source.RAW:
+        return collect_raw(query, attractions, full=full)
+    return collect_summary(query, attractions, full=full)
 
 
 def utilisation(query: ReportQuery) -> list[DayUtilisation]:
@@ -551,6 +651,11 @@ def build_tables(
         ],
         MONEY,
     )
+    by_type: dict[tuple[int, str], list] = defaultdict(lambda: [0, ZERO])
+    for (key, type_id), (units, amount) in facts.ticket_types.items():
+        figures = by_type[(type_id, key[3])]
+        figures[0] += units
+        figures[1] += amount
     tables["ticket_type"] = Table(
         "ticket_type",
         _("By ticket type"),
@@ -558,7 +663,7 @@ def build_tables(
         [
             [type_names.get(type_id, str(type_id)), currency, units, quantize(amount, currency)]
             for (type_id, currency), (units, amount) in sorted(
-                facts.ticket_types.items(),
+                by_type.items(),
                 key=lambda item: (type_names.get(item[0][0], ""), item[0][1]),
             )
         ],
@@ -604,13 +709,13 @@ def trend_table(trend: dict[str, list[tuple[dt.date, Figures]]]) -> Table:
     )
 
 
-def sales_report(query: ReportQuery) -> SalesReportData:
-    """Every table of the report for `query`, in a fixed number of queries (one set per time
-    zone in use), whatever the number of orders."""
+def sales_report(query: ReportQuery, *, source: str = Source.SUMMARY) -> SalesReportData:
+    """Every table of the report for `query`, in a fixed number of queries whatever the number
+    of orders (from the summary; from the raw rows, one set per time zone in use)."""
     attractions = list(Attraction.objects.order_by("sort_order", "name"))
     chosen = [a for a in attractions if query.attraction is None or a.id == query.attraction.id]
-    facts = collect(query, chosen)
-    type_ids = {type_id for type_id, _currency in facts.ticket_types}
+    facts = collect(query, chosen, source=source)
+    type_ids = {type_id for _key, type_id in facts.ticket_types}
     type_names = {
         ticket_type.id: f"{ticket_type.attraction.name} / {ticket_type.name}"
         for ticket_type in TicketType.objects.filter(id__in=type_ids).select_related("attraction")
@@ -618,7 +723,9 @@ def sales_report(query: ReportQuery) -> SalesReportData:
     tables = build_tables(facts, query, attractions, type_names)
 
     trend_start = query.end - dt.timedelta(days=TREND_DAYS - 1)
-    trend_facts = collect(query.with_range(trend_start, query.end, Period.DAY), chosen, full=False)
+    trend_facts = collect(
+        query.with_range(trend_start, query.end, Period.DAY), chosen, full=False, source=source
+    )
     per_day: dict[str, dict[dt.date, Figures]] = defaultdict(lambda: defaultdict(Figures))
     for (day, _attraction, _channel, currency), figures in trend_facts.figures.items():
         per_day[currency][day].add(figures)
