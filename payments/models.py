@@ -77,6 +77,10 @@ class Payment(models.Model):
     created_at = models.DateTimeField(default=_now, db_index=True)
     updated_at = models.DateTimeField(default=_now)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # When a paid payment's reversal went through (cancelled on its Beijing day, all the money
+    # back, no Refund row): the sales report counts it as given back then. Cleared if Alipay
+    # later shows the trade paid after all.
+    reversed_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     # When the lifecycle owes this payment its next step; null when nothing is owed.
     next_action_at = models.DateTimeField(null=True, blank=True)

@@ -17,7 +17,12 @@ stays valid.
 `money_recorded` is sent synchronously inside the transaction that records money taken (a
 payment's `paid_at` written) or given back (a refund entering `succeeded`), with `payment_id`
 and `refund_id` (None for a payment), for ledgers that must agree with these rows exactly (the
-sales report's daily totals). Like `money_returning`, a receiver's error rolls the recording back.
+sales report's daily totals). It is also sent when a paid payment's reversal goes through (the
+payment enters `cancelled` with its `paid_at` set: all its money back, no refund row), with
+`reversed_at` (the moment, the payment's `reversed_at`) and `undone=False`; and, with
+`undone=True` and the same `reversed_at`, in the rare case the payment leaves `cancelled` again
+(Alipay shows the trade paid after all). Like `money_returning`, a receiver's error rolls the
+recording back.
 """
 
 from django.dispatch import Signal

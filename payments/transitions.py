@@ -126,11 +126,25 @@ def transition_payment(
         base = Payment.objects.filter(pk=payment_id)
         if generation is not None:
             base = base.filter(chain_generation=generation)
-        current = base.filter(state__in=list(from_states)).values_list("state", flat=True).first()
-        if current is None:
+        row = (
+            base.filter(state__in=list(from_states))
+            .values_list("state", "paid_at", "reversed_at")
+            .first()
+        )
+        if row is None:
             return None
+        current, paid_at, reversed_at = row
+        fields = dict(fields or {})
+        # A paid payment ending cancelled was reversed: all its money went back now. One that
+        # leaves `cancelled` (Alipay shows it paid after all) was not: the reversal is undone.
+        reversal = None
+        if to == Payment.State.CANCELLED and paid_at is not None:
+            fields["reversed_at"] = reversal = now
+        elif reversed_at is not None:
+            fields["reversed_at"] = None
+            reversal = reversed_at
         updated = base.filter(state=current).update(
-            state=to, updated_at=now, chain_generation=F("chain_generation") + 1, **(fields or {})
+            state=to, updated_at=now, chain_generation=F("chain_generation") + 1, **fields
         )
         if updated != 1:
             return None
@@ -146,8 +160,16 @@ def transition_payment(
         new_generation = Payment.objects.filter(pk=payment_id).values_list(
             "chain_generation", flat=True
         )[0]
-        if (fields or {}).get("paid_at") is not None:
+        if fields.get("paid_at") is not None:
             signals.money_recorded.send(sender=Payment, payment_id=payment_id, refund_id=None)
+        if reversal is not None:
+            signals.money_recorded.send(
+                sender=Payment,
+                payment_id=payment_id,
+                refund_id=None,
+                reversed_at=reversal,
+                undone=to != Payment.State.CANCELLED,
+            )
         signal = _PAYMENT_SIGNALS.get(to)
         if signal is not None and announce:
             transaction.on_commit(

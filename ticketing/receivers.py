@@ -74,9 +74,13 @@ def on_payment_needs_attention(sender, payment, actor="system", **kwargs) -> Non
         logger.exception("putting the order of payment %s under review failed", payment.uuid)
 
 
-def on_money_recorded(sender, payment_id, refund_id, **kwargs) -> None:
+def on_money_recorded(
+    sender, payment_id, refund_id, reversed_at=None, undone=False, **kwargs
+) -> None:
     # No try/except either: the daily rows and the money they count commit together.
-    if refund_id is None:
+    if reversed_at is not None:
+        ledger.payment_reversed(payment_id, reversed_at, undone=undone)
+    elif refund_id is None:
         ledger.payment_paid(payment_id)
     else:
         ledger.refund_succeeded(refund_id)

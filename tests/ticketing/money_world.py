@@ -8,6 +8,8 @@ the gate's check-in page (POST /gate/) and the buyer's mailbox.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.test import Client
@@ -21,7 +23,8 @@ from tests.helpers import no_worker
 from tests.ticketing.helpers import Booking, make_attraction
 from ticketing import inventory, orders
 from ticketing.etickets.faces import order_faces
-from ticketing.models import Order, Ticket, TimeSlot
+from ticketing.models import Order, SlotChange, Ticket, TimeSlot
+from ticketing.orders import rebooking
 from ticketing.views.gate import GATE_STAFF_GROUP
 
 SUCCESS_CODE = "280000000000000001"
@@ -71,6 +74,22 @@ def paid_online_order(world: Booking, slot: TimeSlot, **counts) -> tuple[Order, 
     order.refresh_from_db()
     assert order.state == Order.State.PAID and order.payment_id == payment.pk
     return order, Payment.objects.get(pk=payment.pk)
+
+
+def dearer(world: Booking, price: str = "90.00") -> None:
+    """The adult ticket costs more from now on: a change of time is a dearer one."""
+    adult = world.types["adult"]
+    adult.price = Decimal(price)
+    adult.save()
+
+
+def ask(order: Order, slot, amount: str | None = "20.00", key: str = "") -> SlotChange:
+    """The buyer confirms the difference; the QR payment starts with no worker chasing it."""
+    with no_worker():
+        rebooking.change_slot(
+            order, slot.pk, key=key, pay_difference=Decimal(amount) if amount else None
+        )
+    return SlotChange.objects.filter(order=order).latest("pk")
 
 
 def tokens_of(order: Order) -> list[str]:

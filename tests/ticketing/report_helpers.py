@@ -12,7 +12,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from payments import clock
 from payments.models import Payment, Refund
+from payments.transitions import transition_payment
 from ticketing.models import (
     Attraction,
     Order,
@@ -240,6 +242,29 @@ def paid_difference(
         )
         ledger.difference_paid(change.pk)
     return change
+
+
+def reverse(payment: Payment, at: dt.datetime, *, undo_at: dt.datetime | None = None) -> None:
+    """The paid `payment` reversed at `at` the way the lifecycle records it (paid, cancelling,
+    cancelled, the clock frozen there; needs the `clock` fixture), and with `undo_at` found paid
+    at Alipay after all at that moment. No outcome signal: these hand-made orders have no
+    tickets to revoke."""
+    clock.freeze(at)
+    moves = [(Payment.State.PAID, Payment.State.CANCELLING)]
+    moves.append((Payment.State.CANCELLING, Payment.State.CANCELLED))
+    for current, to in moves:
+        assert transition_payment(
+            payment.pk, to=to, from_states=[current], actor="test", kick=False, announce=False
+        )
+    if undo_at is not None:
+        clock.freeze(undo_at)
+        assert transition_payment(
+            payment.pk,
+            to=Payment.State.PAID,
+            from_states=[Payment.State.CANCELLED],
+            actor="test",
+            announce=False,
+        )
 
 
 def sample_sales() -> tuple[Shop, Shop]:

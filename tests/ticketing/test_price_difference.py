@@ -25,6 +25,8 @@ from ticketing.views.standing import standing
 from .helpers import counters
 from .money_world import (
     BUYER_EMAIL,
+    ask,
+    dearer,
     paid_online_order,
     set_up_world,
     trade,
@@ -53,12 +55,6 @@ def capacity_stays_consistent(transactional_db):
     assert inventory.check_capacity() == []
 
 
-def dearer(world, price: str = "90.00") -> None:
-    adult = world.types["adult"]
-    adult.price = Decimal(price)
-    adult.save()
-
-
 def valid(order: Order) -> list[Ticket]:
     return list(order.tickets.filter(state=Ticket.State.VALID).order_by("number"))
 
@@ -67,15 +63,6 @@ def refunds_of(payment: Payment) -> list[Decimal]:
     return list(
         Refund.objects.filter(payment=payment).order_by("pk").values_list("amount", flat=True)
     )
-
-
-def ask(order: Order, slot, amount: str | None = "20.00", key: str = "") -> SlotChange:
-    """The buyer confirms the difference; the QR payment starts with no worker chasing it."""
-    with no_worker():
-        rebooking.change_slot(
-            order, slot.pk, key=key, pay_difference=Decimal(amount) if amount else None
-        )
-    return SlotChange.objects.filter(order=order).latest("pk")
 
 
 def declined(payment: Payment) -> None:

@@ -30,6 +30,7 @@ from .report_helpers import (
     local,
     paid_difference,
     partner_payment,
+    reverse,
     sample_sales,
 )
 
@@ -319,6 +320,46 @@ def test_a_price_difference_paid_to_change_the_time_counts_on_its_own_day(source
     assert days["2026-11-12"] == (Decimal("20.00"), Decimal("0.00"))
     assert days["2026-11-14"] == (Decimal("0.00"), Decimal("2.00"))
     assert "2026-11-13" not in days
+
+
+def test_a_reversal_is_money_given_back_on_the_local_day_it_went_through(source, clock):
+    # Berlin is seven hours behind Beijing: a payment reversed on its own Beijing day (as Alipay
+    # allows) can be paid on one Berlin day and reversed on the next.
+    berlin = dt.timezone(dt.timedelta(hours=1))  # CET, the zone of Europe/Berlin in November
+    zoo = Shop("zoo", "Zoo", "Europe/Berlin", "EUR", {"adult": "10.00"})
+    order = zoo.order(paid_at=dt.datetime(2026, 11, 9, 23, 0, tzinfo=berlin), adult=3)
+    reverse(order.payment, dt.datetime(2026, 11, 10, 1, 0, tzinfo=berlin))
+    # A price difference paid for a change of time that was made, reversed the same day.
+    kept = zoo.order(paid_at=dt.datetime(2026, 11, 12, 9, 0, tzinfo=berlin), adult=1)
+    change = paid_difference(kept, "5.00", dt.datetime(2026, 11, 12, 10, 0, tzinfo=berlin))
+    reverse(change.payment, dt.datetime(2026, 11, 12, 11, 0, tzinfo=berlin))
+    # A partner-API sale reversed, counted in the site's zone (UTC here).
+    sale = partner_payment("7.00", "EUR", dt.datetime(2026, 11, 14, 8, tzinfo=dt.UTC))
+    reverse(sale, dt.datetime(2026, 11, 14, 9, tzinfo=dt.UTC))
+    # Found paid at Alipay after all: its reversal no longer counts, the sale still does.
+    again = zoo.order(paid_at=dt.datetime(2026, 11, 16, 9, 0, tzinfo=berlin), adult=2)
+    reverse(
+        again.payment,
+        dt.datetime(2026, 11, 16, 10, 0, tzinfo=berlin),
+        undo_at=dt.datetime(2026, 11, 17, 10, 0, tzinfo=berlin),
+    )
+
+    report = _report(source)
+
+    days = {row[0]: row[2:] for row in report.tables["period"].rows}
+    # Orders, tickets sold, admitted, gross, refunds, net.
+    assert days["2026-11-09"] == [1, 3, 0, Decimal("30.00"), Decimal("0.00"), Decimal("30.00")]
+    assert days["2026-11-10"] == [0, 0, 0, Decimal("0.00"), Decimal("30.00"), Decimal("-30.00")]
+    assert days["2026-11-12"][3:] == [Decimal("15.00"), Decimal("5.00"), Decimal("10.00")]
+    assert days["2026-11-14"][3:] == [Decimal("7.00"), Decimal("7.00"), Decimal("0.00")]
+    assert days["2026-11-16"][3:] == [Decimal("20.00"), Decimal("0.00"), Decimal("20.00")]
+    assert "2026-11-17" not in days
+    # Net: what the zoo kept, 10.00 of the changed order and the 20.00 found paid.
+    assert _rows(report.tables["currency"])[("EUR", "EUR")][3:] == [
+        Decimal("72.00"),
+        Decimal("42.00"),
+        Decimal("30.00"),
+    ]
 
 
 def test_days_follow_the_local_clock_across_a_dst_change(source):

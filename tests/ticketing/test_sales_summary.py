@@ -2,10 +2,12 @@
 
 Sales are made the real way, over several days: shop orders paid in the sandbox wallet over HTTP,
 a box-office sale paid by a scanned code, a partial refund, a paid order cancelled by staff (a
-full refund), a same-day reversal, a hold cancelled before payment, gate scans, and a partner-API
-sale with a partial refund. Then every report (day, week, month; each filter) read from the
+full refund), same-day reversals (staff's, a buyer's whole-order cancel, a price difference paid
+for a change of time), a hold cancelled before payment, gate scans, and a partner-API sale with
+a partial refund. Then every report (day, week, month; each filter) read from the
 daily rows must equal the one aggregated from orders, refunds, tickets and payments directly,
-and the rows kept as the sales happened must equal the rows rebuilt from scratch.
+and the rows kept as the sales happened must equal the rows rebuilt from scratch; the net must
+be what the sandbox (Alipay) still holds.
 """
 
 from __future__ import annotations
@@ -21,21 +23,48 @@ from rest_framework.test import APIClient
 from payments import lifecycle
 from payments.api.terminals import get_or_create_terminal, issue_token
 from payments.models import Payment, Refund
+from payments.sandbox.models import SandboxTrade
 from ticketing import orders
 from ticketing.etickets import checkin
-from ticketing.models import DailySales, DailyTicketTypeSales, Order, Ticket
+from ticketing.models import (
+    DailySales,
+    DailyTicketTypeSales,
+    Order,
+    RefundPolicy,
+    SlotChange,
+    Ticket,
+)
+from ticketing.orders import self_service
 from ticketing.reports import ledger
 from ticketing.reports.filters import Channel, Period, ReportQuery
 from ticketing.reports.queries import Source, sales_report
 
-from .money_world import SUCCESS_CODE, book, paid_online_order, set_up_world, tokens_of
+from .money_world import (
+    SUCCESS_CODE,
+    ask,
+    book,
+    dearer,
+    paid_online_order,
+    set_up_world,
+    tokens_of,
+    wallet_pays,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def world(alipay_gateway, settings, clock, mailoutbox):
-    return set_up_world(alipay_gateway, settings)
+    world = set_up_world(alipay_gateway, settings)
+    # Buyers may cancel for free and change the time (a dearer time pays the difference).
+    RefundPolicy.objects.create(
+        attraction=world.attraction,
+        cancel_hours_before=12,
+        fee_percent=Decimal("0"),
+        change_allowed=True,
+        change_hours_before=1,
+    )
+    return world
 
 
 def _cents(amount) -> Decimal:
@@ -95,6 +124,25 @@ def test_the_daily_rows_agree_with_the_raw_rows_after_sales_refunds_cancels_and_
     assert paid.state == Payment.State.PAID
     _reversed, reversed_payment = paid_online_order(world, slot, child=1)
     assert lifecycle.request_cancel(reversed_payment, actor="staff:test").state == "cancelled"
+    # The buyer cancels a whole order on its payment's Beijing day, with no fee: reversed too.
+    by_buyer, by_buyer_payment = paid_online_order(world, slot, adult=1)
+    self_service.cancel_tickets(by_buyer, [t.number for t in by_buyer.tickets.all()])
+    assert Payment.objects.get(pk=by_buyer_payment.pk).state == Payment.State.CANCELLED
+    # Two dearer changes of time, their 20.00 differences paid in the sandbox wallet; staff
+    # reverse one difference the same day (the order keeps its new time).
+    moved, _payment = paid_online_order(world, slot, adult=1)
+    moved_back, _payment = paid_online_order(world, slot, adult=1)
+    dearer(world, "100.00")
+    later = world.slot(capacity=10, hours_ahead=74)
+    differences = []
+    for order in (moved, moved_back):
+        change = ask(order, later)
+        wallet_pays(change.payment)
+        change.refresh_from_db()
+        assert change.state == SlotChange.State.CHANGED
+        differences.append(change.payment)
+    assert lifecycle.request_cancel(differences[1], actor="staff:test").state == "cancelled"
+    assert not Refund.objects.filter(payment__in=differences).exists()
     # Day 3: staff cancel the partly refunded order (what is left goes back), a partner-API sale
     # is partly refunded, and visitors arrive at the gate.
     clock.advance(24 * 3600)
@@ -126,9 +174,15 @@ def test_the_daily_rows_agree_with_the_raw_rows_after_sales_refunds_cancels_and_
 
     everything = _rows_of(sales_report(ReportQuery(start, end, Period.MONTH)).tables["channel"])
     # The figures are not trivially empty: every kind of change is in them.
-    assert everything[("Online", "CNY")][:3] == [3, 6, 2]  # orders, tickets, admitted
+    assert everything[("Online", "CNY")][:3] == [6, 9, 2]  # orders, tickets, admitted
     assert everything[("Box office", "CNY")][:3] == [1, 2, 3]
-    assert everything[("Online", "CNY")][4] == Decimal("160.00")  # 30, then the other 130
+    # Given back: 30, then the other 130; two orders reversed (child 40, adult 80) and one
+    # difference (20): a reversal is money given back, not a sale that never happened.
+    assert everything[("Online", "CNY")][4] == Decimal("300.00")
+    # What the money says: the sandbox's trades, kept unless given back.
+    taken, kept = _money_at_alipay()
+    assert sum(row[3] for row in everything.values()) == taken
+    assert sum(row[5] for row in everything.values()) == kept
     assert everything[("Partner API", "CNY")][3:] == [
         Decimal("55.00"),
         Decimal("5.00"),
@@ -140,6 +194,17 @@ def test_the_daily_rows_agree_with_the_raw_rows_after_sales_refunds_cancels_and_
     assert _daily_rows() == kept_rows
     ledger.rebuild(start, end)
     assert _daily_rows() == kept_rows
+
+
+def _money_at_alipay() -> tuple[Decimal, Decimal]:
+    """What the sandbox (Alipay) took, and what it still holds once refunds and reversals went
+    back to the buyers."""
+    taken = kept = Decimal(0)
+    for trade in SandboxTrade.objects.filter(paid_at__isnull=False):
+        taken += trade.amount
+        if trade.close_reason != SandboxTrade.CloseReason.REVERSED:
+            kept += trade.amount - trade.refunded_amount
+    return taken, kept
 
 
 def _rows_of(table) -> dict:

@@ -7,6 +7,7 @@ this module inside its own transaction, so the rows move with what they count or
     a change of time's difference is applied  ticketing.orders.slot_changes.difference_paid
     a ticket is scanned in at a gate          ticketing.etickets.checkin.admit
     a refund succeeds                         payments' money_recorded signal (ticketing.receivers)
+    a paid payment's reversal goes through    the same signal (and if it is ever undone)
     a partner-API payment is paid             the same signal
 
 Each call adds to the row of its local day with one upsert (`INSERT ... ON CONFLICT DO UPDATE SET
@@ -113,6 +114,7 @@ def order_paid(order_id: int) -> None:
             "paid_at",
             "payment_id",
             "refunded",
+            "payment__reversed_at",
             "lines__ticket_type_id",
             "lines__quantity",
             "lines__unit_price",
@@ -122,12 +124,13 @@ def order_paid(order_id: int) -> None:
     if not rows:
         return
     attraction_id, timezone, channel, currency, total, paid_at, payment_id, refunded = rows[0][:8]
+    reversed_at = rows[0][8]
     zone = zoneinfo.ZoneInfo(timezone)
 
     def key(at: dt.datetime) -> tuple:
         return (at.astimezone(zone).date(), attraction_id, channel, currency)
 
-    lines = [row[8:] for row in rows if row[8] is not None]
+    lines = [row[9:] for row in rows if row[9] is not None]
     sold = key(paid_at)
     _add(sold, orders=1, tickets=sum(q for _t, q, _p in lines), gross=total)
     per_type: dict[int, list] = defaultdict(lambda: [0, Decimal(0)])
@@ -148,6 +151,9 @@ def order_paid(order_id: int) -> None:
             payment_id=payment_id, state=Refund.State.SUCCEEDED, succeeded_at__isnull=False
         ).values_list("amount", "succeeded_at"):
             _add(key(at), refunds=amount)
+    if reversed_at is not None:
+        amount = Payment.objects.filter(pk=payment_id).values_list("amount", flat=True)[0]
+        _add(key(reversed_at), refunds=amount)
 
 
 def ticket_admitted(ticket_id: int) -> None:
@@ -206,6 +212,7 @@ def difference_paid(change_id: int) -> None:
             "payment_id",
             "payment__amount",
             "payment__paid_at",
+            "payment__reversed_at",
             "order__attraction_id",
             "order__attraction__timezone",
             "order__channel",
@@ -215,9 +222,13 @@ def difference_paid(change_id: int) -> None:
     )
     if row is None:
         return
-    payment_id, amount, paid_at, attraction_id, timezone, channel, currency = row
+    payment_id, amount, paid_at, reversed_at, attraction_id, timezone, channel, currency = row
     zone = zoneinfo.ZoneInfo(timezone)
     _add((paid_at.astimezone(zone).date(), attraction_id, channel, currency), gross=amount)
+    if reversed_at is not None:
+        _add(
+            (reversed_at.astimezone(zone).date(), attraction_id, channel, currency), refunds=amount
+        )
     for refunded, at in Refund.objects.filter(
         payment_id=payment_id, state=Refund.State.SUCCEEDED, succeeded_at__isnull=False
     ).values_list("amount", "succeeded_at"):
@@ -235,7 +246,20 @@ def refund_succeeded(refund_id: int) -> None:
     )
     if refund is None or refund[2] is None:
         return
-    payment_id, amount, at = refund
+    _given_back(*refund)
+
+
+def payment_reversed(payment_id: int, at: dt.datetime, *, undone: bool = False) -> None:
+    """A paid payment's reversal went through at `at`: all of it is given back on that day, as
+    a refund of it would be. `undone`: the payment is paid after all, the day gets it back."""
+    _require_transaction()
+    amount = Payment.objects.filter(pk=payment_id).values_list("amount", flat=True).first()
+    if amount is not None:
+        _given_back(payment_id, -amount if undone else amount, at)
+
+
+def _given_back(payment_id: int, amount: Decimal, at: dt.datetime) -> None:
+    """Money of `payment_id` given back at `at`, counted where its sale was counted."""
     orders = list(
         Order.objects.filter(payment_id=payment_id, paid_at__isnull=False)
         .select_related("attraction")
@@ -273,6 +297,7 @@ def _history_bounds() -> tuple[dt.date, dt.date] | None:
         Payment.objects.filter(partner_trans_id__startswith=API_TRANS_ID_PREFIX).aggregate(
             first=Min("paid_at"), last=Max("paid_at")
         ),
+        Payment.objects.aggregate(first=Min("reversed_at"), last=Max("reversed_at")),
     ]
     firsts = [m["first"] for m in moments if m["first"] is not None]
     lasts = [m["last"] for m in moments if m["last"] is not None]

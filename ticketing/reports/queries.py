@@ -6,8 +6,10 @@ What counts where:
   was paid; a partner-API payment (a payment the partner API took with no order behind it) on
   the day it was paid;
 - refunds: each refund that succeeded, on the day it succeeded (`Refund.succeeded_at`), of an
-  order's payment or of a difference it paid; net is gross minus refunds of the same bucket, so
-  a refund lowers the day it was given back;
+  order's payment or of a difference it paid; and each paid payment reversed (cancelled on its
+  Beijing day: all its money back, no refund row), its whole amount on the day the reversal went
+  through (`Payment.reversed_at`). Net is gross minus refunds of the same bucket, so money given
+  back lowers the day it was given back, and gross stays the money taken on its day;
 - tickets sold: units bought (a family ticket is one), from the order lines of paid orders;
 - admitted: e-tickets scanned in at a gate (`Ticket.used_at`), on the day of the scan.
 
@@ -279,6 +281,27 @@ def _collect_orders(
         )
         facts.figures[key].add(Figures(refunds=row["refunds"]))
 
+    reversals = (
+        Order.objects.filter(
+            _order_filter(query, ids),
+            paid_at__isnull=False,
+            payment__reversed_at__gte=start,
+            payment__reversed_at__lt=end,
+        )
+        .annotate(bucket=trunc("payment__reversed_at", tzinfo=zone))
+        .values("bucket", "attraction_id", "channel", "currency")
+        .annotate(refunds=Sum("payment__amount"))
+        .order_by()
+    )
+    for row in reversals:
+        key = (
+            _bucket_date(row["bucket"], zone),
+            row["attraction_id"],
+            row["channel"],
+            row["currency"],
+        )
+        facts.figures[key].add(Figures(refunds=row["refunds"]))
+
     _collect_differences(facts, query, zone, ids, trunc, start, end)
     if not full:
         return
@@ -379,6 +402,23 @@ def _collect_differences(
             row["order__currency"],
         )
         facts.figures[key].add(Figures(refunds=row["refunds"]))
+    reversals = (
+        SlotChange.objects.filter(
+            made, payment__reversed_at__gte=start, payment__reversed_at__lt=end
+        )
+        .annotate(bucket=trunc("payment__reversed_at", tzinfo=zone))
+        .values("bucket", "order__attraction_id", "order__channel", "order__currency")
+        .annotate(refunds=Sum("payment__amount"))
+        .order_by()
+    )
+    for row in reversals:
+        key = (
+            _bucket_date(row["bucket"], zone),
+            row["order__attraction_id"],
+            row["order__channel"],
+            row["order__currency"],
+        )
+        facts.figures[key].add(Figures(refunds=row["refunds"]))
 
 
 def partner_payments():
@@ -428,6 +468,16 @@ def _collect_partner(facts: Facts, query: ReportQuery) -> None:
             Channel.PARTNER_API,
             row["payment__currency"],
         )
+        facts.figures[key].add(Figures(refunds=row["refunds"]))
+    reversals = (
+        payments.filter(reversed_at__gte=start, reversed_at__lt=end)
+        .annotate(bucket=trunc("reversed_at", tzinfo=zone))
+        .values("bucket", "currency")
+        .annotate(refunds=Sum("amount"))
+        .order_by()
+    )
+    for row in reversals:
+        key = (_bucket_date(row["bucket"], zone), None, Channel.PARTNER_API, row["currency"])
         facts.figures[key].add(Figures(refunds=row["refunds"]))
 
 
