@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connections
+from django.test import Client
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -53,6 +55,15 @@ def chromium_context(profile: Path, **options):
             # close that connection here, or PostgreSQL refuses to drop the test database.
             connections.close_all()
             context.close()
+
+
+def sign_in(context, base_url: str, user) -> None:
+    """Give the browser `user`'s session (signed in by Django's test client): pages open signed
+    in, with no login form to go through first."""
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": base_url}])
 
 
 def artifacts(name: str) -> Path:

@@ -6,8 +6,6 @@ Screenshots of each step go to test-artifacts/attention/ for a person to look at
 from __future__ import annotations
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from payments.models import Payment
 from payments.sandbox.trades import buyer_confirms
@@ -16,7 +14,7 @@ from tests.ticketing.helpers import Booking, make_attraction
 from ticketing import orders
 from ticketing.models import Order
 
-from ..browser import MARKS, artifacts, chromium_context, expect
+from ..browser import MARKS, artifacts, chromium_context, expect, sign_in
 from .helpers import cancel_system_error, sandbox_trade
 
 pytestmark = [*MARKS, pytest.mark.django_db(transaction=True)]
@@ -45,17 +43,7 @@ def test_finance_resolves_a_stuck_payment_by_checking_with_alipay(
 
     user = role_member("Finance")
     user.groups.add(run_role_migration("Support"))  # who sees orders too
-    client = Client()
-    client.force_login(user)
-    browser_context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    sign_in(browser_context, live_server.url, user)
     folder = artifacts("attention")
     page = browser_context.new_page()
 

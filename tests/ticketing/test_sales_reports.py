@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib
 import io
 import zipfile
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
-from django.apps import apps as django_apps
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from tests.staff import role_member, staff_with
+from tests.staff import grant_sales_report, role_member, staff_with
 from ticketing.models import Order
 from ticketing.reports.filters import Period, ReportQuery
 from ticketing.reports.queries import Source, sales_report
@@ -54,12 +51,6 @@ def _report(source: str = Source.SUMMARY, **fields):
     fields.setdefault("start", dt.date(2026, 11, 1))
     fields.setdefault("end", dt.date(2026, 11, 30))
     return sales_report(ReportQuery(**fields), source=source)
-
-
-def _grant_report_permission() -> None:
-    """Run this branch's data step (ticketing 0013) as `migrate` runs it after the roles'."""
-    migration = importlib.import_module("ticketing.migrations.0015_sales_report_permission")
-    migration.grant(django_apps, SimpleNamespace(connection=connection))
 
 
 def test_figures_per_currency_count_paid_refunded_box_office_partner_and_yen(source):
@@ -263,7 +254,7 @@ def test_anonymous_visitors_are_sent_to_sign_in():
 @pytest.mark.parametrize("group", ["Finance", "Support"])
 def test_finance_and_support_see_the_report_and_its_link(group):
     member = role_member(group)
-    _grant_report_permission()
+    grant_sales_report()
     client = Client()
     client.force_login(member)
     assert client.get(URL, NOVEMBER).status_code == 200

@@ -6,15 +6,11 @@ to test-artifacts/sales-report/.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
-from types import SimpleNamespace
 
 import pytest
-from django.apps import apps as django_apps
-from django.db import connection
 
-from tests.staff import run_role_migration
+from tests.staff import grant_sales_report, run_role_migration
 from ticketing.models import Order
 
 from ..browser import MARKS, artifacts, chromium_context, expect
@@ -50,8 +46,7 @@ def test_finance_opens_the_sales_report_with_its_chart(
     # A transactional test starts from an empty database: run the roles' data steps again, in
     # migration order (the role, then this branch's grant of the report permission).
     finance = run_role_migration("Finance")
-    migration = importlib.import_module("ticketing.migrations.0015_sales_report_permission")
-    migration.grant(django_apps, SimpleNamespace(connection=connection))
+    grant_sales_report()
     user = User.objects.create_user("fin-wu", password="pw-wu-123456", is_staff=True)
     user.groups.add(finance)
     shots = artifacts("sales-report")

@@ -5,15 +5,13 @@ progress bar fill as the worker runs. Screenshots go to test-artifacts/staff-ref
 from __future__ import annotations
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from payments.models import Refund
 from tests.helpers import no_worker
 from ticketing import tasks
 from ticketing.models import Order, SlotCancellation, Ticket
 
-from ..browser import MARKS, artifacts, chromium_context, expect
+from ..browser import MARKS, artifacts, chromium_context, expect, sign_in
 from .money_world import book, set_up_world
 from .staff_world import ORDERS, SLOTS, paid_order
 
@@ -28,18 +26,8 @@ def world(alipay_gateway, settings, clock, mailoutbox):
 @pytest.fixture
 def browser(tmp_path, monkeypatch, live_server, admin_user):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    client = Client()
-    client.force_login(admin_user)
     with chromium_context(tmp_path / "profile", viewport={"width": 1280, "height": 900}) as ctx:
-        ctx.add_cookies(
-            [
-                {
-                    "name": django_settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
+        sign_in(ctx, live_server.url, admin_user)
         yield ctx.new_page()
 
 
