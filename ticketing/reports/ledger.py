@@ -1,6 +1,6 @@
 """The sales report's daily rows (DailySales, DailyTicketTypeSales), kept in step with the sales.
 
-Every figure the report shows changes at one of four moments, and each owner of that moment calls
+Every figure the report shows changes at one of these moments, and each owner of that moment calls
 this module inside its own transaction, so the rows move with what they count or not at all:
 
     an order is paid (its paid_at written)   ticketing.orders.states.move_order
