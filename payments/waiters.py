@@ -13,6 +13,11 @@ process wake it:
   every WAIT_CHECK_INTERVAL seconds (slower while the Redis listener is connected, as a safety
   net for a lost message), and wakes the waiters whose payment left the state they know.
 
+A new wait is not checked by a query of its own: the caller has just read the payment, and a
+change between that read and the wait's start (which no announcement reaches) is found by the
+watcher's next check, which comes within WAIT_CHECK_INTERVAL whenever a wait is new, Redis or not.
+So 200 registers re-sending their waits together cost one query, not 200.
+
 Without Redis (the embedded default) a change made in another process (the task cluster) reaches
 its waiter within one check interval; with Redis at once. Both threads run only while needed and
 cost one database query per interval whatever the number of waiters.
@@ -28,6 +33,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import random
 import threading
 import time
 from collections import Counter
@@ -50,6 +56,10 @@ DEFAULTS = {
     # With the Redis listener connected the database check is only a safety net.
     "WAIT_SAFETY_CHECK_INTERVAL": 2.0,
     "WAIT_RETRY_AFTER": 2,
+    # A wait that sees no change ends after (1 - WAIT_SPREAD..1) x its seconds, at random: the
+    # registers that started together (a morning queue, a restart) then ask again spread out,
+    # not all in the same instant.
+    "WAIT_SPREAD": 0.1,
 }
 # SQLite allows 32766 parameters, older builds 999: stay well below either.
 _CHUNK = 500
@@ -82,6 +92,8 @@ class WaitHub:
         self._by_payment: dict[int, set[Waiter]] = {}
         self._per_holder: Counter[str] = Counter()
         self._count = 0
+        # Waits no database check has seen yet (see the module's docstring).
+        self._unchecked = 0
         self._watcher: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self.redis_listening = False
@@ -100,6 +112,7 @@ class WaitHub:
             self._by_payment.setdefault(payment_id, set()).add(waiter)
             self._per_holder[holder] += 1
             self._count += 1
+            self._unchecked += 1
             self._start_threads()
             self._waiting.notify_all()
         return waiter
@@ -133,6 +146,7 @@ class WaitHub:
         """One query for every awaited payment; wake those no longer in their waiter's state."""
         with self._lock:
             known = {pk: {w.state for w in ws} for pk, ws in self._by_payment.items()}
+            self._unchecked = 0
         if not known:
             return
         ids = list(known)
@@ -166,6 +180,7 @@ class WaitHub:
             self._listener.start()
 
     def _watch(self) -> None:
+        last_check = 0.0
         while True:
             with self._lock:
                 idle = not self._count
@@ -175,10 +190,18 @@ class WaitHub:
                 with self._lock:
                     while not self._count:
                         self._waiting.wait()
-            interval = conf(
-                "WAIT_SAFETY_CHECK_INTERVAL" if self.redis_listening else "WAIT_CHECK_INTERVAL"
-            )
-            time.sleep(interval)  # real time: this paces database reads, not payment steps
+            time.sleep(conf("WAIT_CHECK_INTERVAL"))  # real time: paces database reads
+            with self._lock:
+                # With Redis, changes arrive by pub/sub: check only for new waits (see the
+                # module's docstring) and now and then as a safety net for a lost message.
+                due = (
+                    not self.redis_listening
+                    or self._unchecked
+                    or time.monotonic() - last_check >= conf("WAIT_SAFETY_CHECK_INTERVAL")
+                )
+            if not due:
+                continue
+            last_check = time.monotonic()
             try:
                 self.check_database()
             except Exception:
@@ -251,6 +274,11 @@ def announce_change(payment_id: int) -> None:
         logger.warning("could not publish the change of payment %s", payment_id, exc_info=True)
 
 
+def spread(seconds: float) -> float:
+    """A wait's length: `seconds`, less up to WAIT_SPREAD of it at random (see DEFAULTS)."""
+    return seconds * (1.0 - conf("WAIT_SPREAD") * random.random())
+
+
 def _current_state(payment_id: int) -> str | None:
     return Payment.objects.filter(pk=payment_id).values_list("state", flat=True).first()
 
@@ -282,8 +310,10 @@ async def wait_for_change(
 ) -> WaitResult:
     """Await until the payment leaves `state`, `seconds` pass, or the wait is refused (a cap).
 
-    `read`, if given, is applied to the changed payment in the same trip to a thread as the read
-    that saw the change (the API serializes it there). Cancelled (the client went away), the wait
+    The caller has just read the payment in `state`; a change since is found by the watcher's
+    next check (see the module's docstring), so a wait costs no query until it is woken. `read`,
+    if given, is applied to the changed payment in the same trip to a thread as the read that
+    confirms the change (the API serializes it there). Cancelled (the client went away), the wait
     releases its place at once like any other ending.
     """
     loop = asyncio.get_running_loop()
@@ -300,9 +330,7 @@ async def wait_for_change(
     look = sync_to_async(_current)
     try:
         ends = loop.time() + max(0.0, float(seconds))
-        # A change between the caller's read and acquire() woke nobody: look once more.
-        current, value = await look(payment_id, state, read)
-        while current == state:
+        while True:
             remaining = ends - loop.time()
             if remaining <= 0:
                 return WaitResult(WaitOutcome.TIMED_OUT)
@@ -312,7 +340,8 @@ async def wait_for_change(
                 return WaitResult(WaitOutcome.TIMED_OUT)
             event.clear()
             current, value = await look(payment_id, state, read)
-        return WaitResult(WaitOutcome.CHANGED, value)
+            if current != state:
+                return WaitResult(WaitOutcome.CHANGED, value)
     finally:
         hub.release(waiter)
 
