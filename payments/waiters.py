@@ -75,12 +75,18 @@ class WaitOutcome(enum.Enum):
     REFUSED = "refused"  # a cap was reached: answer now, with Retry-After
 
 
+# What a database check saw of a changed payment: its state, and the waiter's `read` of it.
+Seen = tuple[str, object]
+
+
 @dataclass(eq=False)
 class Waiter:
     payment_id: int
     state: str
     holder: str
-    wake: Callable[[], None] = field(repr=False)
+    # Called from any thread, with what the watcher read when it found the change (else None).
+    wake: Callable[[Seen | None], None] = field(repr=False)
+    read: Callable[[Payment], object] | None = field(default=None, repr=False)
 
 
 class WaitHub:
@@ -100,7 +106,12 @@ class WaitHub:
 
     # --- holding and releasing ---------------------------------------------------------------
     def acquire(
-        self, payment_id: int, state: str, holder: str, wake: Callable[[], None]
+        self,
+        payment_id: int,
+        state: str,
+        holder: str,
+        wake: Callable[[Seen | None], None],
+        read: Callable[[Payment], object] | None = None,
     ) -> Waiter | None:
         """Register a wait, or None when the holder's or the process's cap is reached."""
         with self._lock:
@@ -108,7 +119,7 @@ class WaitHub:
                 return None
             if holder and self._per_holder[holder] >= conf("WAITS_PER_TERMINAL"):
                 return None
-            waiter = Waiter(payment_id, state, holder, wake)
+            waiter = Waiter(payment_id, state, holder, wake, read)
             self._by_payment.setdefault(payment_id, set()).add(waiter)
             self._per_holder[holder] += 1
             self._count += 1
@@ -140,10 +151,14 @@ class WaitHub:
         with self._lock:
             woken = [w for pk in payment_ids for w in self._by_payment.get(pk, ())]
         for waiter in woken:
-            waiter.wake()
+            waiter.wake(None)
 
     def check_database(self) -> None:
-        """One query for every awaited payment; wake those no longer in their waiter's state."""
+        """One query for every awaited payment; wake those no longer in their waiter's state.
+
+        The changed payments are read whole in one more query, and each waiter is handed its
+        `read` of its payment: a woken wait then answers without a trip to a thread of its own.
+        """
         with self._lock:
             known = {pk: {w.state for w in ws} for pk, ws in self._by_payment.items()}
             self._unchecked = 0
@@ -162,8 +177,26 @@ class WaitHub:
                 for w in ws
                 if w.state != current[pk]
             ]
+        changed = list({w.payment_id for w in woken})
+        rows: dict[int, Payment] = {}
+        for start in range(0, len(changed), _CHUNK):
+            rows.update(
+                (p.pk, p) for p in Payment.objects.filter(pk__in=changed[start : start + _CHUNK])
+            )
+        reads: dict[tuple[int, object], object] = {}  # one read per payment and kind of read
         for waiter in woken:
-            waiter.wake()
+            payment = rows.get(waiter.payment_id)
+            seen = None
+            if payment is not None and payment.state != waiter.state:
+                try:
+                    key = (payment.pk, waiter.read)
+                    if key not in reads:
+                        reads[key] = waiter.read(payment) if waiter.read else None
+                    seen = (payment.state, reads[key])
+                except Exception:
+                    # The waiter reads the payment itself instead.
+                    logger.exception("reading changed payment %s failed", payment.pk)
+            waiter.wake(seen)
 
     # --- the two threads ---------------------------------------------------------------------
     def _start_threads(self) -> None:
@@ -312,19 +345,25 @@ async def wait_for_change(
 
     The caller has just read the payment in `state`; a change since is found by the watcher's
     next check (see the module's docstring), so a wait costs no query until it is woken. `read`,
-    if given, is applied to the changed payment in the same trip to a thread as the read that
-    confirms the change (the API serializes it there). Cancelled (the client went away), the wait
-    releases its place at once like any other ending.
+    if given, is applied to the changed payment (the API serializes it): by the watcher when its
+    check found the change, otherwise in the one trip to a thread that confirms the change.
+    Cancelled (the client went away), the wait releases its place at once like any other ending.
     """
     loop = asyncio.get_running_loop()
     event = asyncio.Event()
+    found: list[Seen] = []  # what the watcher read, when it was the one to wake this wait
 
-    def wake() -> None:
+    def deliver(seen: Seen | None) -> None:
+        if seen is not None:
+            found.append(seen)
+        event.set()
+
+    def wake(seen: Seen | None) -> None:
         # The request's loop may be closed already (its client went away): nothing to wake.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(deliver, seen)
 
-    waiter = hub.acquire(payment_id, state, holder, wake)
+    waiter = hub.acquire(payment_id, state, holder, wake, read)
     if waiter is None:
         return WaitResult(WaitOutcome.REFUSED)
     look = sync_to_async(_current)
@@ -339,7 +378,11 @@ async def wait_for_change(
             except TimeoutError:
                 return WaitResult(WaitOutcome.TIMED_OUT)
             event.clear()
-            current, value = await look(payment_id, state, read)
+            if found:
+                current, value = found[-1]
+                found.clear()
+            else:
+                current, value = await look(payment_id, state, read)
             if current != state:
                 return WaitResult(WaitOutcome.CHANGED, value)
     finally:
@@ -349,7 +392,7 @@ async def wait_for_change(
 def wait_for_change_blocking(payment_id: int, *, state: str, seconds: float) -> WaitOutcome:
     """The same wait for synchronous callers (commands, tests): it holds the calling thread."""
     event = threading.Event()
-    waiter = hub.acquire(payment_id, state, "", event.set)
+    waiter = hub.acquire(payment_id, state, "", lambda seen: event.set())
     if waiter is None:
         return WaitOutcome.REFUSED
     try:
