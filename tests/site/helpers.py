@@ -11,6 +11,9 @@ from django.urls import path
 
 # (what ran, thread id, that thread's own database connection wrapper)
 seen: list[tuple[str, int, object]] = []
+# `?block=1` holds the view until this is set (a request whose client hangs up meanwhile).
+blocked = threading.Event()
+release = threading.Event()
 
 
 def record(what: str) -> None:
@@ -32,6 +35,9 @@ def view(request):
     with connection.cursor() as cursor:  # opens the thread's connection, as a real view would
         cursor.execute("SELECT 1")
     record("view")
+    if request.GET.get("block"):
+        blocked.set()
+        release.wait(30)
     response = HttpResponse("first answer")
     if request.GET.get("defer") and getattr(request, "deferrable", False):
 

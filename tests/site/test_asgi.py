@@ -19,25 +19,28 @@ from . import helpers
 MIDDLEWARE = [*site_settings.MIDDLEWARE, "tests.site.helpers.RecordingMiddleware"]
 
 
+def scope(query: bytes = b"") -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": query,
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+    }
+
+
 def get(handler: SiteASGIHandler, query: bytes = b"") -> tuple[dict, dict, list]:
     """Send one GET / through the handler: its start and body messages, and what ran where:
     (what, thread id, on the event loop's thread, that thread's connection wrapper)."""
 
     async def exchange():
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/",
-            "raw_path": b"/",
-            "query_string": query,
-            "headers": [(b"host", b"localhost")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("localhost", 80),
-        }
-        app = ApplicationCommunicator(handler, scope)
+        app = ApplicationCommunicator(handler, scope(query))
         await app.send_input({"type": "http.request", "body": b"", "more_body": False})
         start = await app.receive_output(10)
         body = await app.receive_output(10)
@@ -82,6 +85,35 @@ def test_a_deferred_answer_is_awaited_on_the_loop_after_the_connection_is_closed
     assert on_loop, "the deferred part ran on the event loop, holding no thread"
     _what, _thread, _loop, still_open = ran[4]
     assert still_open is False, "the request's connection was closed before the wait"
+
+
+def test_the_next_request_runs_on_the_thread_the_last_one_left_idle(handler):
+    _start, _body, first = get(handler)
+    _start, _body, second = get(handler)
+    assert first[1][1] == second[1][1]  # the view's thread
+
+
+def test_a_thread_still_busy_after_its_client_hung_up_is_not_given_to_another_request(handler):
+    helpers.blocked.clear()
+    helpers.release.clear()
+
+    async def hang_up():
+        app = ApplicationCommunicator(handler, scope(b"block=1"))
+        await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+        while not helpers.blocked.is_set():  # the view is running in the request's thread
+            await asyncio.sleep(0.01)
+        await app.send_input({"type": "http.disconnect"})
+        await app.wait(10)
+
+    helpers.seen.clear()
+    asyncio.run(hang_up())
+    busy_thread = helpers.seen[-1][1]
+    try:
+        _start, body, ran = get(handler)
+        assert body["body"] == b"first answer"
+        assert ran[1][1] != busy_thread, "the next request did not queue behind the busy thread"
+    finally:
+        helpers.release.set()
 
 
 def test_no_middleware_is_adapted_to_another_mode(caplog, settings):
