@@ -100,6 +100,8 @@ class WaitHub:
         self._count = 0
         # Waits no database check has seen yet (see the module's docstring).
         self._unchecked = 0
+        # Waits that ended with no change and want their payment as it is now (refresh()).
+        self._refresh: set[Waiter] = set()
         self._watcher: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self.redis_listening = False
@@ -147,6 +149,12 @@ class WaitHub:
             return self._count if holder is None else self._per_holder.get(holder, 0)
 
     # --- waking ------------------------------------------------------------------------------
+    def refresh(self, waiter: Waiter) -> None:
+        """Have the next check read the waiter's payment as it is now and hand it over, changed
+        or not (a wait that timed out answers with it)."""
+        with self._lock:
+            self._refresh.add(waiter)
+
     def wake_payments(self, payment_ids: Iterable[int]) -> None:
         with self._lock:
             woken = [w for pk in payment_ids for w in self._by_payment.get(pk, ())]
@@ -156,11 +164,14 @@ class WaitHub:
     def check_database(self) -> None:
         """One query for every awaited payment; wake those no longer in their waiter's state.
 
-        The changed payments are read whole in one more query, and each waiter is handed its
-        `read` of its payment: a woken wait then answers without a trip to a thread of its own.
+        The changed payments, and those of the waits that asked for a refresh, are read whole in
+        one more query, and each waiter is handed its `read` of its payment: a woken or timed-out
+        wait then answers without a trip to a thread, a connection and a query of its own.
         """
         with self._lock:
             known = {pk: {w.state for w in ws} for pk, ws in self._by_payment.items()}
+            refresh = {w for w in self._refresh if w in self._by_payment.get(w.payment_id, ())}
+            self._refresh.clear()
             self._unchecked = 0
         if not known:
             return
@@ -177,17 +188,18 @@ class WaitHub:
                 for w in ws
                 if w.state != current[pk]
             ]
-        changed = list({w.payment_id for w in woken})
+        refresh -= set(woken)
+        wanted = list({w.payment_id for w in [*woken, *refresh]})
         rows: dict[int, Payment] = {}
-        for start in range(0, len(changed), _CHUNK):
+        for start in range(0, len(wanted), _CHUNK):
             rows.update(
-                (p.pk, p) for p in Payment.objects.filter(pk__in=changed[start : start + _CHUNK])
+                (p.pk, p) for p in Payment.objects.filter(pk__in=wanted[start : start + _CHUNK])
             )
         reads: dict[tuple[int, object], object] = {}  # one read per payment and kind of read
-        for waiter in woken:
+        for waiter in [*woken, *refresh]:
             payment = rows.get(waiter.payment_id)
             seen = None
-            if payment is not None and payment.state != waiter.state:
+            if payment is not None and (waiter in refresh or payment.state != waiter.state):
                 try:
                     key = (payment.pk, waiter.read)
                     if key not in reads:
@@ -230,6 +242,7 @@ class WaitHub:
                 due = (
                     not self.redis_listening
                     or self._unchecked
+                    or self._refresh
                     or time.monotonic() - last_check >= conf("WAIT_SAFETY_CHECK_INTERVAL")
                 )
             if not due:
@@ -326,10 +339,15 @@ def _current(payment_id: int, state: str, read: Callable[[Payment], object] | No
     return payment.state, read(payment)
 
 
+# Longest a timed-out wait waits for the watcher's read (one check interval, normally).
+REFRESH_WAIT = 5.0
+
+
 @dataclass(frozen=True)
 class WaitResult:
     outcome: WaitOutcome
-    # What `read` returned for the changed payment (CHANGED with a `read` only).
+    # What `read` returned for the payment at the end (with a `read` only; None when it could
+    # not be read for the caller: it reads the payment itself then).
     value: object = None
 
 
@@ -345,9 +363,11 @@ async def wait_for_change(
 
     The caller has just read the payment in `state`; a change since is found by the watcher's
     next check (see the module's docstring), so a wait costs no query until it is woken. `read`,
-    if given, is applied to the changed payment (the API serializes it): by the watcher when its
-    check found the change, otherwise in the one trip to a thread that confirms the change.
-    Cancelled (the client went away), the wait releases its place at once like any other ending.
+    if given, is applied to the payment as it is at the end (the API serializes it) and returned
+    as the result's value: by the watcher, in its batched read, when its check found the change
+    or the wait timed out; otherwise in the one trip to a thread that confirms an announced
+    change. Cancelled (the client went away), the wait releases its place at once like any other
+    ending.
     """
     loop = asyncio.get_running_loop()
     event = asyncio.Event()
@@ -372,11 +392,11 @@ async def wait_for_change(
         while True:
             remaining = ends - loop.time()
             if remaining <= 0:
-                return WaitResult(WaitOutcome.TIMED_OUT)
+                break
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
-                return WaitResult(WaitOutcome.TIMED_OUT)
+                break
             event.clear()
             if found:
                 current, value = found[-1]
@@ -385,6 +405,17 @@ async def wait_for_change(
                 current, value = await look(payment_id, state, read)
             if current != state:
                 return WaitResult(WaitOutcome.CHANGED, value)
+        if read is None:
+            return WaitResult(WaitOutcome.TIMED_OUT)
+        # No change in time: the payment as it is now, read by the watcher with the others due.
+        hub.refresh(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), REFRESH_WAIT)
+        if not found:  # the watcher could not read it: the caller reads it itself
+            return WaitResult(WaitOutcome.TIMED_OUT)
+        current, value = found[-1]
+        changed = WaitOutcome.CHANGED if current != state else WaitOutcome.TIMED_OUT
+        return WaitResult(changed, value)
     finally:
         hub.release(waiter)
 

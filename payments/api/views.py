@@ -281,8 +281,8 @@ class LongPoll:
         if result.outcome is waiters.WaitOutcome.REFUSED:
             response["Retry-After"] = str(waiters.conf("WAIT_RETRY_AFTER"))
             return
-        # Changed: the payment as read when the change was seen. Timed out: read again, as fields
-        # besides the state (query count, times) may have moved.
+        # The payment as read at the wait's end (changed, or not: fields besides the state, such
+        # as its times, may have moved), or, when the wait could not read it, read here.
         fresh = result.value or await sync_to_async(_payment_data_by_id)(self.payment_id)
         if fresh is None:  # the row is gone (never in use): the first answer stands
             return

@@ -35,14 +35,24 @@ def test_a_change_made_before_the_wait_began_wakes_it_at_the_next_check(
     assert waiters.hub.held() == 0
 
 
-def test_a_wait_that_sees_no_change_ends_in_its_time(alipay_gateway, poller_elsewhere):
+def test_a_wait_that_sees_no_change_ends_in_its_time_with_the_payment_read_now(
+    alipay_gateway, poller_elsewhere
+):
     payment = pay(PIN_NEVER)
     started = time.monotonic()
     result = asyncio.run(
-        waiters.wait_for_change(payment.pk, state=Payment.State.PENDING, seconds=0.5)
+        waiters.wait_for_change(
+            payment.pk,
+            state=Payment.State.PENDING,
+            seconds=0.5,
+            read=lambda p: (p.state, p.updated_at),
+        )
     )
     assert result.outcome is waiters.WaitOutcome.TIMED_OUT
     assert 0.45 < time.monotonic() - started < PROMPT
+    # Read at the end by the watcher's batched read, not left to the caller.
+    payment.refresh_from_db()
+    assert result.value == (Payment.State.PENDING, payment.updated_at)
     assert waiters.hub.held() == 0
 
 
