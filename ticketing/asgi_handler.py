@@ -92,6 +92,9 @@ class SiteASGIHandler(ASGIHandler):
             if thread.idle and len(self._idle_threads) < KEEP_THREADS:
                 self._idle_threads.append(thread)
             else:
+                # Where CONN_MAX_AGE keeps connections, the thread's would outlive it: close them
+                # there, after whatever it is still running.
+                thread.submit(connections.close_all)
                 thread.shutdown(wait=False)
 
     async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:

@@ -11,6 +11,7 @@ import threading
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings as site_settings
+from django.db import connections
 
 from ticketing.asgi_handler import SiteASGIHandler
 
@@ -58,7 +59,13 @@ def handler(settings, transactional_db):
     settings.ROOT_URLCONF = "tests.site.helpers"
     settings.MIDDLEWARE = MIDDLEWARE
     settings.ALLOWED_HOSTS = ["localhost"]
-    return SiteASGIHandler()
+    handler = SiteASGIHandler()
+    yield handler
+    # The threads it keeps idle keep their connections where CONN_MAX_AGE allows (PostgreSQL
+    # here; ticketing/asgi.py sets 0): end them, or the test database cannot be dropped.
+    for thread in handler._idle_threads:
+        thread.submit(connections.close_all).result()
+        thread.shutdown()
 
 
 def test_middleware_and_view_run_together_in_one_thread_off_the_event_loop(handler):
