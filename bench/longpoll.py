@@ -3,6 +3,7 @@
     .venv/bin/python bench/longpoll.py                 # ASGI (what `make run` serves), 200 registers
     .venv/bin/python bench/longpoll.py --server wsgi   # the former shape: 2 gunicorn workers x 8 threads
     .venv/bin/python bench/longpoll.py --waiters 50 --baseline 20
+    .venv/bin/python bench/longpoll.py --debug         # DEBUG on, as `make run` (slower pages)
 
 One command, about three minutes. What runs, in a scratch directory on SQLite (the embedded
 default, no Redis) with production settings (DEBUG off, as bench/booking.py and bench/polling.py:
@@ -286,6 +287,11 @@ def main() -> None:
     parser.add_argument("--server", choices=["asgi", "wsgi"], default="asgi")
     parser.add_argument("--baseline", type=float, default=30, help="seconds without waiters")
     parser.add_argument("--seconds", type=float, default=100, help="most seconds with waiters")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="DEBUG on, as `make run` serves (every query logged, and quoted once more on SQLite)",
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="entrada-longpoll-"))
@@ -295,7 +301,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     common = {
         "DJANGO_SETTINGS_MODULE": "ticketing.settings",
-        "DEBUG": "0",
+        "DEBUG": "1" if args.debug else "0",
         "SECRET_KEY": "bench-" + secrets.token_hex(24),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "0",
@@ -381,8 +387,8 @@ def main() -> None:
         slots_url = f"{base}/api/v1/attractions/demo-harbour-museum/slots/?date={day}"
         requests.get(slots_url, timeout=30).raise_for_status()
         print(
-            f"server: {args.server} ({' '.join(web_cmd[2:8])} ...), {args.waiters} registers, "
-            f"{os.cpu_count()} cores",
+            f"server: {args.server} ({' '.join(web_cmd[2:8])} ...), DEBUG "
+            f"{'on' if args.debug else 'off'}, {args.waiters} registers, {os.cpu_count()} cores",
             flush=True,
         )
         sampler = multiprocessing.get_context("spawn").Process(
