@@ -468,9 +468,12 @@ def main() -> None:
         load = f"{min(loads):.2f}-{max(loads):.2f}" if loads else "?"
         print(f"{name} (load average {load}; {cpu[name]}):")
         for page in ("home", "availability"):
-            values = [s[2] for s in inside if s[1] == page]
+            timed = [(s[2], s[0]) for s in inside if s[1] == page]
+            values = [took for took, _sent in timed]
             figures[name, page] = values
-            print(f"  {page:<13} {summary(values)}")
+            # When the slowest came, into the phase: a burst (the registers' first waits) or not.
+            slowest = f"; slowest at +{max(timed)[1] - began:.0f} s" if timed else ""
+            print(f"  {page:<13} {summary(values)}{slowest}")
         figures[name, "load"] = load
 
     # Only changes a register was already waiting for: one made before its first request is
