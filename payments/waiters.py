@@ -13,6 +13,11 @@ process wake it:
   every WAIT_CHECK_INTERVAL seconds (slower while the Redis listener is connected, as a safety
   net for a lost message), and wakes the waiters whose payment left the state they know.
 
+A new wait is not checked by a query of its own: the caller has just read the payment, and a
+change between that read and the wait's start (which no announcement reaches) is found by the
+watcher's next check, which comes within WAIT_CHECK_INTERVAL whenever a wait is new, Redis or not.
+So 200 registers re-sending their waits together cost one query, not 200.
+
 Without Redis (the embedded default) a change made in another process (the task cluster) reaches
 its waiter within one check interval; with Redis at once. Both threads run only while needed and
 cost one database query per interval whatever the number of waiters.
@@ -28,6 +33,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import random
 import threading
 import time
 from collections import Counter
@@ -50,6 +56,10 @@ DEFAULTS = {
     # With the Redis listener connected the database check is only a safety net.
     "WAIT_SAFETY_CHECK_INTERVAL": 2.0,
     "WAIT_RETRY_AFTER": 2,
+    # A wait that sees no change ends after (1 - WAIT_SPREAD..1) x its seconds, at random: the
+    # registers that started together (a morning queue, a restart) then ask again spread out,
+    # not all in the same instant.
+    "WAIT_SPREAD": 0.1,
 }
 # SQLite allows 32766 parameters, older builds 999: stay well below either.
 _CHUNK = 500
@@ -65,12 +75,18 @@ class WaitOutcome(enum.Enum):
     REFUSED = "refused"  # a cap was reached: answer now, with Retry-After
 
 
+# What a database check saw of a changed payment: its state, and the waiter's `read` of it.
+Seen = tuple[str, object]
+
+
 @dataclass(eq=False)
 class Waiter:
     payment_id: int
     state: str
     holder: str
-    wake: Callable[[], None] = field(repr=False)
+    # Called from any thread, with what the watcher read when it found the change (else None).
+    wake: Callable[[Seen | None], None] = field(repr=False)
+    read: Callable[[Payment], object] | None = field(default=None, repr=False)
 
 
 class WaitHub:
@@ -82,13 +98,22 @@ class WaitHub:
         self._by_payment: dict[int, set[Waiter]] = {}
         self._per_holder: Counter[str] = Counter()
         self._count = 0
+        # Waits no database check has seen yet (see the module's docstring).
+        self._unchecked = 0
+        # Waits that ended with no change and want their payment as it is now (refresh()).
+        self._refresh: set[Waiter] = set()
         self._watcher: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self.redis_listening = False
 
     # --- holding and releasing ---------------------------------------------------------------
     def acquire(
-        self, payment_id: int, state: str, holder: str, wake: Callable[[], None]
+        self,
+        payment_id: int,
+        state: str,
+        holder: str,
+        wake: Callable[[Seen | None], None],
+        read: Callable[[Payment], object] | None = None,
     ) -> Waiter | None:
         """Register a wait, or None when the holder's or the process's cap is reached."""
         with self._lock:
@@ -96,10 +121,11 @@ class WaitHub:
                 return None
             if holder and self._per_holder[holder] >= conf("WAITS_PER_TERMINAL"):
                 return None
-            waiter = Waiter(payment_id, state, holder, wake)
+            waiter = Waiter(payment_id, state, holder, wake, read)
             self._by_payment.setdefault(payment_id, set()).add(waiter)
             self._per_holder[holder] += 1
             self._count += 1
+            self._unchecked += 1
             self._start_threads()
             self._waiting.notify_all()
         return waiter
@@ -123,16 +149,30 @@ class WaitHub:
             return self._count if holder is None else self._per_holder.get(holder, 0)
 
     # --- waking ------------------------------------------------------------------------------
+    def refresh(self, waiter: Waiter) -> None:
+        """Have the next check read the waiter's payment as it is now and hand it over, changed
+        or not (a wait that timed out answers with it)."""
+        with self._lock:
+            self._refresh.add(waiter)
+
     def wake_payments(self, payment_ids: Iterable[int]) -> None:
         with self._lock:
             woken = [w for pk in payment_ids for w in self._by_payment.get(pk, ())]
         for waiter in woken:
-            waiter.wake()
+            waiter.wake(None)
 
     def check_database(self) -> None:
-        """One query for every awaited payment; wake those no longer in their waiter's state."""
+        """One query for every awaited payment; wake those no longer in their waiter's state.
+
+        The changed payments, and those of the waits that asked for a refresh, are read whole in
+        one more query, and each waiter is handed its `read` of its payment: a woken or timed-out
+        wait then answers without a trip to a thread, a connection and a query of its own.
+        """
         with self._lock:
             known = {pk: {w.state for w in ws} for pk, ws in self._by_payment.items()}
+            refresh = {w for w in self._refresh if w in self._by_payment.get(w.payment_id, ())}
+            self._refresh.clear()
+            self._unchecked = 0
         if not known:
             return
         ids = list(known)
@@ -148,8 +188,27 @@ class WaitHub:
                 for w in ws
                 if w.state != current[pk]
             ]
-        for waiter in woken:
-            waiter.wake()
+        refresh -= set(woken)
+        wanted = list({w.payment_id for w in [*woken, *refresh]})
+        rows: dict[int, Payment] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            rows.update(
+                (p.pk, p) for p in Payment.objects.filter(pk__in=wanted[start : start + _CHUNK])
+            )
+        reads: dict[tuple[int, object], object] = {}  # one read per payment and kind of read
+        for waiter in [*woken, *refresh]:
+            payment = rows.get(waiter.payment_id)
+            seen = None
+            if payment is not None and (waiter in refresh or payment.state != waiter.state):
+                try:
+                    key = (payment.pk, waiter.read)
+                    if key not in reads:
+                        reads[key] = waiter.read(payment) if waiter.read else None
+                    seen = (payment.state, reads[key])
+                except Exception:
+                    # The waiter reads the payment itself instead.
+                    logger.exception("reading changed payment %s failed", payment.pk)
+            waiter.wake(seen)
 
     # --- the two threads ---------------------------------------------------------------------
     def _start_threads(self) -> None:
@@ -166,6 +225,7 @@ class WaitHub:
             self._listener.start()
 
     def _watch(self) -> None:
+        last_check = 0.0
         while True:
             with self._lock:
                 idle = not self._count
@@ -175,10 +235,19 @@ class WaitHub:
                 with self._lock:
                     while not self._count:
                         self._waiting.wait()
-            interval = conf(
-                "WAIT_SAFETY_CHECK_INTERVAL" if self.redis_listening else "WAIT_CHECK_INTERVAL"
-            )
-            time.sleep(interval)  # real time: this paces database reads, not payment steps
+            time.sleep(conf("WAIT_CHECK_INTERVAL"))  # real time: paces database reads
+            with self._lock:
+                # With Redis, changes arrive by pub/sub: check only for new waits (see the
+                # module's docstring) and now and then as a safety net for a lost message.
+                due = (
+                    not self.redis_listening
+                    or self._unchecked
+                    or self._refresh
+                    or time.monotonic() - last_check >= conf("WAIT_SAFETY_CHECK_INTERVAL")
+                )
+            if not due:
+                continue
+            last_check = time.monotonic()
             try:
                 self.check_database()
             except Exception:
@@ -251,6 +320,11 @@ def announce_change(payment_id: int) -> None:
         logger.warning("could not publish the change of payment %s", payment_id, exc_info=True)
 
 
+def spread(seconds: float) -> float:
+    """A wait's length: `seconds`, less up to WAIT_SPREAD of it at random (see DEFAULTS)."""
+    return seconds * (1.0 - conf("WAIT_SPREAD") * random.random())
+
+
 def _current_state(payment_id: int) -> str | None:
     return Payment.objects.filter(pk=payment_id).values_list("state", flat=True).first()
 
@@ -265,10 +339,15 @@ def _current(payment_id: int, state: str, read: Callable[[Payment], object] | No
     return payment.state, read(payment)
 
 
+# Longest a timed-out wait waits for the watcher's read (one check interval, normally).
+REFRESH_WAIT = 5.0
+
+
 @dataclass(frozen=True)
 class WaitResult:
     outcome: WaitOutcome
-    # What `read` returned for the changed payment (CHANGED with a `read` only).
+    # What `read` returned for the payment at the end (with a `read` only; None when it could
+    # not be read for the caller: it reads the payment itself then).
     value: object = None
 
 
@@ -282,37 +361,61 @@ async def wait_for_change(
 ) -> WaitResult:
     """Await until the payment leaves `state`, `seconds` pass, or the wait is refused (a cap).
 
-    `read`, if given, is applied to the changed payment in the same trip to a thread as the read
-    that saw the change (the API serializes it there). Cancelled (the client went away), the wait
-    releases its place at once like any other ending.
+    The caller has just read the payment in `state`; a change since is found by the watcher's
+    next check (see the module's docstring), so a wait costs no query until it is woken. `read`,
+    if given, is applied to the payment as it is at the end (the API serializes it) and returned
+    as the result's value: by the watcher, in its batched read, when its check found the change
+    or the wait timed out; otherwise in the one trip to a thread that confirms an announced
+    change. Cancelled (the client went away), the wait releases its place at once like any other
+    ending.
     """
     loop = asyncio.get_running_loop()
     event = asyncio.Event()
+    found: list[Seen] = []  # what the watcher read, when it was the one to wake this wait
 
-    def wake() -> None:
+    def deliver(seen: Seen | None) -> None:
+        if seen is not None:
+            found.append(seen)
+        event.set()
+
+    def wake(seen: Seen | None) -> None:
         # The request's loop may be closed already (its client went away): nothing to wake.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(deliver, seen)
 
-    waiter = hub.acquire(payment_id, state, holder, wake)
+    waiter = hub.acquire(payment_id, state, holder, wake, read)
     if waiter is None:
         return WaitResult(WaitOutcome.REFUSED)
     look = sync_to_async(_current)
     try:
         ends = loop.time() + max(0.0, float(seconds))
-        # A change between the caller's read and acquire() woke nobody: look once more.
-        current, value = await look(payment_id, state, read)
-        while current == state:
+        while True:
             remaining = ends - loop.time()
             if remaining <= 0:
-                return WaitResult(WaitOutcome.TIMED_OUT)
+                break
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
-                return WaitResult(WaitOutcome.TIMED_OUT)
+                break
             event.clear()
-            current, value = await look(payment_id, state, read)
-        return WaitResult(WaitOutcome.CHANGED, value)
+            if found:
+                current, value = found[-1]
+                found.clear()
+            else:
+                current, value = await look(payment_id, state, read)
+            if current != state:
+                return WaitResult(WaitOutcome.CHANGED, value)
+        if read is None:
+            return WaitResult(WaitOutcome.TIMED_OUT)
+        # No change in time: the payment as it is now, read by the watcher with the others due.
+        hub.refresh(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), REFRESH_WAIT)
+        if not found:  # the watcher could not read it: the caller reads it itself
+            return WaitResult(WaitOutcome.TIMED_OUT)
+        current, value = found[-1]
+        changed = WaitOutcome.CHANGED if current != state else WaitOutcome.TIMED_OUT
+        return WaitResult(changed, value)
     finally:
         hub.release(waiter)
 
@@ -320,7 +423,7 @@ async def wait_for_change(
 def wait_for_change_blocking(payment_id: int, *, state: str, seconds: float) -> WaitOutcome:
     """The same wait for synchronous callers (commands, tests): it holds the calling thread."""
     event = threading.Event()
-    waiter = hub.acquire(payment_id, state, "", event.set)
+    waiter = hub.acquire(payment_id, state, "", lambda seen: event.set())
     if waiter is None:
         return WaitOutcome.REFUSED
     try:

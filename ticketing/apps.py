@@ -8,6 +8,8 @@ class TicketingConfig(AppConfig):
 
     def ready(self) -> None:
         # Orders learn of their payments' outcomes through payments' signals (docs/architecture.md).
-        from . import receivers
+        from . import receivers, shop_cache
 
         receivers.connect()
+        # The shop's cached home page forgets its cards when the catalogue changes.
+        shop_cache.connect()

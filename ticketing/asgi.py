@@ -1,12 +1,15 @@
 """ASGI entry point, what `make run` and production serve: gunicorn with uvicorn workers
-(`gunicorn ticketing.asgi -k uvicorn_worker.UvicornWorker`). The partner API's long polls are
-awaited there without a thread each (payments.waiters); every other view runs as before, on a
-thread of its own per request."""
+(`gunicorn ticketing.asgi -k uvicorn_worker.UvicornWorker`). The site's handler
+(ticketing/asgi_handler.py) runs each request's middleware and view in one trip to a thread of
+its own, and awaits the partner API's long polls on the event loop without a thread
+(payments.waiters)."""
 
 import os
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
+
+from ticketing.asgi_handler import SiteASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
 # Each request's synchronous code runs on a new thread here, so a connection kept open past its
@@ -14,4 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
 # Django advises for ASGI. Task workers (qcluster) keep their persistent connections.
 for database in settings.DATABASES.values():
     database["CONN_MAX_AGE"] = 0
-application = get_asgi_application()
+# What django.core.asgi.get_asgi_application does, with the site's handler.
+django.setup(set_prefix=False)
+
+application = SiteASGIHandler()

@@ -166,7 +166,8 @@ else:
 
 # --- Cache ------------------------------------------------------------------------------------
 # Rate limits (order look-up, API throttles) must be shared by every web worker, so the cache is
-# never per-process: Redis when configured, otherwise files beside the embedded database.
+# never per-process: Redis when configured, otherwise files beside the embedded database (Django's
+# file cache, culled sparingly: ticketing/file_cache.py).
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -178,8 +179,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "ticketing.file_cache.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # Far above the rate-limit counters a busy site keeps (one per terminal, per client
+            # address), so that culling never deletes live ones.
+            "OPTIONS": {"MAX_ENTRIES": 10000},
         }
     }
 

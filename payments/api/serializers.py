@@ -5,6 +5,7 @@ same rules again (it is also called by the shop, the POS and the admin).
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import date
 from decimal import Decimal
@@ -232,7 +233,25 @@ class WaitQuerySerializer(serializers.Serializer):
     )
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class FieldsBuiltOnce:
+    """A ModelSerializer whose fields are built from the model once per process, then copied.
+
+    DRF builds a ModelSerializer's fields afresh for every instance (model introspection, labels,
+    validators): for the payment read, which a long-polling register gets serialized twice per
+    request, that cost more than the database reads (bench/longpoll.py, profiled). A copy of
+    fields built once is the same fields, unbound, as DRF's own.
+    """
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = super().get_fields()
+            cls._built_fields = built  # same value if two threads race here
+        return copy.deepcopy(built)
+
+
+class PaymentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     amount = serializers.SerializerMethodField()
     amount_cny = serializers.SerializerMethodField()

@@ -11,7 +11,7 @@ urlpatterns = [
     path("payments/", views.PaymentCollectionView.as_view(), name="payments"),
     # Before "payments/<id>/", which would take "summary" for an id.
     path("payments/summary/", views.PaymentDaySummaryView.as_view(), name="payments-summary"),
-    path("payments/<str:payment_id>/", views.payment_detail, name="payment"),
+    path("payments/<str:payment_id>/", views.PaymentDetailView.as_view(), name="payment"),
     path(
         "payments/<str:payment_id>/cancel/",
         views.PaymentCancelView.as_view(),

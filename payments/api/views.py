@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -228,10 +228,13 @@ class PaymentDetailView(PartnerView):
         },
     )
     def get(self, request: Request, payment_id: str) -> Response:
-        """The answer as of now; with `wait`, also what payment_detail should await.
+        """The payment as of now; with `wait`, as of its change or the wait's end.
 
         Authentication, throttling, validation and the store check all happen here, once, before
-        any wait: the wait itself is payment_detail's (awaited, so it holds no thread).
+        any wait. Under the site's ASGI handler (ticketing/asgi_handler.py) the wait is deferred:
+        awaited on the event loop after this thread's work is done, so hundreds of registers
+        waiting for their buyers' PINs hold no thread from a pool and no database connection.
+        Elsewhere (WSGI, Django's test client) this thread waits.
         """
         query = WaitQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -242,12 +245,16 @@ class PaymentDetailView(PartnerView):
         # A final payment will not change, and one already past the state the register knows
         # is news: answer both at once rather than hold anything for nothing.
         if wait and not payment.is_final and payment.state == known:
-            response.long_poll = LongPoll(
+            poll = LongPoll(
                 payment_id=payment.pk,
                 state=known,
-                seconds=wait,
+                seconds=waiters.spread(wait),
                 holder=f"terminal:{request.user.pk}",
             )
+            if getattr(request, "deferrable", False):
+                response.deferred = poll.finish
+            else:
+                async_to_sync(poll.finish)(response)
         return response
 
 
@@ -255,8 +262,33 @@ class PaymentDetailView(PartnerView):
 class LongPoll:
     payment_id: int
     state: str
-    seconds: int
+    seconds: float
     holder: str
+
+    async def finish(self, response: Response) -> None:
+        """Wait for the payment to leave `state`, then put it as it is then into `response`.
+
+        Past a cap (waits per terminal, per process) the register gets the answer it has at once
+        with Retry-After, never a place in a queue.
+        """
+        result = await waiters.wait_for_change(
+            self.payment_id,
+            state=self.state,
+            seconds=self.seconds,
+            holder=self.holder,
+            read=_payment_data,
+        )
+        if result.outcome is waiters.WaitOutcome.REFUSED:
+            response["Retry-After"] = str(waiters.conf("WAIT_RETRY_AFTER"))
+            return
+        # The payment as read at the wait's end (changed, or not: fields besides the state, such
+        # as its times, may have moved), or, when the wait could not read it, read here.
+        fresh = result.value or await sync_to_async(_payment_data_by_id)(self.payment_id)
+        if fresh is None:  # the row is gone (never in use): the first answer stands
+            return
+        response.data = fresh
+        if response.is_rendered:  # deferred: the handler rendered the first answer already
+            response.content = response.rendered_content
 
 
 def _payment_data(payment: Payment) -> dict:
@@ -266,45 +298,6 @@ def _payment_data(payment: Payment) -> dict:
 def _payment_data_by_id(payment_id: int) -> dict | None:
     payment = Payment.objects.filter(pk=payment_id).first()
     return _payment_data(payment) if payment is not None else None
-
-
-_payment_detail_now = PaymentDetailView.as_view()
-
-
-async def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
-    """GET /api/v1/payments/{id}/: PaymentDetailView's answer, after its `wait` if it asks one.
-
-    Under ASGI the wait is an awaited event (payments.waiters), so hundreds of registers waiting
-    for their buyers' PINs hold no web thread. Past a cap (waits per terminal, per process) the
-    register gets the current state at once with Retry-After, never a place in a queue.
-    """
-    response = await sync_to_async(_payment_detail_now)(request, payment_id=payment_id)
-    poll = getattr(response, "long_poll", None)
-    if poll is None:
-        return response
-    result = await waiters.wait_for_change(
-        poll.payment_id,
-        state=poll.state,
-        seconds=poll.seconds,
-        holder=poll.holder,
-        read=_payment_data,
-    )
-    if result.outcome is waiters.WaitOutcome.REFUSED:
-        response["Retry-After"] = str(waiters.conf("WAIT_RETRY_AFTER"))
-        return response
-    # Changed: the payment as read when the change was seen. Timed out: read again, as fields
-    # besides the state (query count, times) may have moved.
-    fresh = result.value or await sync_to_async(_payment_data_by_id)(poll.payment_id)
-    if fresh is not None:  # None: the row is gone (never in use); the first read stands
-        response.data = fresh
-    return response
-
-
-# The schema generator and Django's URL tools see the DRF view behind the function (its class,
-# csrf_exempt), but not as the function itself: `__wrapped__` would make it look synchronous.
-payment_detail.__dict__.update(
-    {k: v for k, v in _payment_detail_now.__dict__.items() if k != "__wrapped__"}
-)
 
 
 class PaymentCancelView(PartnerView):

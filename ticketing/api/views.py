@@ -130,7 +130,8 @@ class AvailabilityView(PublicView):
         if date_to < date_from or (date_to - date_from).days >= MAX_RANGE_DAYS:
             raise ValidationError({"to": [f"Choose 'to' within {MAX_RANGE_DAYS} days of 'from'."]})
         days = inventory.availability(attraction, date_from, date_to)
-        return Response(DaySerializer([asdict(day) for day in days], many=True).data)
+        # The serializers read the dataclasses' attributes: asdict() would deep-copy each slot.
+        return Response(DaySerializer(days, many=True).data)
 
 
 class SlotListView(PublicView):
@@ -148,7 +149,7 @@ class SlotListView(PublicView):
             raise ValidationError({"date": ["This parameter is required."]})
         days = inventory.availability(attraction, day, day)
         slots = days[0].slots if days else []
-        return Response(SlotSerializer([asdict(slot) for slot in slots], many=True).data)
+        return Response(SlotSerializer(slots, many=True).data)
 
 
 def _order_scope(request) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db.models import Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from payments import clock
-from ticketing import hold_limits, inventory, orders
+from ticketing import hold_limits, inventory, orders, shop_cache
 from ticketing.api.throttles import PublicOrderThrottle
 from ticketing.exceptions import TicketingError
 from ticketing.forms import TicketsForm
@@ -34,26 +33,8 @@ def _language() -> str:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    language = _language()
-    on_sale = Q(ticket_types__active=True)
-    # "From" is the cheapest ticket that costs something: a free infant ticket is no offer.
-    attractions = Attraction.objects.filter(active=True).annotate(
-        paid_from=Min("ticket_types__price", filter=on_sale & Q(ticket_types__price__gt=0)),
-        any_from=Min("ticket_types__price", filter=on_sale),
-    )
-    cards = [
-        {
-            "attraction": attraction,
-            "name": attraction.display_name(language),
-            "description": attraction.display_description(language),
-            "address": attraction.display_address(language),
-            "from_price": attraction.any_from
-            if attraction.paid_from is None
-            else attraction.paid_from,
-        }
-        for attraction in attractions
-    ]
-    return render(request, "shop/home.html", {"cards": cards})
+    # The cards come from the cache (ticketing/shop_cache.py): a warm home page reads no database.
+    return render(request, "shop/home.html", {"cards_html": shop_cache.home_cards(_language())})
 
 
 def _local_today(attraction: Attraction) -> date:
