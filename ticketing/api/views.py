@@ -181,7 +181,7 @@ class OrderCreateView(PublicView):
         },
         tags=["booking"],
     )
-    @idempotent(scope=_order_scope)
+    @idempotent(scope=_order_scope, atomic=True)
     def post(self, request):
         """Book: holds the places for the hold time. Keep `token` to read and pay the order."""
         data = OrderCreateSerializer(data=request.data)
@@ -208,8 +208,8 @@ class OrderCreateView(PublicView):
             buyer_name=values["buyer_name"],
             email=values["email"],
             language=values["language"],
+            client_key=hold_limits.client_key(request),
         )
-        hold_limits.remember(request, order, session=False)
         body = created_body(order, slot)
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -12,7 +12,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from payments import clock
+from payments import clock, rows
 
 from .. import inventory
 from ..exceptions import InvalidBooking, InvalidBuyer, InvalidQuantity, SlotUnavailable, SoldOut
@@ -144,12 +144,14 @@ def create_order(
     language: str,
     channel: str = Order.Channel.ONLINE,
     actor: str = "buyer",
+    client_key: str = "",
 ) -> Order:
     """Book: validate, then hold the places for the hold time, atomically; or raise.
 
     `channel` box_office (a counter sale): the e-mail and the name may be empty (then no ticket
     e-mail), and the slot is sold until it ends (the visitor is at the door); online, until it
-    starts.
+    starts. `client_key`: the booking client's hashed address (ticketing.hold_limits), counted
+    against its cap of unpaid holds.
 
     Raises SoldOut when the slot lacks the places (nothing is held), SlotUnavailable,
     InvalidQuantity, InvalidBuyer, or InvalidBooking when both the buyer's details and the
@@ -170,7 +172,9 @@ def create_order(
     )
     admissions = sum(tt.admissions * q for tt, q in chosen)
     total = sum((tt.price * q for tt, q in chosen), Decimal("0"))
-    args = (attraction, slot, chosen, admissions, total, name, address, lang, channel, actor)
+    args = (
+        attraction, slot, chosen, admissions, total, name, address, lang, channel, actor, client_key
+    )  # fmt: skip
     try:
         return _book(*args)
     except SoldOut:
@@ -192,18 +196,21 @@ def _book(*args) -> Order:
 
 
 def _book_once(
-    attraction, slot, chosen, admissions, total, name, address, lang, channel, actor
+    attraction, slot, chosen, admissions, total, name, address, lang, channel, actor, client_key
 ) -> Order:
     now = clock.now()
     with transaction.atomic():
         inventory.take_hold(slot.id, admissions)
-        order = Order.objects.create(
+        # rows.insert: the statements Order.objects.create() and bulk_create() would send, without
+        # building them anew for every booking (payments/rows.py).
+        order = Order(
             attraction=attraction,
             slot=slot,
             buyer_name=name,
             email=address,
             language=lang,
             channel=channel,
+            client_key=client_key,
             state=State.HELD,
             total=total,
             currency=attraction.currency,
@@ -212,8 +219,9 @@ def _book_once(
             created_at=now,
             updated_at=now,
         )
-        lines = OrderLine.objects.bulk_create(
-            [
+        rows.insert(order)
+        lines = [
+            rows.insert(
                 OrderLine(
                     order=order,
                     ticket_type=tt,
@@ -221,9 +229,9 @@ def _book_once(
                     unit_price=tt.price,
                     admissions_each=tt.admissions,
                 )
-                for tt, quantity in chosen
-            ]
-        )
+            )
+            for tt, quantity in chosen
+        ]
         # Booking creates the row in its first state: nothing to compare-and-set, only to record.
         record_event(
             order, "created", "", State.HELD, actor, admissions=admissions, slot=slot.id,

@@ -1,0 +1,56 @@
+"""rows.insert writes what Model.objects.create() would: every column, the model's defaults, each
+field's conversion for the database, and the new id."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from payments import rows
+from payments.api.models import IdempotencyRecord
+from ticketing.models import Order, OrderEvent
+
+
+def test_insert_sets_the_pk_and_reads_back_as_the_orm_would_write(db, clock):
+    now = clock.now()
+    record = rows.insert(
+        IdempotencyRecord(
+            scope="s",
+            key="k",
+            fingerprint="f",
+            state=IdempotencyRecord.State.DONE,
+            response_status=201,
+            response_body={"code": "ABC", "lines": [{"total": "1.50"}], "text": "故宫"},
+            created_at=now,
+            expires_at=now + timedelta(hours=24),
+        )
+    )
+    assert record.pk is not None and not record._state.adding
+    stored = IdempotencyRecord.objects.get(pk=record.pk)
+    assert stored.response_body == {"code": "ABC", "lines": [{"total": "1.50"}], "text": "故宫"}
+    assert (stored.created_at, stored.expires_at) == (now, now + timedelta(hours=24))
+    assert (stored.state, stored.response_status) == ("done", 201)
+
+
+def test_insert_keeps_the_models_defaults(booking, clock):
+    order = rows.insert(
+        Order(
+            attraction=booking.attraction,
+            slot=booking.slot(),
+            buyer_name="Ada",
+            email="ada@example.com",
+            language="en",
+            total=Decimal("160.00"),
+            currency="CNY",
+            admissions=2,
+            hold_expires_at=clock.now() + timedelta(minutes=15),
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    )
+    stored = Order.objects.get(pk=order.pk)
+    # Code and token come from the fields' defaults, as with Order.objects.create().
+    assert len(stored.code) == 8 and stored.code == order.code and stored.token == order.token
+    assert stored.total == Decimal("160.00") and stored.state == Order.State.HELD
+    event = rows.insert(OrderEvent(order_id=order.pk, at=clock.now(), kind="k", detail={"n": 1}))
+    assert OrderEvent.objects.get(pk=event.pk).detail == {"n": 1}
