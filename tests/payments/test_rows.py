@@ -1,5 +1,6 @@
 """rows.insert writes what Model.objects.create() would: every column, the model's defaults, each
-field's conversion for the database, and the new id."""
+field's conversion for the database, and the new id; rows.select reads back what a QuerySet
+would, converted the same way."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 
 from payments import rows
 from payments.api.models import IdempotencyRecord
-from ticketing.models import Order, OrderEvent
+from ticketing.models import Order, OrderEvent, TicketType, TimeSlot
 
 
 def test_insert_sets_the_pk_and_reads_back_as_the_orm_would_write(db, clock):
@@ -54,3 +55,28 @@ def test_insert_keeps_the_models_defaults(booking, clock):
     assert stored.total == Decimal("160.00") and stored.state == Order.State.HELD
     event = rows.insert(OrderEvent(order_id=order.pk, at=clock.now(), kind="k", detail={"n": 1}))
     assert OrderEvent.objects.get(pk=event.pk).detail == {"n": 1}
+
+
+def test_select_reads_what_the_orm_reads_and_follows_one_foreign_key(
+    booking, django_assert_num_queries
+):
+    slot = booking.slot(capacity=7)
+    with django_assert_num_queries(1):
+        (found,) = rows.select(
+            TimeSlot, {"id": slot.pk}, join="attraction", join_where={"slug": "test-garden"}
+        )
+        assert found.attraction.slug == "test-garden"  # joined, not read again
+    orm = TimeSlot.objects.select_related("attraction").get(pk=slot.pk)
+    for field in TimeSlot._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(orm, field.attname), field.name
+    assert found.starts_at.tzinfo is not None and found.is_open is True
+    for field in type(orm.attraction)._meta.concrete_fields:
+        assert getattr(found.attraction, field.attname) == getattr(orm.attraction, field.attname)
+    assert rows.select(TimeSlot, {"id": slot.pk}, join="attraction", join_where={"slug": "x"}) == []
+
+    on_sale = rows.select(TicketType, {"attraction_id": booking.attraction.pk, "active": True})
+    expected = TicketType.objects.filter(attraction=booking.attraction, active=True)
+    assert sorted((t.pk, t.price, t.admissions) for t in on_sale) == sorted(
+        (t.pk, t.price, t.admissions) for t in expected
+    )
+    assert all(isinstance(t.price, Decimal) for t in on_sale)
