@@ -10,8 +10,9 @@ right after Entrada, on the same cores:
 - Each database gets its own configuration (pretix.cfg) and data directory under that folder.
   SQLite: a database migrated once (`template.sqlite3`) and copied fresh for every run, as
   Entrada's bench starts from a fresh file. pretix's SQLite is left as pretix configures it
-  (rollback journal, deferred transactions): tried in WAL mode like Entrada's, its race failed
-  297 of 300 attempts with "database is locked" instead of the handful it fails as shipped.
+  (rollback journal, deferred transactions). Either way, in WAL mode like Entrada's or as it
+  ships, its race on SQLite fails nearly every attempt with "database is locked" (297 and 295 of
+  300 on 2 December 2026): pretix means SQLite for trying it out, PostgreSQL for production.
   PostgreSQL: a database of its own, `pretix_bench`, on the server of `DATABASE_URL`, created and
   migrated on first use; every run adds a new organizer. With `REDIS_URL` set pretix gets Redis as
   its cache, as Entrada does (the next database index, so the two never share keys); without it,

@@ -22,37 +22,52 @@ from typing import Any
 
 from django.db import connections
 from django.db.models import AutoField, BigAutoField, Field, Model, SmallAutoField
+from django.db.models.constants import OnConflict
 
 _AUTO = (AutoField, BigAutoField, SmallAutoField)
-_statements: dict[tuple[type[Model], str], tuple[str, list[Field], bool]] = {}
+_statements: dict[tuple[type[Model], str, bool], tuple[str, list[Field], bool]] = {}
 
 
-def _statement(model: type[Model], alias: str) -> tuple[str, list[Field], bool]:
-    key = (model, alias)
+def _statement(model: type[Model], alias: str, skip: bool) -> tuple[str, list[Field], bool]:
+    key = (model, alias, skip)
     if key not in _statements:
         connection = connections[alias]
-        quote = connection.ops.quote_name
+        ops, quote = connection.ops, connection.ops.quote_name
         meta = model._meta
         fields = [f for f in meta.concrete_fields if not isinstance(f, _AUTO)]
         returning = connection.features.can_return_columns_from_insert
-        sql = "INSERT INTO {} ({}) VALUES ({}){}".format(  # noqa: S608 (names from the model)
+        on_conflict = OnConflict.IGNORE if skip else None
+        sql = "{} {} ({}) VALUES ({}) {} {}".format(
+            ops.insert_statement(on_conflict=on_conflict),
             quote(meta.db_table),
             ", ".join(quote(f.column) for f in fields),
             ", ".join(["%s"] * len(fields)),
-            f" RETURNING {quote(meta.pk.column)}" if returning else "",
+            ops.on_conflict_suffix_sql(fields, on_conflict, None, None),
+            f"RETURNING {quote(meta.pk.column)}" if returning else "",
         )
-        _statements[key] = (sql, fields, returning)
+        _statements[key] = (" ".join(sql.split()), fields, returning)
     return _statements[key]
 
 
-def insert(obj: Model, using: str = "default") -> Model:
-    """INSERT `obj` (every concrete column but an automatic primary key) and set its pk."""
-    sql, fields, returning = _statement(type(obj), using)
+def insert(obj: Model, using: str = "default", *, skip_conflict: bool = False) -> Model | None:
+    """INSERT `obj` (every concrete column but an automatic primary key) and set its pk.
+
+    `skip_conflict`: a row breaking a unique constraint is not inserted (ON CONFLICT DO NOTHING;
+    SQLite's INSERT OR IGNORE also skips a NOT NULL or CHECK violation) and None is answered,
+    with no error, so a transaction around it goes on without a savepoint.
+    """
+    sql, fields, returning = _statement(type(obj), using, skip_conflict)
     connection = connections[using]
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+        if returning:
+            row = cursor.fetchone()
+            pk = row[0] if row else None
+        else:
+            pk = cursor.lastrowid if cursor.rowcount else None
+    if pk is None:
+        return None
     obj.pk = pk
     obj._state.adding = False
     obj._state.db = using

@@ -53,6 +53,13 @@ def _take_hold_sql() -> str:
 
 def take_hold(slot_id: int, admissions: int) -> None:
     """Hold `admissions` places in an open slot, or raise SoldOut (nothing changed)."""
+    if not hold(slot_id, admissions):
+        raise_not_held(slot_id)
+
+
+def hold(slot_id: int, admissions: int) -> bool:
+    """take_hold that answers False instead of raising: booking raises after its transaction,
+    which then needs no savepoint inside a caller's (ticketing/orders/booking.py)."""
     _require_atomic()
     if admissions < 0:
         raise ValueError("admissions must not be negative")
@@ -60,11 +67,14 @@ def take_hold(slot_id: int, admissions: int) -> None:
     # which cost more than the update itself (bench/booking.py).
     with connection.cursor() as cursor:
         cursor.execute(_take_hold_sql(), [admissions, slot_id, True, admissions])
-        taken = cursor.rowcount
-    if not taken:
-        if not TimeSlot.objects.filter(pk=slot_id, is_open=True).exists():
-            raise SlotUnavailable()
-        raise SoldOut()
+        return bool(cursor.rowcount)
+
+
+def raise_not_held(slot_id: int) -> None:
+    """Why hold() found no room: the slot is closed (SlotUnavailable) or full (SoldOut)."""
+    if not TimeSlot.objects.filter(pk=slot_id, is_open=True).exists():
+        raise SlotUnavailable()
+    raise SoldOut()
 
 
 def release_hold(slot_id: int, admissions: int) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import transaction
+
 from payments import rows
 from payments.api.models import IdempotencyRecord
 from ticketing.models import Order, OrderEvent, TicketType, TimeSlot
@@ -80,3 +82,26 @@ def test_select_reads_what_the_orm_reads_and_follows_one_foreign_key(
         (t.pk, t.price, t.admissions) for t in expected
     )
     assert all(isinstance(t.price, Decimal) for t in on_sale)
+
+
+def test_insert_skipping_a_conflict_answers_none_and_leaves_the_transaction_usable(booking, clock):
+    taken = booking.order(booking.slot())
+    twin = Order(
+        code=taken.code,
+        attraction=booking.attraction,
+        slot=taken.slot,
+        buyer_name="Twin",
+        email="twin@example.com",
+        language="en",
+        total=Decimal("1"),
+        currency="CNY",
+        admissions=1,
+        hold_expires_at=clock.now(),
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    with transaction.atomic():
+        assert rows.insert(twin, skip_conflict=True) is None and twin.pk is None
+        twin.code = "ZZZZZZZZ"
+        assert rows.insert(twin, skip_conflict=True) is twin and twin.pk is not None
+    assert Order.objects.filter(code__in=[taken.code, "ZZZZZZZZ"]).count() == 2
