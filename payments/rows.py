@@ -1,7 +1,7 @@
 """Rows inserted on hot paths without the ORM's per-statement building.
 
 `Model.objects.create()` builds an InsertQuery, compiles it to the same SQL text on every call and
-sends save signals nobody here listens to: on the booking path (five inserts) that was a fifth of
+sends save signals nobody here listens to: on the booking path (four inserts) that was a fifth of
 an order's CPU (bench/booking.py). `insert()` keeps what matters, the model's defaults (from the
 instance), each field's own conversion to the database's value (`pre_save`, `get_db_prep_save`)
 and the new id (RETURNING), and builds each model's statement text once per process.
