@@ -1,24 +1,24 @@
 """Booking benchmark: the public API served by gunicorn (2 workers), on SQLite and PostgreSQL,
 and with `--peer pretix` the same workload against pretix 2026.8.0 in the same run.
 
-(a) Orders placed one after another, 200 and for at least 10 s: orders/s, median and p95 latency,
-and the server's CPU time per order (its gunicorn processes, from /proc: hardly affected by other
-work on the machine, unlike the wall-clock figures). (b) A race: 32 threads
-make 300 attempts for 100 places: sold (must be 100), sold-out answers, errors (must be 0), wall
-time. Targets, as the ratio of (a) to pretix's measured in the same run: goal 20x, floor 15x, on
+(a) Orders placed one after another, 200 and for at least 10 s: orders/s, median and p95
+latency, and the server's CPU time per order (its gunicorn processes, from /proc: hardly affected
+by other work on the machine, unlike the wall-clock figures). (b) A race: 32 threads make 300
+attempts for 100 places: sold (must be 100), sold-out answers, errors (must be 0), wall time. Targets, as the ratio of (a) to pretix's measured in the same run: goal 20x, floor 15x, on
 SQLite and on PostgreSQL, with 0 race errors.
 
     .venv/bin/python bench/booking.py --peer pretix   # SQLite (fresh files in a temp dir)
     DATABASE_URL=postgres://... .venv/bin/python bench/booking.py --peer pretix  # then PostgreSQL
 
-Entrada runs with DEBUG off under gunicorn gthread workers (2 x 8 threads), SQLite in WAL mode
-with IMMEDIATE transactions. Request throttling and the per-address hold cap are switched off (the
+Entrada runs with DEBUG off under gunicorn gthread workers (2 x 8 threads; not the uvicorn ASGI
+workers `manage.py serve` uses: pretix is a WSGI application, and one server shape for both keeps
+the comparison about the applications), SQLite in WAL mode with IMMEDIATE transactions. Request throttling and the per-address hold cap are switched off (the
 benchmark is one client address); the idempotency key is sent and stored as any client would.
 Warm-up requests (imports, first connections, prepared statements) are not timed.
 
 The peer (bench/pretix_peer.py installs it under var/peers/ on first use) runs in the same
-gunicorn shape, one after the other with Entrada on the same cores, on its own database of the
-same kind, so both see the same machine load. What is comparable: Entrada's booking API creates
+gunicorn shape, right after Entrada on the same cores, on its own database of the same kind
+(pretix_peer.py says how it is configured). What is comparable: Entrada's booking API creates
 an unpaid order that holds places against a slot's capacity, behind an idempotency key. pretix's
 nearest equivalent is its REST API's order creation (`POST /api/v1/organizers/O/events/E/orders/`
 with a team API token and `X-Idempotency-Key`): one request creates a pending order whose
@@ -26,8 +26,8 @@ positions count against the time slot's (subevent's) quota, which pretix checks 
 lock; the race's sold-out answer is its 400 naming the quota. Its shop checkout is not
 comparable: a cart, a questions step and a confirm step take several requests and pages per
 order, which would measure its templates, not its booking. pretix is given the lighter order (an
-e-mail and the positions, no names; no e-mail sent); the load averages are printed with the
-figures, since the machine may be shared.
+e-mail and the positions, no names; no e-mail sent). Each phase's load average is printed with its
+figures: on a shared machine the two sides may not get the same share of it.
 """
 
 from __future__ import annotations
