@@ -2,9 +2,10 @@
 
 Without a cap, one client could book a slot empty (each order holds up to
 TICKETING_MAX_ADMISSIONS places for TICKETING_HOLD_MINUTES) and book it again when the holds end.
-The shop page and the public API check `ensure_room()` before creating an order and call
-`remember()` right after: the session keeps its order codes, and the order keeps a keyed hash of
-the client address (`Order.client_key`), never the address itself. An order counts while it is
+The shop page and the public API check `ensure_room()` before creating an order, create it with
+`client_key(request)` (the order keeps a keyed hash of the client address, `Order.client_key`,
+never the address itself: written in the order's own INSERT), and pages call `remember()` right
+after, so the browser session keeps its order codes. An order counts while it is
 held (hold not yet over) or awaiting payment. Two requests racing past the check can exceed a cap
 by the requests in flight at once, which the per-address booking rate keeps small.
 """
@@ -60,10 +61,6 @@ def ensure_room(request, *, session: bool) -> None:
             raise TooManyHolds()
 
 
-def remember(request, order: Order, *, session: bool) -> None:
-    """Attribute a new order to its client (address always, browser session for pages)."""
-    key = client_key(request)
-    Order.objects.filter(pk=order.pk).update(client_key=key)
-    order.client_key = key
-    if session:
-        request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, []), order.code]
+def remember(request, order: Order) -> None:
+    """Attribute a new order to the browser session that booked it (pages)."""
+    request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, []), order.code]

@@ -19,6 +19,13 @@ The record is inserted before the work runs and the unique (scope, key) constrai
   Finishing or releasing a record also compares `created_at`, so a request that was only slow,
   not dead, cannot overwrite or delete the record of the retry that took it over.
 Records expire after IDEMPOTENCY_TTL (24 h); `purge_expired()` deletes them.
+
+Work that only writes to this database (a booking: no gateway call, no e-mail) can instead run
+with `atomic=True` (`run_once_atomic`): the work and the record of its answer commit in one
+transaction, or neither does. No record is ever seen in progress: a concurrent duplicate waits on
+the unique constraint (PostgreSQL) or the write lock (SQLite's IMMEDIATE transactions), then finds
+the answer and replays it, its own work rolled back. It costs one INSERT and no commit of its own,
+where the claim, the finish and their commits cost three statements of a booking's dozen.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from payments import clock
+from payments import clock, rows
 from payments.api.models import IdempotencyRecord
 from payments.conf import conf
 
@@ -196,8 +203,7 @@ def _finish(scope: str, key: str, claim: _Claim, status: int, body: Any) -> None
     ).update(
         state=IdempotencyRecord.State.DONE,
         response_status=status,
-        # PostgreSQL's jsonb cannot hold U+0000, which a refusal may quote back from the request.
-        response_body=json.loads(json.dumps(body, cls=JSONEncoder).replace("\\u0000", "\\ufffd")),
+        response_body=_storable(body),
     )
 
 
@@ -235,12 +241,72 @@ def run_once(
     return StoredResponse(status, body)
 
 
-def idempotent(scope: Callable[[Request], str]) -> Callable:
+class _Unstored(Exception):
+    """Rolls the atomic work back when its answer is not to be stored (5xx)."""
+
+    def __init__(self, status: int, body: Any):
+        self.status, self.body = status, body
+
+
+def run_once_atomic(
+    *, scope: str, key: str, fingerprint: str, work: Callable[[], tuple[int, Any]]
+) -> StoredResponse:
+    """As run_once, for work that only writes to the default database: the work and the record
+    of its answer are one transaction. Answers of 500 and above, and exceptions, roll the work
+    back and store nothing. Raises KeyReused (409) when the key already answered another request.
+    """
+    for _round in range(3):
+        now = clock.now()
+        try:
+            with transaction.atomic():
+                status, body = work()
+                if status >= 500:
+                    raise _Unstored(status, body)
+                rows.insert(
+                    IdempotencyRecord(
+                        scope=scope,
+                        key=key,
+                        fingerprint=fingerprint,
+                        state=IdempotencyRecord.State.DONE,
+                        response_status=status,
+                        response_body=_storable(body),
+                        created_at=now,
+                        expires_at=now + IDEMPOTENCY_TTL,
+                    )
+                )
+            return StoredResponse(status, body)
+        except _Unstored as unstored:
+            return StoredResponse(unstored.status, unstored.body)
+        except IntegrityError:
+            # The key answered first, elsewhere or before (a retry): this work is rolled back.
+            record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+            if record is None:
+                raise  # not the key's constraint: the work's own error
+        if record.expires_at <= now:
+            IdempotencyRecord.objects.filter(pk=record.pk, expires_at__lte=now).delete()
+            continue
+        if record.fingerprint != fingerprint:
+            raise KeyReused()
+        if record.state == IdempotencyRecord.State.DONE:
+            logger.info("idempotency replay scope=%s status=%s", scope, record.response_status)
+            return StoredResponse(record.response_status, record.response_body, replayed=True)
+        raise RequestInProgress()  # a key claimed by run_once for work that is not atomic
+    raise RequestInProgress()
+
+
+def _storable(body: Any) -> Any:
+    # PostgreSQL's jsonb cannot hold U+0000, which a refusal may quote back from the request.
+    return json.loads(json.dumps(body, cls=JSONEncoder).replace("\\u0000", "\\ufffd"))
+
+
+def idempotent(scope: Callable[[Request], str], *, atomic: bool = False) -> Callable:
     """Decorate a DRF view method: requires the Idempotency-Key header and runs the method once.
 
     Errors the method raises are turned into responses by the view's exception handler first, so
-    a 4xx answer is stored and replayed like a success.
+    a 4xx answer is stored and replayed like a success. `atomic`: the method only writes to the
+    database, and runs in one transaction with its record (run_once_atomic).
     """
+    runner = run_once_atomic if atomic else run_once
 
     def decorator(method: Callable) -> Callable:
         @functools.wraps(method)
@@ -257,7 +323,7 @@ def idempotent(scope: Callable[[Request], str]) -> Callable:
                     response = view.handle_exception(exc)
                 return response.status_code, response.data
 
-            result = run_once(scope=scope(request), key=key, fingerprint=fingerprint, work=work)
+            result = runner(scope=scope(request), key=key, fingerprint=fingerprint, work=work)
             response = Response(result.body, status=result.status)
             if result.replayed:
                 response[REPLAYED_HEADER] = "true"

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -15,12 +16,14 @@ from rest_framework.views import APIView
 from payments.api.auth import IsTerminal, TerminalTokenAuthentication
 from payments.api.idempotency import (
     IDEMPOTENCY_TTL,
+    KeyReused,
     RequestInProgress,
     _take_over,
     idempotent,
     purge_expired,
     request_fingerprint,
     run_once,
+    run_once_atomic,
     stale_after,
 )
 from payments.api.models import IdempotencyRecord, Store
@@ -326,3 +329,75 @@ def test_a_slow_request_ending_leaves_the_retrys_claim_alone(transactional_db, c
         for thread in (slow, retry):
             if thread.ident is not None:  # started
                 thread.join(10)
+
+
+# --- atomic=True: the work and its record are one transaction --------------------------------
+
+
+def _store_work(name: str, status: int = 201):
+    """Work that leaves a trace (a Store) so a test can tell whether it was kept."""
+
+    def work():
+        Store.objects.create(store_id=f"A{Store.objects.count()}", name=name)
+        return status, {"name": name}
+
+    return work
+
+
+def test_atomic_work_commits_with_its_answer_and_a_retry_replays_it(db):
+    first = run_once_atomic(scope="s", key="k", fingerprint="f", work=_store_work("one"))
+    record = IdempotencyRecord.objects.get()
+    assert (first.status, first.body, first.replayed) == (201, {"name": "one"}, False)
+    assert (record.state, record.response_status) == (IdempotencyRecord.State.DONE, 201)
+    # The retry's work runs, meets the stored answer and is rolled back: one Store, one answer.
+    again = run_once_atomic(scope="s", key="k", fingerprint="f", work=_store_work("two"))
+    assert (again.status, again.body, again.replayed) == (201, {"name": "one"}, True)
+    assert list(Store.objects.values_list("name", flat=True)) == ["one"]
+
+
+def test_atomic_work_answering_5xx_or_raising_leaves_nothing(db):
+    failed = run_once_atomic(scope="s", key="k", fingerprint="f", work=_store_work("x", 503))
+    assert failed.status == 503
+    with pytest.raises(ZeroDivisionError):
+        run_once_atomic(scope="s", key="k", fingerprint="f", work=lambda: (1 / 0, None))
+    assert not Store.objects.exists() and not IdempotencyRecord.objects.exists()
+    # The key is still free: the next attempt runs and is kept.
+    assert run_once_atomic(scope="s", key="k", fingerprint="f", work=_store_work("y")).status == 201
+    assert Store.objects.count() == 1
+
+
+def test_atomic_key_reused_for_another_request_is_refused_and_its_work_undone(db):
+    run_once_atomic(scope="s", key="k", fingerprint="f", work=_store_work("one"))
+    with pytest.raises(KeyReused):
+        run_once_atomic(scope="s", key="k", fingerprint="other", work=_store_work("two"))
+    assert Store.objects.count() == 1
+
+
+def test_atomic_work_forgets_an_expired_record_of_its_key(db, clock):
+    run_once_atomic(scope="s", key="k", fingerprint="f", work=_store_work("one"))
+    clock.advance(IDEMPOTENCY_TTL.total_seconds() + 1)
+    fresh = run_once_atomic(scope="s", key="k", fingerprint="other", work=_store_work("two"))
+    assert (fresh.status, fresh.replayed) == (201, False)
+    assert IdempotencyRecord.objects.get().fingerprint == "other"
+
+
+def test_atomic_work_meeting_a_key_in_progress_is_told_to_wait(db, clock):
+    # A key claimed by run_once (work that is not atomic) and not finished yet.
+    IdempotencyRecord.objects.create(
+        scope="s", key="k", fingerprint="f", expires_at=clock.now() + IDEMPOTENCY_TTL
+    )
+    with pytest.raises(RequestInProgress):
+        run_once_atomic(scope="s", key="k", fingerprint="f", work=_store_work("one"))
+    assert not Store.objects.exists()
+
+
+def test_an_integrity_error_of_the_work_itself_is_not_taken_for_the_key(db):
+    Store.objects.create(store_id="DUP", name="first")
+
+    def work():
+        Store.objects.create(store_id="DUP", name="second")
+        return 201, {}
+
+    with pytest.raises(IntegrityError):
+        run_once_atomic(scope="s", key="k", fingerprint="f", work=work)
+    assert not IdempotencyRecord.objects.exists()

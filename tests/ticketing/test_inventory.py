@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 import pytest
 from django.core.management import call_command
@@ -312,3 +313,17 @@ def test_a_free_order_is_paid_at_once_without_a_payment(
     assert order.state == Order.State.PAID and order.payment is None
     assert order.tickets.count() == 2 and len(queued) == 1  # the ticket e-mail
     assert counters(slot) == (0, 2)
+
+
+def test_a_booking_whose_order_code_is_taken_draws_another_and_holds_once(booking, monkeypatch):
+    """Codes are random (31^8): when one drawn is already taken, the booking draws again inside
+    the same transaction, without a savepoint, and holds its places once."""
+    slot = booking.slot(capacity=5)
+    first = booking.order(slot)
+    drawn = iter(first.code + "ABCDEFGH" + first.code)  # taken, then free, then (unused)
+    monkeypatch.setattr(secrets, "choice", lambda alphabet: next(drawn))
+    second = booking.order(slot, adult=2)
+    assert second.code == "ABCDEFGH" and second.pk != first.pk
+    slot.refresh_from_db()
+    assert slot.held == 3
+    assert Order.objects.filter(code=first.code).count() == 1

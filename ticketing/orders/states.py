@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from payments import clock
+from payments import clock, rows
 
 from ..models import Order, OrderEvent
 from ..reports import ledger
@@ -28,14 +28,16 @@ def record_event(
     order: Order, kind: str, from_state: str, to_state: str, actor: str, **detail
 ) -> None:
     """An audit record; on its own only for what changes no state (a mismatch, a duplicate)."""
-    OrderEvent.objects.create(
-        order_id=order.pk,
-        at=clock.now(),
-        kind=kind,
-        from_state=from_state,
-        to_state=to_state,
-        actor=actor[:120],
-        detail=detail,
+    rows.insert(  # one per state change: the statement is built once (payments/rows.py)
+        OrderEvent(
+            order_id=order.pk,
+            at=clock.now(),
+            kind=kind,
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor[:120],
+            detail=detail,
+        )
     )
 
 

@@ -150,12 +150,13 @@ def tickets(request: HttpRequest, slug: str, slot_id: int) -> HttpResponse:
                     buyer_name=form.cleaned_data["buyer_name"],
                     email=form.cleaned_data["email"],
                     language=language,
+                    client_key=hold_limits.client_key(request),
                 )
             except TicketingError as error:
                 _attach_error(form, error)
                 status = error.http_status
             else:
-                hold_limits.remember(request, order, session=True)
+                hold_limits.remember(request, order)
                 access.allow(request, order.code)
                 return redirect("shop:review", code=order.code)
         else:
