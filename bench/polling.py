@@ -26,8 +26,9 @@ with this process (which creates the payments); ONE `manage.py qcluster` runs th
 to core 1. For each shard count (--shards, default 1 and 2: PAYMENTS_POLLER_SHARDS) it searches
 for the largest N that holds the cadence, within a time budget (--budget seconds for the whole
 search), or tries the N given with --at. A trial: N barcode payments, half of them confirmed by
-the buyer at a random 6..30 s, half never (cancelled at their deadline, 40 s after creation plus
-the time making all N took). It holds when, once all N exist, at least 95% of the poller's gaps
+the buyer at a random 6..30 s after it was made, half never (cancelled at their deadline, set
+once all N exist: 20 s later for the first, spread over the next 20 s in the order they were
+made). It holds when, once all N exist, at least 95% of the poller's gaps
 between two queries of a payment are within 3-4 s and the deadline cancels go out at most 1 s
 late (p95). Printed per trial: the poller's CPU time per gateway call (user + system time of
 every qcluster process, read from /proc, over the calls the pollers sent), the cadence, the
@@ -240,7 +241,10 @@ def report(result: dict, backend: str) -> str:
 
 # --- pinned mode: the poller on one core, the sandbox on the other -----------------------------
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-TRIAL_DEADLINE = 40
+# A trial's deadlines: the first this long after all N payments exist, the rest spread over the
+# next SPREAD_SECONDS.
+STEADY_SECONDS = 20
+SPREAD_SECONDS = 20
 
 
 def session_cpu(session_id: int) -> dict[int, float]:
@@ -321,24 +325,25 @@ def pinned_trial(n: int, run_id: str, cluster: subprocess.Popen, rng: random.Ran
     created_in = time.monotonic() - started
     from datetime import timedelta
 
-    from django.db.models import F
-
     from payments import clock
 
-    # Each deadline TRIAL_DEADLINE after its payment's creation, plus the time making all N took
-    # (it grows with N and with the machine's load): the last ones exist well before the first
-    # deadline, so the steady window (all N pending, none at its deadline) is never empty, and
-    # the deadlines come as spread out as the payments were made.
-    Payment.objects.filter(pk__in=ids).update(
-        deadline_at=F("created_at") + timedelta(seconds=TRIAL_DEADLINE + created_in)
-    )
+    # The deadlines are set once all N exist, however long making them took (it grows with N
+    # and with the machine's load): the first one STEADY_SECONDS later (the steady window: all N
+    # pending, none at its deadline), the rest spread over the next SPREAD_SECONDS in the order
+    # the payments were made, as a steady flow of payments would bring them.
+    start = clock.now() + timedelta(seconds=STEADY_SECONDS)
+    order = {pk: index for index, pk in enumerate(ids)}
+    rows = list(Payment.objects.filter(pk__in=ids).only("pk"))
+    for row in rows:
+        row.deadline_at = start + timedelta(seconds=SPREAD_SECONDS * order[row.pk] / n)
+    Payment.objects.bulk_update(rows, ["deadline_at"], batch_size=500)
     window_start = clock.now()
     cpu_start = session_cpu_seconds(cluster.pid)
     # Until the first deadline the pollers only query (and mark confirmed payments paid): the
     # steady window, whose CPU per call is the cost of a query.
     first_deadline = Payment.objects.filter(pk__in=ids).order_by("deadline_at")[0].deadline_at
     steady_cpu = None
-    ends = time.monotonic() + TRIAL_DEADLINE + 30
+    ends = time.monotonic() + STEADY_SECONDS + SPREAD_SECONDS + 30
     while (
         time.monotonic() < ends
         and Payment.objects.filter(pk__in=ids, state__in=Payment.ACTIVE_STATES).exists()
