@@ -6,12 +6,20 @@ close an idle one at any time (gunicorn after 2 s), and that must never cost a f
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from payments.alipay import transport
 from payments.alipay.client import AlipayClient
@@ -137,3 +145,65 @@ def test_a_proxy_the_transport_cannot_speak_to_is_a_configuration_error(make_con
     monkeypatch.delenv("no_proxy", raising=False)
     with pytest.raises(ConfigError, match="not an http:// proxy"):
         AlipayClient(make_config("RSA2", "https://gateway.example.invalid/gateway.do"))
+
+
+def test_https_is_verified_against_the_ca_bundle_given(tmp_path):
+    """The gateway is HTTPS in production: the certificate must check out against the bundle
+    (REQUESTS_CA_BUNDLE's, or certifi's), and a certificate nobody vouches for is refused."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{httpd.server_port}/gateway.do"
+    try:
+        with transport.Session(verify=str(cert_file)) as session:
+            assert [post(session, url).content for _ in range(2)] == [BODY, BODY]
+        with transport.Session() as session, pytest.raises(requests.ConnectionError):
+            post(session, url)  # certifi's bundle does not vouch for it
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
