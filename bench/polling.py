@@ -25,14 +25,24 @@ its own (its own database, payments.sandbox.site_urls) pinned with `taskset` to 
 with this process (which creates the payments); ONE `manage.py qcluster` runs the pollers pinned
 to core 1. For each shard count (--shards, default 1 and 2: PAYMENTS_POLLER_SHARDS) it searches
 for the largest N that holds the cadence, within a time budget (--budget seconds for the whole
-search). A trial: N barcode payments with a --deadline of 40 s, half of them confirmed by the
-buyer at a random 6..30 s, half never (cancelled at the deadline). It holds when, once all N
-exist, at least 95% of the poller's gaps between two queries of a payment are within 3-4 s and
-the deadline cancels go out at most 1 s late (p95). Printed per trial: the poller's CPU time per
-gateway call (user + system time of every qcluster process, read from /proc, over the calls the
-pollers sent), the cadence, the cancel lateness, and the load average. Baselines measured in the
-same run: the idle cluster's CPU per second, and the protocol client alone (sign, send, verify;
-no database) per query from this process.
+search), or tries the N given with --at. A trial: N barcode payments, half of them confirmed by
+the buyer at a random 6..30 s after it was made, half never (cancelled at their deadline, set
+once all N exist: 20 s later for the first, spread over the next 20 s in the order they were
+made). It holds when, once all N exist, at least 95% of the poller's gaps
+between two queries of a payment are within 3-4 s and the deadline cancels go out at most 1 s
+late (p95). Printed per trial: the poller's CPU time per gateway call (user + system time of
+every qcluster process, read from /proc, over the calls the pollers sent), the cadence, the
+cancel lateness, and the load average. Baselines measured in the same run: the idle cluster's
+CPU per second, and the protocol client alone (sign, send, verify; no database) per query from
+this process. --threads sets PAYMENTS_POLLER_THREADS: a poller keeps at most threads / latency
+queries a second in flight, so with a slow gateway threads, not CPU, bound the cadence.
+
+    python bench/polling.py --pinned --baseline main --at 100,500,1000,1500 --threads 64
+
+--baseline REV first measures the poller's CPU per query of the code at git revision REV and of
+this tree in turns (REV, this tree, REV, this tree: the machine's load drifts over both alike),
+on the same 300 pending payments that never confirm (every call a query that changes nothing):
+the poller's own process (the busiest one of the cluster) and the whole cluster, per query.
 """
 
 from __future__ import annotations
@@ -83,11 +93,11 @@ def setup_environment(scratch: Path, port: int) -> dict[str, str]:
     return {**os.environ}
 
 
-def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
         cmd,
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         stdout=open(log, "ab"),  # the child owns the file
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -231,13 +241,16 @@ def report(result: dict, backend: str) -> str:
 
 # --- pinned mode: the poller on one core, the sandbox on the other -----------------------------
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-TRIAL_DEADLINE = 40
+# A trial's deadlines: the first this long after all N payments exist, the rest spread over the
+# next SPREAD_SECONDS.
+STEADY_SECONDS = 20
+SPREAD_SECONDS = 20
 
 
-def session_cpu_seconds(session_id: int) -> float:
-    """User + system CPU of every live process of a session, plus what they reaped (children
-    that exited: recycled django-q2 workers)."""
-    total = 0
+def session_cpu(session_id: int) -> dict[int, float]:
+    """User + system CPU seconds of each live process of a session, with what it reaped
+    (children that exited: recycled django-q2 workers)."""
+    seconds = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -249,8 +262,13 @@ def session_cpu_seconds(session_id: int) -> float:
         fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[3]) != session_id:  # field 6 of stat: the session id
             continue
-        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    return total / CLOCK_TICKS
+        # utime stime cutime cstime
+        seconds[int(entry)] = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+    return seconds
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    return sum(session_cpu(session_id).values())
 
 
 def load_average() -> str:
@@ -296,7 +314,7 @@ def pinned_trial(n: int, run_id: str, cluster: subprocess.Popen, rng: random.Ran
                 reference=f"{run_id}-{n}-{i}",
                 store_id="BENCH",
                 terminal_id="BENCH-1",
-                deadline_seconds=TRIAL_DEADLINE,
+                deadline_seconds=3600,  # set below, once all N exist
             ).pk
         finally:
             connection.close()
@@ -305,15 +323,27 @@ def pinned_trial(n: int, run_id: str, cluster: subprocess.Popen, rng: random.Ran
     with ThreadPoolExecutor(max_workers=8) as pool:
         ids = list(pool.map(create, range(n)))
     created_in = time.monotonic() - started
+    from datetime import timedelta
+
     from payments import clock
 
+    # The deadlines are set once all N exist, however long making them took (it grows with N
+    # and with the machine's load): the first one STEADY_SECONDS later (the steady window: all N
+    # pending, none at its deadline), the rest spread over the next SPREAD_SECONDS in the order
+    # the payments were made, as a steady flow of payments would bring them.
+    start = clock.now() + timedelta(seconds=STEADY_SECONDS)
+    order = {pk: index for index, pk in enumerate(ids)}
+    rows = list(Payment.objects.filter(pk__in=ids).only("pk"))
+    for row in rows:
+        row.deadline_at = start + timedelta(seconds=SPREAD_SECONDS * order[row.pk] / n)
+    Payment.objects.bulk_update(rows, ["deadline_at"], batch_size=500)
     window_start = clock.now()
     cpu_start = session_cpu_seconds(cluster.pid)
     # Until the first deadline the pollers only query (and mark confirmed payments paid): the
     # steady window, whose CPU per call is the cost of a query.
     first_deadline = Payment.objects.filter(pk__in=ids).order_by("deadline_at")[0].deadline_at
     steady_cpu = None
-    ends = time.monotonic() + TRIAL_DEADLINE + 30
+    ends = time.monotonic() + STEADY_SECONDS + SPREAD_SECONDS + 30
     while (
         time.monotonic() < ends
         and Payment.objects.filter(pk__in=ids, state__in=Payment.ACTIVE_STATES).exists()
@@ -389,6 +419,99 @@ def pinned_report(t: dict) -> str:
     )  # fmt: skip
 
 
+def export_tree(rev: str, into: Path) -> Path:
+    """The project's files as they were at `rev` (git archive): the baseline's code, run by the
+    same virtualenv against the same sandbox and database."""
+    into.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def free_poller() -> None:
+    """Forget the stopped cluster's poller leases and queued-kick marker (this bench's own
+    database): the next cluster starts polling at once instead of waiting for them to expire."""
+    from payments.models import WorkerLease
+
+    WorkerLease.objects.all().delete()
+
+
+def cpu_comparison(variants: list[tuple[str, Path]], cluster_env, scratch: Path, args) -> dict:
+    """Poller CPU per query of each variant (label, project tree) on the same N pending
+    payments, in turns (A, B, A, B, ...) so that the machine's load drifts over both alike.
+
+    The payments never confirm and their deadline is far: every call in the window is a query
+    that changes nothing, the poller's steady work. Each turn starts the variant's qcluster
+    (pinned to core 1), wakes the poller, lets it catch up for --cpu-warmup s, then counts the
+    cluster's CPU (every process of it) and the queries it sent over --cpu-window s.
+    """
+    from django.db import connection
+
+    from payments import clock, lifecycle
+    from payments.models import GatewayExchange, Payment
+    from payments.wakeup import kick_poller
+
+    def create(i: int) -> int:
+        try:
+            return lifecycle.create_barcode_payment(
+                amount=Decimal("10.00"), currency="USD", description="Bench entry",
+                buyer_code="280000000000000004", reference=f"CPU-{i}", store_id="BENCH",
+                terminal_id="BENCH-1", deadline_seconds=3600,
+            ).pk  # fmt: skip
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(create, range(args.cpu_n)))
+    turns: dict[str, list[tuple[float, int]]] = {label: [] for label, _ in variants}
+    try:
+        for turn in range(args.cpu_rounds):
+            for label, tree in variants:
+                free_poller()
+                cluster = start(pinned([sys.executable, "manage.py", "qcluster"], 1), cluster_env,
+                                scratch / f"qcluster-cpu-{label}.log", cwd=tree)  # fmt: skip
+                try:
+                    time.sleep(4)  # started
+                    kick_poller()
+                    time.sleep(args.cpu_warmup)
+                    begins, cpu_start = clock.now(), session_cpu(cluster.pid)
+                    time.sleep(args.cpu_window)
+                    cpu_end = session_cpu(cluster.pid)
+                    ends = clock.now()
+                    spent = {pid: cpu_end[pid] - cpu_start.get(pid, 0.0) for pid in cpu_end}
+                    cpu = sum(spent.values())
+                    # The poller runs in one worker process: the busiest one over the window.
+                    own = max(spent.values())
+                finally:
+                    stop(cluster)
+                calls = GatewayExchange.objects.filter(
+                    payment_id__in=ids, actor="system:poller", created_at__gte=begins,
+                    created_at__lt=ends,
+                ).count()  # fmt: skip
+                turns[label].append((own, cpu, calls))
+                calls = calls or 1
+                print(f"  turn {turn + 1} {label}: poller {own * 1000 / calls:.2f} ms CPU per "
+                      f"query, whole cluster {cpu * 1000 / calls:.2f} ms ({calls} queries in "
+                      f"{args.cpu_window:.0f} s, {calls / args.cpu_window:.0f}/s, cadence needs "
+                      f"{args.cpu_n / 3:.0f}/s); {load_average()}", flush=True)  # fmt: skip
+    finally:
+        # The bench's own rows, out of the way of the capacity trials.
+        Payment.objects.filter(pk__in=ids).update(
+            state=Payment.State.CANCELLED, next_action_at=None
+        )
+        free_poller()
+    summary = {}
+    for label, results in turns.items():
+        calls = max(1, sum(q for _, _, q in results))
+        summary[label] = (
+            sum(o for o, _, _ in results) * 1000 / calls,
+            sum(c for _, c, _ in results) * 1000 / calls,
+        )
+    return summary
+
+
 def search_capacity(trial, start: int, budget: float) -> tuple[int, list[dict]]:
     """The largest N that held: doubling from `start`, then halving the gap, within `budget`
     seconds (a trial is not started when the last one's duration would overrun it)."""
@@ -434,6 +557,9 @@ def run_pinned(args) -> None:
         "ENTRADA_VAR_DIR": str(scratch / "sandbox"),
         "ENTRADA_ROOT_URLCONF": "payments.sandbox.site_urls",
         "ALIPAY_SANDBOX": "1",
+        # The sandbox refuses a notify_url off its own site unless listed: the pays name the
+        # closed port the notifications are meant to miss.
+        "SANDBOX_NOTIFY_HOSTS": "127.0.0.1:9",
     }
     sandbox_env.pop("DATABASE_URL", None)  # the gateway's tables are not ours: its own SQLite
     os.environ.update(common)
@@ -462,7 +588,8 @@ def run_pinned(args) -> None:
                 f"127.0.0.1:{port}", "--workers", "2", "--threads", "8"], 0),
         sandbox_env, scratch / "sandbox.log",
     )  # fmt: skip
-    print(f"Polling bench, pinned: sandbox and this process on core 0, qcluster on core 1; "
+    print(f"Polling bench, pinned: sandbox and this process on core 0, qcluster on core 1 "
+          f"(POLLER_THREADS {args.threads or 'default'}); "
           f"{backend}; scratch {scratch}; {load_average()}")  # fmt: skip
     rng = random.Random(args.seed)
     summary = []
@@ -470,11 +597,22 @@ def run_pinned(args) -> None:
         wait_http(f"http://127.0.0.1:{port}/sandbox/wallet/")
         print(f"baseline: protocol client alone {protocol_baseline():.2f} ms CPU per query "
               f"(sign, HTTP, verify; no database)")  # fmt: skip
-        for shards in [int(s) for s in args.shards.split(",")]:
+        threads = {"PAYMENTS_POLLER_THREADS": str(args.threads)} if args.threads else {}
+        cluster_env = {**env, **threads, "PAYMENTS_POLLER_SHARDS": "1", "LOG_LEVEL": "CRITICAL"}
+        if args.baseline:
+            variants = [(f"baseline {args.baseline}", export_tree(args.baseline, scratch / "baseline")),
+                        ("this tree", ROOT)]  # fmt: skip
+            print(f"Poller CPU per query, {args.cpu_n} pending payments, 1 poller, in turns:")
+            cpu = cpu_comparison(variants, cluster_env, scratch, args)
+            for label, (own, whole) in cpu.items():
+                print(f"Poller CPU per query, all turns, {label}: {own:.2f} ms (the poller's "
+                      f"process), {whole:.2f} ms (the whole cluster)", flush=True)  # fmt: skip
+        for shards in [int(s) for s in args.shards.split(",") if s]:
             # CRITICAL: each paid bench payment has no order, which ticketing logs as an ERROR, and
             # Django's mail handler renders a full error report for each (ADMINS empty or not):
             # ~10 ms of the poller's CPU per paid payment that a real site does not spend.
-            cluster_env = {**env, "PAYMENTS_POLLER_SHARDS": str(shards), "LOG_LEVEL": "CRITICAL"}
+            cluster_env = {**env, **threads, "PAYMENTS_POLLER_SHARDS": str(shards),
+                           "LOG_LEVEL": "CRITICAL"}  # fmt: skip
             cluster = start(pinned([sys.executable, "manage.py", "qcluster"], 1), cluster_env,
                             scratch / f"qcluster-{shards}.log")  # fmt: skip
             try:
@@ -484,11 +622,15 @@ def run_pinned(args) -> None:
                 idle = (session_cpu_seconds(cluster.pid) - idle_start) / 5
                 print(f"POLLER_SHARDS={shards}: idle cluster {idle * 1000:.0f} ms CPU per s")
                 run_id = f"PIN{shards}{int(time.time())}"
-                best, trials = search_capacity(
-                    partial(pinned_trial, run_id=run_id, cluster=cluster, rng=rng),
-                    args.start,
-                    args.budget,
-                )
+                trial = partial(pinned_trial, run_id=run_id, cluster=cluster, rng=rng)
+                if args.sizes_pinned:
+                    trials = []
+                    for n in [int(v) for v in args.sizes_pinned.split(",")]:
+                        trials.append(trial(n))
+                        print(pinned_report(trials[-1]), flush=True)
+                    best = max((t["n"] for t in trials if t["held"]), default=0)
+                else:
+                    best, trials = search_capacity(trial, args.start, args.budget)
                 summary.append((shards, best, trials))
                 print(f"POLLER_SHARDS={shards}: largest N holding the cadence: {best}", flush=True)
             finally:
@@ -515,6 +657,28 @@ def main() -> None:
     parser.add_argument("--shards", default="1,2", help="pinned: POLLER_SHARDS values to try")
     parser.add_argument("--start", type=int, default=300, help="pinned: first N of the search")
     parser.add_argument("--budget", type=float, default=240.0, help="pinned: s per shard count")
+    parser.add_argument(
+        "--at",
+        dest="sizes_pinned",
+        default="",
+        help="pinned: these N (e.g. 100,500,1000,1500) instead of the search",
+    )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="pinned: a git revision whose poller CPU per query is measured in "
+        "turns with this tree's, first (e.g. main)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="pinned: PAYMENTS_POLLER_THREADS of the cluster (default: the site's)",
+    )
+    parser.add_argument("--cpu-n", type=int, default=300, help="pinned: payments per CPU turn")
+    parser.add_argument("--cpu-rounds", type=int, default=2, help="pinned: turns per variant")
+    parser.add_argument("--cpu-window", type=float, default=20.0, help="pinned: s per turn")
+    parser.add_argument("--cpu-warmup", type=float, default=6.0, help="pinned: s before each")
     args = parser.parse_args()
     if args.pinned:
         run_pinned(args)

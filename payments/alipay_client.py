@@ -55,7 +55,10 @@ def client() -> AlipayClient:
     key = tuple(sorted((k, str(v)) for k, v in settings.ALIPAY.items()))
     cached = getattr(_local, "client", None)
     if cached is None or cached[0] != key:
-        cached = (key, AlipayClient(client_config()))
+        try:
+            cached = (key, AlipayClient(client_config()))
+        except ConfigError as exc:
+            raise GatewayUnavailable(fields={"gateway": str(exc)}) from exc
         _local.client = cached
     return cached[1]
 

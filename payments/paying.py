@@ -376,21 +376,16 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
     sent_at = clock.now()
     result = alipay_client.query(payment)
     believed = result.ok and ids_match(payment, result)
-    record_exchange(
-        result,
-        payment=payment,
-        sent_at=sent_at,
-        attempt=payment.query_count + 1,
-        believed=believed,
-        actor=actor,
-    )
+    exchange = {
+        "payment": payment,
+        "sent_at": sent_at,
+        "attempt": payment.query_count + 1,
+        "believed": believed,
+        "actor": actor,
+    }
     status = result.trade_status if believed else ""
-    if status in PAID_STATUSES:
-        _mark_paid(payment, result, generation=generation, actor=actor, sent_at=sent_at)
-    elif status == "TRADE_CLOSED":
-        _mark_failed(payment, result, generation=generation, actor=actor, code="TRADE_CLOSED")
-    elif generation is not None:
-        resend_code = ""
+    resend_code = ""
+    if generation is not None and status not in PAID_STATUSES and status != "TRADE_CLOSED":
         if (
             result.code == "TRADE_NOT_EXIST"
             and payment.channel == Payment.Channel.BARCODE
@@ -398,24 +393,32 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
             and sent_at < payment.deadline_at
         ):
             resend_code = alipay_client.unseal_buyer_code(payment.buyer_code_sealed)
-        if resend_code and reschedule_payment(
-            payment.pk,
-            generation=generation,
-            state=State.PENDING,
-            next_action_at=later(conf("CLAIM_SECONDS")),
-            pay_attempts=payment.pay_attempts + 1,
-        ):
-            logger.info("payment %s: pay never reached Alipay, re-sending it", payment.pk)
-            _send_pay(payment, resend_code, generation=generation, attempt=payment.pay_attempts + 1)
-        else:
+        if not resend_code:
+            # No news, the poller's usual answer: its audit row and the next query together.
             due = min(later(conf("POLL_INTERVAL"), start=sent_at), payment.deadline_at)
-            reschedule_payment(
-                payment.pk,
-                generation=generation,
-                state=State.PENDING,
-                next_action_at=due,
-            )
+            with transaction.atomic():
+                record_exchange(result, **exchange)
+                reschedule_payment(
+                    payment.pk,
+                    generation=generation,
+                    state=State.PENDING,
+                    next_action_at=due,
+                )
             return payment  # the poller's path: it reads nothing back
+    record_exchange(result, **exchange)
+    if status in PAID_STATUSES:
+        _mark_paid(payment, result, generation=generation, actor=actor, sent_at=sent_at)
+    elif status == "TRADE_CLOSED":
+        _mark_failed(payment, result, generation=generation, actor=actor, code="TRADE_CLOSED")
+    elif resend_code and reschedule_payment(
+        payment.pk,
+        generation=generation,
+        state=State.PENDING,
+        next_action_at=later(conf("CLAIM_SECONDS")),
+        pay_attempts=payment.pay_attempts + 1,
+    ):
+        logger.info("payment %s: pay never reached Alipay, re-sending it", payment.pk)
+        _send_pay(payment, resend_code, generation=generation, attempt=payment.pay_attempts + 1)
     payment.refresh_from_db()
     return payment
 

@@ -92,6 +92,8 @@ BATCH = 200
 RENEW_EVERY = 1.0
 # How often the flow of steps looks for due work while steps run (real seconds).
 TICK = 0.05
+# Claimed steps in flight per poller thread (running or queued for the next free thread).
+QUEUED_PER_THREAD = 2
 # A step overdue by this much ranks with the deadline's steps (_by_priority): nothing starves.
 AGING_SECONDS = 30.0
 # The sweeper runs every minute; work due further ahead than this is left for it to start.
@@ -411,11 +413,15 @@ def _rounds(holder: str, shard: int, scope: int | None, ends) -> int:
 def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int:
     pool = _Pool(threads)
     running: set = set()
-    # Claims are batched: the pool is refilled once half the threads are free (or any are, after
-    # MAX_NAP; and after MAX_NAP only when the last claim found nothing more due), and the loop
-    # wakes on the tick, not on every finished step (which cost a thread switch and a claim query
-    # per step).
-    refill = max(1, threads // 2)
+    # Claims are batched: up to QUEUED_PER_THREAD steps per thread are in flight (running, or
+    # waiting in the pool's queue for the next free thread), and the pool is refilled once a
+    # thread's worth of them has finished (or any, after MAX_NAP; and after MAX_NAP only when the
+    # last claim found nothing more due). The loop wakes on the tick, not on every finished step
+    # (which cost a thread switch and a claim per step), and a thread that finishes takes the
+    # next queued step at once instead of idling until the tick. A claim costs as much as several
+    # queries, whatever its size: batches of a full pool's worth cut its share of a query.
+    depth = threads * QUEUED_PER_THREAD
+    refill = threads
     refilled = clock.monotonic()
     drained = False
     renewed = clock.now()
@@ -428,7 +434,7 @@ def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int
                     break
                 renewed = clock.now()
                 check_lag()
-            free = threads - len(running)
+            free = depth - len(running)
             waited = clock.monotonic() - refilled >= MAX_NAP
             if not running or (free >= refill and (not drained or waited)) or (free and waited):
                 jobs = claim_due(free, scope)
