@@ -115,24 +115,24 @@ def _lines_to_check(
     file_id: int, settle_ids: list[int], cancel_files: list[int], day: date, *, settled: bool
 ):
     """The file's lines that may hold a difference, in id order, each with its payment or
-    refund and its settlement line joined in; the rest are plain (see _plain_line).
+    refund and its settlement line joined in; the rest are plain (see _suspects).
 
-    Matching a day is one query: the database joins a million lines to their payments and
-    settlement lines and hands back only the few it cannot call plain, which the checks below
-    then judge one by one exactly as they would any line. A plain line would note nothing, so
-    leaving it out changes no difference; its money is in the day's totals (_line_totals).
+    The database joins a million lines to their payments and settlement lines and hands back
+    only the few it cannot call plain, which reconcile_day then judges one by one exactly as it
+    would any line. A plain line would note nothing, so leaving it out changes no difference;
+    its money is in the day's totals (_line_totals).
 
     Yields lists of (id, ptid, type, outgoing, amount, fee, currency, payment, refund,
-    settlement, repeated) where payment is (pk, ptid, amount, currency, state, paid_at), refund
-    is (pk, partner_refund_id, amount, state, currency, payment_id), settlement is (ptid,
-    outgoing, fee, settlement, amount) or None, and repeated says another line of the file has
-    the same id and type. A payment's paid_at is None when it falls on the day or a neighbour:
-    only a time outside them matters to the check.
+    settlement, repeated, reversed) where payment is (pk, ptid, amount, currency, state,
+    paid_at), refund is (pk, partner_refund_id, amount, state, currency, payment_id),
+    settlement is (ptid, outgoing, fee, settlement, amount) or None, repeated says another line
+    of the file has the same id and type, and reversed that a CANCEL or REVERSAL line of the
+    file or the next day's names the payment. A payment's paid_at is None when it falls on the
+    day or a neighbour: only a time outside them matters to the check.
     """
     q = connection.ops.quote_name
     line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
-    settled_in = _ids(settle_ids)
-    plain, plain_params = _plain_line(settle_ids, cancel_files, day, settled=settled)
+    suspects, params = _suspects(file_id, settle_ids, cancel_files, day, settled=settled)
     sql = f"""
         SELECT l.id, l.partner_transaction_id, l.type, l.outgoing, l.amount, l.fee, l.currency,
                p.id, p.amount, p.currency, p.state,
@@ -154,17 +154,16 @@ def _lines_to_check(
         LEFT JOIN {q(ref)} r ON l.type = 'REFUND' AND r.partner_refund_id = l.partner_transaction_id
         LEFT JOIN {q(pay)} rp ON rp.id = r.payment_id
         LEFT JOIN {q(line)} s ON s.partner_transaction_id = l.partner_transaction_id
-             AND s.outgoing = l.outgoing AND s.file_id IN ({settled_in})
-        WHERE l.file_id = %s AND NOT COALESCE({plain}, FALSE)
+             AND s.outgoing = l.outgoing AND s.file_id IN ({_ids(settle_ids)})
+        WHERE l.id IN ({suspects})
         ORDER BY l.id
     """  # noqa: S608 (table names from the models, ids are integers)
     dec = _decimal_reader()
     when = _datetime_reader()
-    near = _near(day)
     # One query, read BATCH rows at a time (a server-side cursor on PostgreSQL): a day where
     # every line differs must not sit in memory whole.
     with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [*near, file_id, *plain_params])
+        cursor.execute(sql, [*_near(day), *params])
         seen = None
         while fetched := cursor.fetchmany(BATCH):
             out = []
@@ -205,23 +204,32 @@ def _near(day: date) -> list:
 SQLITE_EXACT_BELOW = 10**11
 
 
-def _plain_line(
-    settle_ids: list[int], cancel_files: list[int], day: date, *, settled: bool
+def _suspects(
+    file_id: int, settle_ids: list[int], cancel_files: list[int], day: date, *, settled: bool
 ) -> tuple[str, list]:
-    """SQL true for a line of table `l` (joined to its payment `p`, or refund `r` and the
-    refund's payment `rp`) that the checks of reconcile_day would find nothing wrong with.
+    """SQL for the ids of the file's lines that are not plain, and its parameters.
 
-    Conservative by design: anything it cannot decide exactly (a CANCEL or REVERSAL, another
-    line with the same id in the file or the next day's, a state other than the plain ones,
-    an amount too large for SQLite's exact arithmetic) is left to the checks in Python, which
-    stay the one statement of the rules. False or unknown means "check it".
+    A line is plain when the checks of reconcile_day would find nothing wrong with it: its
+    payment (or refund) is there in a plain state, with its amount and currency, paid on the
+    day or a neighbour; its fee is the contract rate of its amount, rounded half up to the
+    currency's minor unit (as expected_fee()); every settlement line for it has that fee and
+    settles its amount less the fee; it has a settlement line once one is due; and no other
+    line of the file or the next day's shares its id (no repeat, cancel or reversal).
+
+    Conservative by design: what it cannot decide exactly (a CANCEL or REVERSAL, a state other
+    than the plain ones, an amount too large for SQLite's exact arithmetic) is a suspect, left
+    to the checks in Python, which stay the one statement of the rules. Three sets, each a
+    plain join the database can hash or walk by index as it sees fit, united: lines whose own
+    record disagrees, lines with another line of the same id (a repeat, a cancel, a settlement
+    line that disagrees), and, once settlement is due, lines without one.
     """
     vendor = connection.vendor
+    q = connection.ops.quote_name
+    line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
+    every = f"SELECT l.id FROM {q(line)} l WHERE l.file_id = {int(file_id)}"  # noqa: S608
     rate = fee_rate()
     if vendor not in ("sqlite", "postgresql") or not rate.is_finite() or rate < 0:
-        return "FALSE", []
-    q = connection.ops.quote_name
-    line = q(FileLine._meta.db_table)
+        return every, []
     taken = ", ".join(f"'{s}'" for s in MONEY_TAKEN)
     zero = ", ".join(f"'{c}'" for c in sorted(money.ZERO_DECIMAL))
     if vendor == "postgresql":
@@ -257,29 +265,42 @@ def _plain_line(
             )
 
         exact = f"l.amount < {bound}"
-    settlement = f"""
-        SELECT 1 FROM {line} s WHERE s.partner_transaction_id = l.partner_transaction_id
-          AND s.outgoing = l.outgoing AND s.file_id IN ({_ids(settle_ids)})
+    cancel, settle = _ids(cancel_files), _ids(settle_ids)
+    own = f"""
+        SELECT l.id FROM {q(line)} l
+        LEFT JOIN {q(pay)} p ON l.type <> 'REFUND' AND p.partner_trans_id = l.partner_transaction_id
+        LEFT JOIN {q(ref)} r ON l.type = 'REFUND' AND r.partner_refund_id = l.partner_transaction_id
+        LEFT JOIN {q(pay)} rp ON rp.id = r.payment_id
+        WHERE l.file_id = {int(file_id)} AND NOT COALESCE(
+            {exact}
+            AND (
+                (l.type = 'PAYMENT' AND p.id IS NOT NULL AND p.currency = l.currency
+                 AND p.amount = l.amount AND p.state IN ({taken})
+                 AND (p.paid_at IS NULL OR (p.paid_at >= %s AND p.paid_at < %s)))
+                OR (l.type = 'REFUND' AND r.id IS NOT NULL AND rp.currency = l.currency
+                    AND r.amount = l.amount AND r.state = 'succeeded')
+            )
+            AND {fee_is_contract("l.fee")}, FALSE)
+    """  # noqa: S608 (names from the models, states and rate from the code, ids are integers)
+    others = f"""
+        SELECT l.id FROM {q(line)} l WHERE l.file_id = {int(file_id)} AND EXISTS (
+            SELECT 1 FROM {q(line)} o
+            WHERE o.partner_transaction_id = l.partner_transaction_id AND o.id <> l.id
+              AND o.file_id IN ({cancel}, {settle})
+              AND (o.file_id IN ({cancel}) OR (o.outgoing = l.outgoing AND NOT COALESCE(
+                  o.settlement IS NOT NULL AND {fee_is_contract("o.fee")} AND {settles("o")},
+                  FALSE)))
+        )
     """  # noqa: S608
-    sql = f"""(
-        {exact}
-        AND (
-            (l.type = 'PAYMENT' AND p.id IS NOT NULL AND p.currency = l.currency
-             AND p.amount = l.amount AND p.state IN ({taken})
-             AND (p.paid_at IS NULL OR (p.paid_at >= %s AND p.paid_at < %s)))
-            OR (l.type = 'REFUND' AND r.id IS NOT NULL AND rp.currency = l.currency
-                AND r.amount = l.amount AND r.state = 'succeeded')
-        )
-        AND {fee_is_contract("l.fee")}
-        AND NOT EXISTS (
-            SELECT 1 FROM {line} o WHERE o.partner_transaction_id = l.partner_transaction_id
-              AND o.file_id IN ({_ids(cancel_files)}) AND o.id <> l.id
-        )
-        AND NOT EXISTS ({settlement} AND NOT COALESCE(
-            s.settlement IS NOT NULL AND {fee_is_contract("s.fee")} AND {settles("s")}, FALSE
-        ))
-        {f"AND EXISTS ({settlement})" if not settled else ""}
-    )"""  # noqa: S608 (names from the models, states and rate from the code, ids are integers)
+    sql = f"{own} UNION {others}"
+    if not settled:
+        sql += f"""
+            UNION SELECT l.id FROM {q(line)} l WHERE l.file_id = {int(file_id)} AND NOT EXISTS (
+                SELECT 1 FROM {q(line)} s
+                WHERE s.partner_transaction_id = l.partner_transaction_id
+                  AND s.outgoing = l.outgoing AND s.file_id IN ({settle})
+            )
+        """  # noqa: S608
     return sql, _near(day)
 
 
