@@ -327,7 +327,8 @@ class FileReader:
         money, times, rates = self._money, self._times, self._rates
         amount_of, time_of = self._amount, self._time
         null = self._null
-        currencies: set[str] = set()
+        kinds: dict[str, str] = {}
+        currencies: dict[str, str] = {}
         rows = self._csv
         line = self.line
         try:
@@ -344,13 +345,19 @@ class FileReader:
                         % {"line": line, "found": len(row), "width": width},
                         line=line,
                     )
-                kind = row[i_type].strip().upper()
-                if kind not in types:
-                    raise FileRejected(
-                        _("Line %(line)d: unknown type %(value)r.")
-                        % {"line": line, "value": kind[:12]},
-                        line=line,
-                    )
+                # Types and currencies: a file spells each a few ways at most; each spelling
+                # is checked and normalised once.
+                text = row[i_type]
+                kind = kinds.get(text)
+                if kind is None:
+                    kind = text.strip().upper()
+                    if kind not in types:
+                        raise FileRejected(
+                            _("Line %(line)d: unknown type %(value)r.")
+                            % {"line": line, "value": kind[:12]},
+                            line=line,
+                        )
+                    kinds[text] = kind
                 ptid = row[i_ptid].strip()
                 if not ptid or len(ptid) > 64:
                     raise FileRejected(
@@ -358,15 +365,19 @@ class FileReader:
                         % {"line": line},
                         line=line,
                     )
-                currency = row[i_currency].strip().upper()
-                if currency not in currencies:
+                text = row[i_currency]
+                currency = currencies.get(text)
+                if currency is None:
+                    currency = text.strip().upper()
                     if not _CURRENCY.fullmatch(currency):
                         raise FileRejected(
                             _("Line %(line)d: currency %(value)r is not a currency code.")
                             % {"line": line, "value": currency[:8]},
                             line=line,
                         )
-                    currencies.add(currency)
+                    if len(currencies) > 1000:
+                        currencies.clear()
+                    currencies[text] = currency
                 text = row[i_amount]
                 amount = money.get(text)
                 if amount is None:
@@ -393,18 +404,25 @@ class FileReader:
                 if settled is None:
                     settled = amount_of(text, line, "Settlement")
                 amount_cny = settled_cny = rate = settled_at = null
-                if i_amount_cny is not None and (text := row[i_amount_cny]).strip():
+                # Optional values: looked up first (a value seen before is not blank), then
+                # parsed unless blank.
+                if i_amount_cny is not None:
+                    text = row[i_amount_cny]
                     amount_cny = money.get(text)
                     if amount_cny is None:
-                        amount_cny = amount_of(text, line, "Rmb_amount")
-                if i_settlement_cny is not None and (text := row[i_settlement_cny]).strip():
+                        amount_cny = amount_of(text, line, "Rmb_amount") if text.strip() else null
+                if i_settlement_cny is not None:
+                    text = row[i_settlement_cny]
                     settled_cny = money.get(text)
                     if settled_cny is None:
-                        settled_cny = amount_of(text, line, "Rmb_settlement")
-                if i_rate is not None and (text := row[i_rate]).strip():
+                        settled_cny = (
+                            amount_of(text, line, "Rmb_settlement") if text.strip() else null
+                        )
+                if i_rate is not None:
+                    text = row[i_rate]
                     rate = rates.get(text)
                     if rate is None:
-                        rate = self._rate(text, line)
+                        rate = self._rate(text, line) if text.strip() else null
                 if i_settled is not None:
                     text = row[i_settled]
                     settled_at = times.get(text)
