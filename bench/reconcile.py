@@ -10,9 +10,12 @@ peak memory is the run's own, it measures:
     any importer must pay before it stores or matches a line;
   - the run: importing both files (2N lines stored) and matching the day both ways (every line
     looked up, every payment of the day looked for in the files), as the daily task does.
-It prints lines/s, wall time and the child's peak RSS. Target on a 2-core machine: under 30 s and
-300 MB for 1M lines; floor 60 s. SQLite in a scratch folder by default; --database-url (or
-DATABASE_URL) runs it on PostgreSQL instead (use a database of its own: it is filled).
+It prints lines/s, wall time, the child's peak RSS, and the CPU seconds of the child and (on a
+PostgreSQL server on this machine) of its backend, with the load average: on a shared machine the
+wall time moves with other people's work, the CPU seconds much less. Target on a 2-core machine:
+under 30 s and 300 MB for 1M lines; floor 60 s. SQLite in a scratch folder by default;
+--database-url (or DATABASE_URL) runs it on PostgreSQL instead (use an empty database of its own:
+it is migrated and filled).
 """
 
 from __future__ import annotations
@@ -81,6 +84,17 @@ def generate(n: int, folder: Path) -> tuple[Path, Path]:
         f"INSERT INTO {quote(Payment._meta.db_table)} ({', '.join(map(quote, columns))}) "
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
+    copy_sql = f"COPY {quote(Payment._meta.db_table)} ({', '.join(map(quote, columns))}) FROM STDIN"
+
+    def store(cursor, batch):
+        # PostgreSQL takes a million payments by COPY in seconds, by executemany in minutes.
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(copy_sql) as copy:
+                for row in batch:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(sql, batch)
+
     adapt = connection.ops.adapt_datetimefield_value
     rate = Decimal("7.20")
     tx_path = folder / f"{PARTNER}_transactions_{DAY:%Y%m%d}.csv"
@@ -125,23 +139,52 @@ def generate(n: int, folder: Path) -> tuple[Path, Path]:
                 )
             )  # fmt: skip
             if len(batch) == 10000:
-                cursor.executemany(sql, batch)
+                store(cursor, batch)
                 batch.clear()
         if batch:
-            cursor.executemany(sql, batch)
+            store(cursor, batch)
     return tx_path, st_path
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_pid() -> int | None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def backend_cpu_seconds(pid: int | None) -> float | None:
+    """CPU used so far by the PostgreSQL backend `pid`, read from /proc when the server runs
+    on this machine (None on SQLite, whose work is the bench's own CPU, or elsewhere)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(tx_path: Path, st_path: Path) -> dict:
-    """In the child: the baseline parse, then the run; returns the figures."""
+    """In the child: the baseline parse, then the run; returns the figures. CPU seconds are
+    reported beside wall time: on a shared machine they move far less with other people's
+    load than the wall clock does."""
     from payments import clock
+    from payments.reconciliation import runs
     from payments.reconciliation.models import Difference
     from payments.reconciliation.reading import FileReader, sniff
-    from payments.reconciliation.runs import run
     from payments.reconciliation.sources import local_files
 
     clock.freeze(datetime(2026, 11, 28, 3, 0, tzinfo=UTC))
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds()
     with tx_path.open("rb") as stream:
         sniffed = sniff(stream)
         reader = FileReader(stream, name=tx_path.name, encoding=sniffed.encoding)
@@ -149,17 +192,37 @@ def measure(tx_path: Path, st_path: Path) -> dict:
         parsed = sum(1 for _ in reader.records())
         reader.text.detach()
     baseline = time.perf_counter() - started
-    started = time.perf_counter()
+    baseline_cpu = cpu_seconds() - cpu_before
+    pid = backend_pid()
+    backend_before = backend_cpu_seconds(pid)
+    load_before = os.getloadavg()[0]
+    started, cpu_before = time.perf_counter(), cpu_seconds()
     phases = {}
+    match = runs.reconcile_days
 
-    def on_lines(_n):
+    def timed_match(days):
+        """The run's matching, after every file is in: the end of the import phase."""
         phases["import_s"] = time.perf_counter() - started
+        phases["import_cpu"] = cpu_seconds() - cpu_before
+        phases["import_backend"] = backend_cpu_seconds(pid)
+        return match(days)
 
-    report = run(local_files([tx_path, st_path]), trigger="bench", on_lines=on_lines)
+    runs.reconcile_days = timed_match
+    report = runs.run(local_files([tx_path, st_path]), trigger="bench")
     wall = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu_before
+    backend_after = backend_cpu_seconds(pid)
     [day] = report.days
     return {
         "import_s": phases.get("import_s", 0.0),
+        "import_cpu": phases.get("import_cpu", 0.0),
+        "cpu_s": cpu,
+        "baseline_cpu": baseline_cpu,
+        "backend_cpu": None if backend_after is None else backend_after - backend_before,
+        "import_backend_cpu": None
+        if backend_after is None
+        else phases.get("import_backend", backend_before) - backend_before,
+        "load": (load_before, os.getloadavg()[0]),
         "parsed": parsed,
         "baseline_s": baseline,
         "wall_s": wall,
@@ -214,8 +277,25 @@ def main() -> None:
         f"{2 * n / wall:>10,.0f} lines/s  ({n / wall:,.0f} day lines/s)"
     )
     print(
-        f"  of which importing (reading, checking, storing): {figures['import_s']:6.1f} s, "
+        f"  of which importing (reading, checking, storing, committing): "
+        f"{figures['import_s']:6.1f} s, "
         f"matching and recording: {wall - figures['import_s']:6.1f} s"
+    )
+    backend = figures["backend_cpu"]
+    print(
+        f"  CPU of the run: {figures['cpu_s']:.1f} s in its process (importing "
+        f"{figures['import_cpu']:.1f} s)"
+        + (
+            f", {backend:.1f} s in the PostgreSQL backend (importing "
+            f"{figures['import_backend_cpu']:.1f} s)"
+            if backend is not None
+            else ""
+        )
+        + f"; baseline {figures['baseline_cpu']:.1f} s"
+    )
+    print(
+        f"load average (1 min) at start and end of the run: {figures['load'][0]:.1f}, "
+        f"{figures['load'][1]:.1f} on {os.cpu_count()} cores"
     )
     print(f"peak memory of the run (RSS): {figures['peak_mb']:.0f} MB")
     print(

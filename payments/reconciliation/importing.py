@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import BinaryIO
 
 from django.conf import settings
@@ -24,12 +24,11 @@ from payments import clock
 
 from .exceptions import FileRejected
 from .models import FileLine, ReconciliationFile
-from .reading import RECORD_FIELDS, FileReader, sniff
+from .reading import FileReader, sniff
 
 logger = logging.getLogger(__name__)
 
 BATCH = 5000
-_COLUMNS = ["file_id", *RECORD_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -43,12 +42,11 @@ def partner_id() -> str:
     return settings.ALIPAY["PARTNER_ID"]
 
 
-def _insert_sql() -> str:
+def _columns(reader: FileReader) -> str:
+    """The columns a row of this kind of file fills, file_id first; the rest stay NULL."""
     quote = connection.ops.quote_name
     fields = {f.attname: f.column for f in FileLine._meta.concrete_fields}
-    columns = ", ".join(quote(fields[name]) for name in _COLUMNS)
-    marks = ", ".join(["%s"] * len(_COLUMNS))
-    return f"INSERT INTO {quote(FileLine._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    return ", ".join(quote(fields[name]) for name in ("file_id", *reader.fields))
 
 
 def import_file(
@@ -68,16 +66,27 @@ def import_file(
         return Imported(file=existing, created=False)
     if sniffed.size == 0:
         raise FileRejected(_("The file is empty."))
-    # SQLite stores these decimals as REAL whatever is sent; a float binds natively where a
-    # Decimal goes through a Python adapter per value (the same double either way). The reader
-    # converts each distinct amount and time once, not once per line.
-    reader = FileReader(
-        stream,
-        name=name,
-        encoding=sniffed.encoding,
-        money=float if connection.vendor == "sqlite" else None,
-        time=connection.ops.adapt_datetimefield_value,
-    )
+    if sniffed.nul_line is not None:
+        raise FileRejected(
+            _("Line %(line)d holds a NUL byte: the file is not text.") % {"line": sniffed.nul_line},
+            line=sniffed.nul_line,
+        )
+    # The reader converts each distinct amount and time once, not once per line, into what the
+    # database takes fastest: on SQLite (which stores these decimals as REAL whatever is sent)
+    # a float, bound natively where a Decimal goes through a Python adapter per value; on
+    # PostgreSQL the text of COPY.
+    if connection.vendor == "postgresql":
+        reader = FileReader(
+            stream, name=name, encoding=sniffed.encoding, money=str, time=_copy_time, null="\\N"
+        )
+    else:
+        reader = FileReader(
+            stream,
+            name=name,
+            encoding=sniffed.encoding,
+            money=float if connection.vendor == "sqlite" else None,
+            time=connection.ops.adapt_datetimefield_value,
+        )
     try:
         with transaction.atomic():
             header = reader.open(partner=partner_id(), day=day)
@@ -127,17 +136,20 @@ def import_file(
 
 def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -> None:
     """Rows go in as plain tuples, BATCH per executemany: no model instances, and amounts and
-    times already in the driver's form (the reader converted them)."""
-    file_id = record.pk
+    times already in the driver's form (the reader converted them). Only the columns this kind
+    of file fills are named, and the file's id is written into the statement: fewer values to
+    bind per row (about a third less time per row on SQLite)."""
     if connection.vendor == "postgresql":
-        _copy_rows(file_id, reader, on_lines)
+        _copy_rows(record.pk, reader, on_lines)
         return
-    sql = _insert_sql()
+    quote = connection.ops.quote_name
+    marks = ", ".join([str(int(record.pk))] + ["%s"] * len(reader.fields))
+    sql = f"INSERT INTO {quote(FileLine._meta.db_table)} ({_columns(reader)}) VALUES ({marks})"  # noqa: S608
     batch: list[tuple] = []
     append = batch.append
     with connection.cursor() as cursor:
         for parsed in reader.records():
-            append((file_id, *parsed))
+            append(parsed)
             if len(batch) >= BATCH:
                 cursor.executemany(sql, batch)
                 if on_lines:
@@ -149,21 +161,48 @@ def _store_rows(record: ReconciliationFile, reader: FileReader, on_lines=None) -
                 on_lines(len(batch))
 
 
+def _copy_time(value: datetime) -> str:
+    return value.isoformat(sep=" ")
+
+
+# What COPY's text format reads as a tab, a newline, a carriage return or a backslash itself.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# The free-text fields of both kinds of row (ids, status, remark); the reader checked the rest.
+_FREE_TEXT = (1, 2, -2, -1)
+
+
+def _copy_line(row: tuple) -> tuple:
+    """The row with its free-text fields escaped for COPY; the rare row that needs it."""
+    out = list(row)
+    for index in _FREE_TEXT:
+        out[index] = out[index].translate(_COPY_ESCAPES)
+    return tuple(out)
+
+
 def _copy_rows(file_id: int, reader: FileReader, on_lines=None) -> None:
-    """PostgreSQL: one COPY per file, many times faster than row inserts. A bad row raises
-    inside the copy, which aborts it, and the file's transaction takes everything back."""
+    """PostgreSQL: one COPY per file, many times faster than row inserts. Each row is written
+    as COPY's text, formatted by one string operation (psycopg's write_row adapts every value
+    on its own, at about four times the cost). A bad row raises inside the copy, which aborts
+    it, and the file's transaction takes everything back."""
     quote = connection.ops.quote_name
-    fields = {f.attname: f.column for f in FileLine._meta.concrete_fields}
-    columns = ", ".join(quote(fields[name]) for name in _COLUMNS)
-    sql = f"COPY {quote(FileLine._meta.db_table)} ({columns}) FROM STDIN"
-    done = 0
+    sql = f"COPY {quote(FileLine._meta.db_table)} ({_columns(reader)}) FROM STDIN"
+    template = "\t".join([str(int(file_id)), "%d", *["%s"] * (len(reader.fields) - 1)]) + "\n"
+    chunk: list[str] = []
+    append = chunk.append
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        write = copy.write_row
-        for parsed in reader.records():
-            write((file_id, *parsed))
-            done += 1
-            if on_lines and done == BATCH:
-                on_lines(done)
-                done = 0
-    if on_lines and done:
-        on_lines(done)
+        for row in reader.records():
+            # One check of the four free-text fields together; printable text holds no tab,
+            # newline or carriage return, so only a backslash is left to look for.
+            text = row[1] + row[2] + row[-2] + row[-1]
+            if "\\" in text or not text.isprintable():
+                row = _copy_line(row)
+            append(template % row)
+            if len(chunk) == BATCH:
+                copy.write("".join(chunk))
+                chunk.clear()
+                if on_lines:
+                    on_lines(BATCH)
+        if chunk:
+            copy.write("".join(chunk))
+            if on_lines:
+                on_lines(len(chunk))

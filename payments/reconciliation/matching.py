@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
 
 from payments import clock
 from payments.alipay import money
@@ -80,7 +80,11 @@ class Totals:
     gross_cny: Decimal = Decimal(0)
     settled_cny: Decimal = Decimal(0)
     lines: int = 0
-    matched_lines: int = 0
+    unmatched_lines: int = 0  # lines that noted a difference or repeat another
+
+    @property
+    def matched_lines(self) -> int:
+        return self.lines - self.unmatched_lines
 
 
 @dataclass
@@ -107,52 +111,62 @@ def current_file(kind: str, day: date, partner: str) -> ReconciliationFile | Non
     ).first()
 
 
-def _joined_lines(file_id: int, settle_ids: list[int], day: date):
-    """The file's lines in id order, BATCH per query, each with its payment or refund and its
-    settlement line joined in: one query per batch instead of one per table, read without the
-    ORM's per-value converters (a million lines spend most of their time there otherwise).
+def _lines_to_check(
+    file_id: int, settle_ids: list[int], cancel_files: list[int], day: date, *, settled: bool
+):
+    """The file's lines that may hold a difference, in id order, each with its payment or
+    refund and its settlement line joined in; the rest are plain (see _suspects).
+
+    The database joins a million lines to their payments and settlement lines and hands back
+    only the few it cannot call plain, which reconcile_day then judges one by one exactly as it
+    would any line. A plain line would note nothing, so leaving it out changes no difference;
+    its money is in the day's totals (_line_totals).
 
     Yields lists of (id, ptid, type, outgoing, amount, fee, currency, payment, refund,
-    settlement) where payment is (pk, ptid, amount, currency, state, paid_at), refund is
-    (pk, partner_refund_id, amount, state, currency, payment_id) and settlement is
-    (ptid, outgoing, fee, settlement, amount), or None. A payment's paid_at is None when it
-    falls on the day or a neighbour: only a time outside them matters to the check, and
-    reading a million times back would cost more than the rest of the row.
+    settlement, repeated, reversed) where payment is (pk, ptid, amount, currency, state,
+    paid_at), refund is (pk, partner_refund_id, amount, state, currency, payment_id),
+    settlement is (ptid, outgoing, fee, settlement, amount) or None, repeated says another line
+    of the file has the same id and type, and reversed that a CANCEL or REVERSAL line of the
+    file or the next day's names the payment. A payment's paid_at is None when it falls on the
+    day or a neighbour: only a time outside them matters to the check.
     """
     q = connection.ops.quote_name
     line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
-    settled_in = ", ".join(str(int(i)) for i in settle_ids) or "NULL"
+    suspects, params = _suspects(file_id, settle_ids, cancel_files, day, settled=settled)
     sql = f"""
         SELECT l.id, l.partner_transaction_id, l.type, l.outgoing, l.amount, l.fee, l.currency,
                p.id, p.amount, p.currency, p.state,
                CASE WHEN p.paid_at >= %s AND p.paid_at < %s THEN NULL ELSE p.paid_at END,
                r.id, r.amount, r.state, rp.currency, r.payment_id,
-               s.fee, s.settlement, s.amount
+               s.fee, s.settlement, s.amount,
+               CASE WHEN EXISTS (
+                   SELECT 1 FROM {q(line)} d
+                   WHERE d.partner_transaction_id = l.partner_transaction_id
+                     AND d.file_id = l.file_id AND d.type = l.type AND d.id <> l.id
+               ) THEN 1 ELSE 0 END,
+               CASE WHEN l.type <> 'REFUND' AND EXISTS (
+                   SELECT 1 FROM {q(line)} c
+                   WHERE c.partner_transaction_id = l.partner_transaction_id
+                     AND c.file_id IN ({_ids(cancel_files)}) AND c.type IN ('CANCEL', 'REVERSAL')
+               ) THEN 1 ELSE 0 END
         FROM {q(line)} l
         LEFT JOIN {q(pay)} p ON l.type <> 'REFUND' AND p.partner_trans_id = l.partner_transaction_id
         LEFT JOIN {q(ref)} r ON l.type = 'REFUND' AND r.partner_refund_id = l.partner_transaction_id
         LEFT JOIN {q(pay)} rp ON rp.id = r.payment_id
         LEFT JOIN {q(line)} s ON s.partner_transaction_id = l.partner_transaction_id
-             AND s.outgoing = l.outgoing AND s.file_id IN ({settled_in})
-        WHERE l.file_id = %s AND l.id > %s
+             AND s.outgoing = l.outgoing AND s.file_id IN ({_ids(settle_ids)})
+        WHERE l.id IN ({suspects})
         ORDER BY l.id
     """  # noqa: S608 (table names from the models, ids are integers)
-    sql += f" LIMIT {BATCH}"
     dec = _decimal_reader()
     when = _datetime_reader()
-    adapt = connection.ops.adapt_datetimefield_value
-    near = [
-        adapt(day_bounds(day - timedelta(days=1))[0]),
-        adapt(day_bounds(day + timedelta(days=1))[1]),
-    ]
-    last = 0
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(sql, [*near, file_id, last])
-            fetched = cursor.fetchall()
-            if not fetched:
-                return
-            out, seen = [], None
+    # One query, read BATCH rows at a time (a server-side cursor on PostgreSQL): a day where
+    # every line differs must not sit in memory whole.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [*_near(day), *params])
+        seen = None
+        while fetched := cursor.fetchmany(BATCH):
+            out = []
             for row in fetched:
                 if row[0] == seen:
                     continue  # a second settlement line for the same movement
@@ -167,10 +181,177 @@ def _joined_lines(file_id: int, settle_ids: list[int], day: date):
                     settlement = (ptid, outgoing, dec(row[17]), dec(row[18]), dec(row[19]))
                 out.append(
                     (row[0], ptid, row[2], outgoing, dec(row[4]), dec(row[5]), row[6],
-                     payment, refund, settlement)
+                     payment, refund, settlement, bool(row[20]), bool(row[21]))
                 )  # fmt: skip
             yield out
-            last = fetched[-1][0]
+
+
+def _ids(ids) -> str:
+    return ", ".join(str(int(i)) for i in ids) or "NULL"
+
+
+def _near(day: date) -> list:
+    """[start of the day before, end of the day after): a paid_at inside is on time."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return [
+        adapt(day_bounds(day - timedelta(days=1))[0]),
+        adapt(day_bounds(day + timedelta(days=1))[1]),
+    ]
+
+
+# SQLite stores amounts as doubles: they are compared in whole cents, exact below this bound
+# (and the fee arithmetic stays inside 64-bit integers); a larger amount is judged in Python.
+SQLITE_EXACT_BELOW = 10**11
+
+
+def _suspects(
+    file_id: int, settle_ids: list[int], cancel_files: list[int], day: date, *, settled: bool
+) -> tuple[str, list]:
+    """SQL for the ids of the file's lines that are not plain, and its parameters.
+
+    A line is plain when the checks of reconcile_day would find nothing wrong with it: its
+    payment (or refund) is there in a plain state, with its amount and currency, paid on the
+    day or a neighbour; its fee is the contract rate of its amount, rounded half up to the
+    currency's minor unit (as expected_fee()); every settlement line for it has that fee and
+    settles its amount less the fee; it has a settlement line once one is due; and no other
+    line of the file or the next day's shares its id (no repeat, cancel or reversal).
+
+    Conservative by design: what it cannot decide exactly (a CANCEL or REVERSAL, a state other
+    than the plain ones, an amount too large for SQLite's exact arithmetic) is a suspect, left
+    to the checks in Python, which stay the one statement of the rules. Three sets, each a
+    plain join the database can hash or walk by index as it sees fit, united: lines whose own
+    record disagrees, lines with another line of the same id (a repeat, a cancel, a settlement
+    line that disagrees), and, once settlement is due, lines without one.
+    """
+    vendor = connection.vendor
+    q = connection.ops.quote_name
+    line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
+    every = f"SELECT l.id FROM {q(line)} l WHERE l.file_id = {int(file_id)}"  # noqa: S608
+    rate = fee_rate()
+    if vendor not in ("sqlite", "postgresql") or not rate.is_finite() or rate < 0:
+        return every, []
+    taken = ", ".join(f"'{s}'" for s in MONEY_TAKEN)
+    zero = ", ".join(f"'{c}'" for c in sorted(money.ZERO_DECIMAL))
+    if vendor == "postgresql":
+
+        def fee_is_contract(fee: str) -> str:
+            return (
+                f"{fee} = ROUND(l.amount * CAST('{rate:f}' AS NUMERIC), "
+                f"CASE WHEN l.currency IN ({zero}) THEN 0 ELSE 2 END)"
+            )
+
+        def settles(s: str) -> str:
+            return f"{s}.settlement = {s}.amount - {s}.fee"
+
+        exact = "TRUE"
+    else:
+        num, den = rate.as_integer_ratio()
+        bound = min(SQLITE_EXACT_BELOW, (2**62 - 200 * den) // (200 * num + 1))
+
+        def cents(column: str) -> str:
+            return f"CAST(ROUND({column} * 100) AS INTEGER)"
+
+        def fee_is_contract(fee: str) -> str:
+            # expected_fee() in integers: the fee in the currency's minor unit (cents, or
+            # whole units for JPY and KRW: q cents) is amount * num / den, rounded half up.
+            unit = f"(CASE WHEN l.currency IN ({zero}) THEN 100 ELSE 1 END)"
+            halves = f"2 * {cents('l.amount')} * {num} + {unit} * {den}"
+            return f"{fee} < {bound} AND {cents(fee)} = ({halves}) / (2 * {unit} * {den}) * {unit}"
+
+        def settles(s: str) -> str:
+            return (
+                f"{s}.amount < {bound} AND {s}.settlement < {bound} "
+                f"AND {cents(f'{s}.settlement')} = {cents(f'{s}.amount')} - {cents(f'{s}.fee')}"
+            )
+
+        exact = f"l.amount < {bound}"
+    cancel, settle = _ids(cancel_files), _ids(settle_ids)
+    own = f"""
+        SELECT l.id FROM {q(line)} l
+        LEFT JOIN {q(pay)} p ON l.type <> 'REFUND' AND p.partner_trans_id = l.partner_transaction_id
+        LEFT JOIN {q(ref)} r ON l.type = 'REFUND' AND r.partner_refund_id = l.partner_transaction_id
+        LEFT JOIN {q(pay)} rp ON rp.id = r.payment_id
+        WHERE l.file_id = {int(file_id)} AND NOT COALESCE(
+            {exact}
+            AND (
+                (l.type = 'PAYMENT' AND p.id IS NOT NULL AND p.currency = l.currency
+                 AND p.amount = l.amount AND p.state IN ({taken})
+                 AND (p.paid_at IS NULL OR (p.paid_at >= %s AND p.paid_at < %s)))
+                OR (l.type = 'REFUND' AND r.id IS NOT NULL AND rp.currency = l.currency
+                    AND r.amount = l.amount AND r.state = 'succeeded')
+            )
+            AND {fee_is_contract("l.fee")}, FALSE)
+    """  # noqa: S608 (names from the models, states and rate from the code, ids are integers)
+    others = f"""
+        SELECT l.id FROM {q(line)} l WHERE l.file_id = {int(file_id)} AND EXISTS (
+            SELECT 1 FROM {q(line)} o
+            WHERE o.partner_transaction_id = l.partner_transaction_id AND o.id <> l.id
+              AND o.file_id IN ({cancel}, {settle})
+              AND (o.file_id IN ({cancel}) OR (o.outgoing = l.outgoing AND NOT COALESCE(
+                  o.settlement IS NOT NULL AND {fee_is_contract("o.fee")} AND {settles("o")},
+                  FALSE)))
+        )
+    """  # noqa: S608
+    sql = f"{own} UNION {others}"
+    if not settled:
+        sql += f"""
+            UNION SELECT l.id FROM {q(line)} l WHERE l.file_id = {int(file_id)} AND NOT EXISTS (
+                SELECT 1 FROM {q(line)} s
+                WHERE s.partner_transaction_id = l.partner_transaction_id
+                  AND s.outgoing = l.outgoing AND s.file_id IN ({settle})
+            )
+        """  # noqa: S608
+    return sql, _near(day)
+
+
+def _line_totals(file_id: int) -> dict[str, Totals]:
+    """Counts and sums of every line of the file per currency, in the order currencies first
+    appear, summed by the database (in whole cents on SQLite, where amounts are doubles)."""
+    q = connection.ops.quote_name
+    if connection.vendor == "sqlite":
+        amount, fee = "CAST(ROUND(amount * 100) AS INTEGER)", "CAST(ROUND(fee * 100) AS INTEGER)"
+        unit = CENT
+    else:
+        amount, fee, unit = "amount", "fee", Decimal(1)
+    sql = f"""
+        SELECT currency, type, outgoing, COUNT(*), SUM({amount}), SUM({fee}), MIN(id)
+        FROM {q(FileLine._meta.db_table)} WHERE file_id = %s
+        GROUP BY currency, type, outgoing
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [file_id])
+        rows = sorted(cursor.fetchall(), key=lambda row: row[6])
+    totals: dict[str, Totals] = defaultdict(Totals)
+    for currency, kind, outgoing, count, amounts, fees, _first in rows:
+        t = totals[currency]
+        gross = (Decimal(amounts or 0) * unit).quantize(CENT)
+        t.lines += count
+        if kind == "PAYMENT":
+            t.payments_count += count
+            t.payments_gross += gross
+        elif kind == "REFUND":
+            t.refunds_count += count
+            t.refunds_gross += gross
+        else:
+            t.reversals_count += count
+            t.reversals_gross += gross
+        fee_sum = (Decimal(fees or 0) * unit).quantize(CENT)
+        t.fees += -fee_sum if outgoing else fee_sum
+    return totals
+
+
+def _uncount(t: Totals, kind: str, outgoing: bool, amount: Decimal, fee: Decimal) -> None:
+    """Take a repeated line's money back out of the totals: a duplicate counts once."""
+    if kind == "PAYMENT":
+        t.payments_count -= 1
+        t.payments_gross -= amount
+    elif kind == "REFUND":
+        t.refunds_count -= 1
+        t.refunds_gross -= amount
+    else:
+        t.reversals_count -= 1
+        t.reversals_gross -= amount
+    t.fees -= -fee if outgoing else fee
 
 
 CENT = Decimal("0.01")
@@ -224,20 +405,10 @@ def reconcile_day(day: date, *, partner: str | None = None) -> DayOutcome | None
         for d in (day - timedelta(days=1), day + timedelta(days=1))
     }
     cancel_files = [tx_file.pk] + [f.pk for d, f in neighbours.items() if f and d > day]
-    cancelled = set(
-        FileLine.objects.filter(file_id__in=cancel_files, type__in=["CANCEL", "REVERSAL"])
-        .values_list("partner_transaction_id", flat=True)
-        .iterator()
-    )
     found: dict[tuple, Found] = {}
-    duplicates = (
-        FileLine.objects.filter(file=tx_file)
-        .values("partner_transaction_id", "type")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-    )
-    repeated: dict[tuple, int] = {(d["partner_transaction_id"], d["type"]): 0 for d in duplicates}
-    totals: dict[str, Totals] = defaultdict(Totals)
+    # (ptid, type) of repeated lines -> times seen so far; only repeated lines come in here.
+    repeated: dict[tuple, int] = {}
+    totals = _line_totals(tx_file.pk)
 
     def note(kind, ptid, line_type, **kw) -> None:
         item = Found(kind=kind, ptid=ptid, line_type=line_type, day=day, **kw)
@@ -248,42 +419,37 @@ def reconcile_day(day: date, *, partner: str | None = None) -> DayOutcome | None
             kind=ReconciliationFile.Kind.SETTLEMENT, partner=partner, superseded_by__isnull=True
         ).values_list("pk", flat=True)
     )
-    for rows in _joined_lines(tx_file.pk, settle_ids, day):
-        for line_id, ptid, kind, outgoing, amount, fee, currency, p, r, settlement in rows:
+    settled = (today - day).days <= settle_days  # no settlement line yet is no difference yet
+    rows_to_check = _lines_to_check(tx_file.pk, settle_ids, cancel_files, day, settled=settled)
+    for rows in rows_to_check:
+        for row in rows:
+            line_id, ptid, kind, outgoing, amount, fee, currency, p, r, settlement = row[:10]
+            dup, reversed_ = row[10:]
             before = len(found)
             t = totals[currency]
-            t.lines += 1
             if kind == "REFUND":
                 links = {"refund_id": r[0], "payment_id": r[5]} if r else {}
             else:
                 links = {"payment_id": p[0]} if p else {}
             key = (ptid, kind)
-            if key in repeated:
-                repeated[key] += 1
+            if dup:
+                repeated[key] = repeated.get(key, 0) + 1
                 if repeated[key] > 1:
                     note(
                         Kind.DUPLICATE_LINE, ptid, kind, currency=currency, amount_alipay=amount,
                         line_id=line_id, **links,
                         detail=f"{kind} {ptid} appears {repeated[key]} times",
                     )  # fmt: skip
+                    _uncount(t, kind, outgoing, amount, fee)
+                    t.unmatched_lines += 1
                     continue
-            if kind == "PAYMENT":
-                t.payments_count += 1
-                t.payments_gross += amount
-            elif kind == "REFUND":
-                t.refunds_count += 1
-                t.refunds_gross += amount
-            else:
-                t.reversals_count += 1
-                t.reversals_gross += amount
-            t.fees += -fee if outgoing else fee
             common = {"currency": currency, "amount_alipay": amount, "line_id": line_id}
             if kind == "REFUND":
                 _check_refund(note, ptid, kind, amount, currency, r, common)
             else:
                 _check_payment(
                     note, ptid, kind, amount, currency, p, common,
-                    reversed_=ptid in cancelled, day=day,
+                    reversed_=reversed_, day=day,
                 )  # fmt: skip
             want = expected_fee(amount, currency, rate)
             if fee != want or (settlement is not None and settlement[2] != want):
@@ -306,8 +472,8 @@ def reconcile_day(day: date, *, partner: str | None = None) -> DayOutcome | None
                     amount_alipay=amount, **links,
                     detail=f"no settlement line {(today - day).days} days after the day",
                 )  # fmt: skip
-            if len(found) == before:
-                t.matched_lines += 1
+            if len(found) != before:
+                t.unmatched_lines += 1
 
     settle_file = current_file(ReconciliationFile.Kind.SETTLEMENT, day, partner)
     if settle_file is not None:
@@ -475,7 +641,8 @@ def _missing_at_alipay(
     lacking: list[tuple] = []
     present: set[str] = set()
     for kind in ("PAYMENT", "REFUND"):
-        for rows in _candidates(kind, window, core, list(file_days)):
+        near = [pk for pk, d in file_days.items() if abs((d - day).days) <= 1]
+        for rows in _candidates(kind, window, core, list(file_days), near, day):
             for pk, ptid, amount, currency, at, payment_id, found_in in rows:
                 own = judge(at)
                 if own is None:
@@ -520,63 +687,59 @@ def _candidates(
     window: tuple[datetime, datetime],
     core: tuple[datetime, datetime],
     file_ids: list[int],
+    near_ids: list[int],
+    day: date,
 ):
-    """Entrada's paid payments (or succeeded refunds) in `window`, BATCH per query, each with
-    the id of a current file holding its line (None if none does). The time is None inside
-    `core`, where the day is known without it: converting a million times back from the
-    database would cost more than the rest of the row."""
+    """Entrada's paid payments (or succeeded refunds) in `window` that _missing_at_alipay must
+    look at, in id order, BATCH per list, each with the id of a current file holding its line
+    (None if none does).
+
+    One query; the database leaves out what needs no look: a candidate inside `core` (the day
+    is known without its time) whose line is in a file of the day or a neighbour, unless a
+    missing_at_alipay difference around the day names it (that one may be cleared). The time
+    is None inside `core`: converting a million times back would cost more than the rest.
+    """
     q = connection.ops.quote_name
     line, pay, ref = FileLine._meta.db_table, Payment._meta.db_table, Refund._meta.db_table
-    files = ", ".join(str(int(i)) for i in file_ids) or "NULL"
+    diff = Difference._meta.db_table
+    files = _ids(file_ids)
     if kind == "PAYMENT":
         states = ", ".join(f"'{s}'" for s in (*MONEY_TAKEN, PState.CANCELLED))
-        sql = f"""
-            SELECT p.id, p.partner_trans_id, p.amount, p.currency,
-                   CASE WHEN p.paid_at >= %s AND p.paid_at < %s THEN NULL ELSE p.paid_at END, p.id,
-                   (SELECT MIN(l.file_id) FROM {q(line)} l
-                    WHERE l.partner_transaction_id = p.partner_trans_id
-                      AND l.type = 'PAYMENT' AND l.file_id IN ({files}))
-            FROM {q(pay)} p
-            WHERE p.paid_at >= %s AND p.paid_at < %s AND p.state IN ({states})
-              AND p.id > %s AND p.id <= %s
-        """  # noqa: S608 (names from the models, states from the code, ids are integers)
-        bounds = f"""
-            SELECT MIN(p.id), MAX(p.id) FROM {q(pay)} p
-            WHERE p.paid_at >= %s AND p.paid_at < %s AND p.state IN ({states})
-        """  # noqa: S608
+        ptid, at, source = "p.partner_trans_id", "p.paid_at", f"{q(pay)} p"
+        where = f"p.state IN ({states})"
+        columns = "p.id, p.partner_trans_id, p.amount, p.currency"
+        payment_id = "p.id"
     else:
-        sql = f"""
-            SELECT r.id, r.partner_refund_id, r.amount, p.currency,
-                   CASE WHEN r.succeeded_at >= %s AND r.succeeded_at < %s
-                        THEN NULL ELSE r.succeeded_at END, r.payment_id,
-                   (SELECT MIN(l.file_id) FROM {q(line)} l
-                    WHERE l.partner_transaction_id = r.partner_refund_id
-                      AND l.type = 'REFUND' AND l.file_id IN ({files}))
-            FROM {q(ref)} r JOIN {q(pay)} p ON p.id = r.payment_id
-            WHERE r.succeeded_at >= %s AND r.succeeded_at < %s AND r.state = 'succeeded'
-              AND r.id > %s AND r.id <= %s
-        """  # noqa: S608
-        bounds = f"""
-            SELECT MIN(r.id), MAX(r.id) FROM {q(ref)} r
-            WHERE r.succeeded_at >= %s AND r.succeeded_at < %s AND r.state = 'succeeded'
-        """  # noqa: S608
-    # Walked in id ranges, not `id > last ORDER BY id LIMIT n`: with the state index and
-    # several states the database sorts every remaining row for each batch (quadratic on a
-    # day of a million payments).
+        ptid, at = "r.partner_refund_id", "r.succeeded_at"
+        source = f"{q(ref)} r JOIN {q(pay)} p ON p.id = r.payment_id"
+        where = "r.state = 'succeeded'"
+        columns = "r.id, r.partner_refund_id, r.amount, p.currency"
+        payment_id = "r.payment_id"
+    found_in = f"""(SELECT MIN(l.file_id) FROM {q(line)} l
+        WHERE l.partner_transaction_id = {ptid} AND l.type = '{kind}' AND l.file_id IN ({files}))
+    """  # noqa: S608
+    sql = f"""
+        SELECT {columns}, CASE WHEN {at} >= %s AND {at} < %s THEN NULL ELSE {at} END,
+               {payment_id}, {found_in}
+        FROM {source}
+        LEFT JOIN (
+            SELECT DISTINCT partner_transaction_id FROM {q(diff)}
+            WHERE kind = '{Kind.MISSING_AT_ALIPAY.value}' AND day >= %s AND day <= %s
+        ) w ON w.partner_transaction_id = {ptid}
+        WHERE {at} >= %s AND {at} < %s AND {where}
+          AND NOT COALESCE(
+              {at} >= %s AND {at} < %s AND w.partner_transaction_id IS NULL
+              AND {found_in} IN ({_ids(near_ids)}), FALSE)
+        ORDER BY 1
+    """  # noqa: S608 (names from the models, states from the code, ids are integers)
     adapt = connection.ops.adapt_datetimefield_value
     dec, when = _decimal_reader(), _datetime_reader()
-    times = [*map(adapt, core), *map(adapt, window)]
-    with connection.cursor() as cursor:
-        cursor.execute(bounds, times[2:])
-        low, high = cursor.fetchone()
-        if low is None:
-            return
-        for start in range(low - 1, high, BATCH):
-            cursor.execute(sql, [*times, start, start + BATCH])
-            fetched = cursor.fetchall()
-            if fetched:
-                fetched.sort(key=lambda r: r[0])
-                yield [(r[0], r[1], dec(r[2]), r[3], when(r[4]), r[5], r[6]) for r in fetched]
+    core_, window_ = [*map(adapt, core)], [*map(adapt, window)]
+    watch = [connection.ops.adapt_datefield_value(day + timedelta(days=k)) for k in (-1, 1)]
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [*core_, *watch, *window_, *core_])
+        while fetched := cursor.fetchmany(BATCH):
+            yield [(r[0], r[1], dec(r[2]), r[3], when(r[4]), r[5], r[6]) for r in fetched]
 
 
 def _event(diff: Difference, action: str, note: str = "") -> DifferenceEvent:

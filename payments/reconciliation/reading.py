@@ -59,11 +59,17 @@ OPTIONAL = {
     "settlement_time": "settled_at",
     "status": "status",
 }
-# The fields of a parsed row, in the order records() yields them.
-RECORD_FIELDS = (
+# The fields of a parsed row, per kind of file, in the order records() yields them: a
+# transaction file carries no settlement amounts and a settlement file no payment time, so
+# neither row carries the other's always-empty fields.
+TRANSACTION_FIELDS = (
     "line_no", "partner_transaction_id", "transaction_id", "type", "outgoing", "amount", "fee",
-    "currency", "paid_at", "amount_cny", "settlement", "settlement_cny", "rate", "settled_at",
-    "status", "remark",
+    "currency", "paid_at", "status", "remark",
+)  # fmt: skip
+SETTLEMENT_FIELDS = (
+    "line_no", "partner_transaction_id", "transaction_id", "type", "outgoing", "amount", "fee",
+    "currency", "amount_cny", "settlement", "settlement_cny", "rate", "settled_at", "status",
+    "remark",
 )  # fmt: skip
 _AMOUNT = re.compile(r"-?\d{1,14}(?:\.\d{1,2})?")
 _RATE = re.compile(r"\d{1,10}(?:\.\d{1,10})?")
@@ -76,6 +82,7 @@ class Sniffed:
     content_hash: str
     encoding: str
     size: int
+    nul_line: int | None = None  # the first line holding a NUL byte: not a text file
 
 
 @dataclass(frozen=True)
@@ -91,12 +98,16 @@ def sniff(stream: BinaryIO) -> Sniffed:
     stream.seek(0)
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, size, first = True, 0, b""
+    utf8, size, first, lines, nul_line = True, 0, b"", 0, None
     while chunk := stream.read(CHUNK):
         if not first:
             first = chunk[:3]
         digest.update(chunk)
         size += len(chunk)
+        # No byte of a multibyte UTF-8 or GBK character is 0: a NUL is one, on this line.
+        if nul_line is None and (at := chunk.find(b"\0")) >= 0:
+            nul_line = lines + chunk.count(b"\n", 0, at) + 1
+        lines += chunk.count(b"\n")
         if utf8:
             try:
                 decoder.decode(chunk)
@@ -109,7 +120,7 @@ def sniff(stream: BinaryIO) -> Sniffed:
             utf8 = False
     stream.seek(0)
     encoding = "utf-8-sig" if first == codecs.BOM_UTF8 else "utf-8" if utf8 else "gbk"
-    return Sniffed(content_hash=digest.hexdigest(), encoding=encoding, size=size)
+    return Sniffed(content_hash=digest.hexdigest(), encoding=encoding, size=size, nul_line=nul_line)
 
 
 def _key(cell: str) -> str:
@@ -160,14 +171,17 @@ class FileReader:
         encoding: str,
         money: Callable[[Decimal], Any] | None = None,
         time: Callable[[datetime], Any] | None = None,
+        null: Any = None,
     ):
-        """`money` and `time` convert each distinct parsed amount and time once (the importer
-        passes its database driver's forms); by default rows carry Decimals and datetimes."""
+        """`money` (amounts and rates) and `time` convert each distinct parsed value once, and
+        `null` stands for an empty optional value: the importer passes its database's forms.
+        By default rows carry Decimals, datetimes and None."""
         self.name = name
         self._to_money = money or (lambda value: value)
         self._to_time = time or (lambda value: value)
+        self._null = null
         self._money: dict[str, Any] = {}
-        self._rates: dict[str, Decimal] = {}
+        self._rates: dict[str, Any] = {}
         self.text = io.TextIOWrapper(stream, encoding=encoding, newline="")
         self._csv = csv.reader(self.text)
         self.line = 0
@@ -281,19 +295,27 @@ class FileReader:
         )
         return self.header
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the values in each row records() yields, for this kind of file."""
+        assert self.header is not None, "open() first"
+        return SETTLEMENT_FIELDS if self.header.kind == "settlement" else TRANSACTION_FIELDS
+
     def rows(self) -> Iterator[dict]:
-        """The data rows as dicts (keys: RECORD_FIELDS), checked."""
+        """The data rows as dicts (keys: fields), checked."""
+        fields = self.fields
         for record in self.records():
-            yield dict(zip(RECORD_FIELDS, record, strict=True))
+            yield dict(zip(fields, record, strict=True))
 
     def records(self) -> Iterator[tuple]:
-        """The data rows as tuples in RECORD_FIELDS order, checked: what the importer stores,
+        """The data rows as tuples in `fields` order, checked: what the importer stores,
         without a dict per line. Amounts, rates and times are parsed once per distinct text (a
         day's file repeats prices and seconds many times) and handed out through the reader's
-        converters, so a caller that stores them pays per value once."""
+        converters, so a caller that stores them pays per value once. The loop is written out
+        flat because it runs once per line of a million-line file."""
         assert self.header is not None, "open() first"
-        types = TRANSACTION_TYPES if self.header.kind == "transaction" else SETTLEMENT_TYPES
         settlement = self.header.kind == "settlement"
+        types = SETTLEMENT_TYPES if settlement else TRANSACTION_TYPES
         width = self._width
         at = {attr: index for index, attr in self._columns}
         i_type, i_ptid, i_tid = at["type"], at["partner_transaction_id"], at["transaction_id"]
@@ -304,87 +326,125 @@ class FileReader:
         i_rate = at.get("rate")
         money, times, rates = self._money, self._times, self._rates
         amount_of, time_of = self._amount, self._time
-        currencies: set[str] = set()
-        while (row := self._next()) is not None:
-            line = self.line
-            if len(row) < width:
-                raise FileRejected(
-                    _(
-                        "Line %(line)d has %(found)d fields where the header has %(width)d: "
-                        "the file is cut short or malformed."
-                    )
-                    % {"line": line, "found": len(row), "width": width},
-                    line=line,
-                )
-            kind = row[i_type].strip().upper()
-            if kind not in types:
-                raise FileRejected(
-                    _("Line %(line)d: unknown type %(value)r.")
-                    % {"line": line, "value": kind[:12]},
-                    line=line,
-                )
-            ptid = row[i_ptid].strip()
-            if not ptid or len(ptid) > 64:
-                raise FileRejected(
-                    _("Line %(line)d: Partner_transaction_id is empty or too long.")
-                    % {"line": line},
-                    line=line,
-                )
-            currency = row[i_currency].strip().upper()
-            if currency not in currencies:
-                if not _CURRENCY.fullmatch(currency):
+        null = self._null
+        kinds: dict[str, str] = {}
+        currencies: dict[str, str] = {}
+        rows = self._csv
+        line = self.line
+        try:
+            for row in rows:
+                line = rows.line_num
+                if len(row) < width:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue  # a blank line
                     raise FileRejected(
-                        _("Line %(line)d: currency %(value)r is not a currency code.")
-                        % {"line": line, "value": currency[:8]},
+                        _(
+                            "Line %(line)d has %(found)d fields where the header has %(width)d: "
+                            "the file is cut short or malformed."
+                        )
+                        % {"line": line, "found": len(row), "width": width},
                         line=line,
                     )
-                currencies.add(currency)
-            text = row[i_amount]
-            amount = money.get(text)
-            if amount is None:
-                amount = amount_of(text, line, "amount")
-            text = row[i_fee]
-            fee = money.get(text)
-            if fee is None:
-                fee = amount_of(text, line, "fee")
-            paid_at = None
-            if i_paid is not None:
-                text = row[i_paid]
-                paid_at = times.get(text)
-                if paid_at is None:
-                    paid_at = time_of(text, line, "Payment_time")
-            extra = None, None, None, None, None
-            if settlement:
+                # Types and currencies: a file spells each a few ways at most; each spelling
+                # is checked and normalised once.
+                text = row[i_type]
+                kind = kinds.get(text)
+                if kind is None:
+                    kind = text.strip().upper()
+                    if kind not in types:
+                        raise FileRejected(
+                            _("Line %(line)d: unknown type %(value)r.")
+                            % {"line": line, "value": kind[:12]},
+                            line=line,
+                        )
+                    kinds[text] = kind
+                ptid = row[i_ptid].strip()
+                if not ptid or len(ptid) > 64:
+                    raise FileRejected(
+                        _("Line %(line)d: Partner_transaction_id is empty or too long.")
+                        % {"line": line},
+                        line=line,
+                    )
+                text = row[i_currency]
+                currency = currencies.get(text)
+                if currency is None:
+                    currency = text.strip().upper()
+                    if not _CURRENCY.fullmatch(currency):
+                        raise FileRejected(
+                            _("Line %(line)d: currency %(value)r is not a currency code.")
+                            % {"line": line, "value": currency[:8]},
+                            line=line,
+                        )
+                    if len(currencies) > 1000:
+                        currencies.clear()
+                    currencies[text] = currency
+                text = row[i_amount]
+                amount = money.get(text)
+                if amount is None:
+                    amount = amount_of(text, line, "amount")
+                text = row[i_fee]
+                fee = money.get(text)
+                if fee is None:
+                    fee = amount_of(text, line, "fee")
+                status = row[i_status].strip()[:8] if i_status is not None else ""
+                remark = row[i_remark].strip()[:256] if i_remark is not None else ""
+                if not settlement:
+                    text = row[i_paid]
+                    paid_at = times.get(text)
+                    if paid_at is None:
+                        paid_at = time_of(text, line, "Payment_time")
+                    self.count += 1
+                    yield (
+                        line, ptid, row[i_tid].strip()[:64], kind, types[kind], amount, fee,
+                        currency, paid_at, status, remark,
+                    )  # fmt: skip
+                    continue
                 text = row[i_settlement]
                 settled = money.get(text)
                 if settled is None:
                     settled = amount_of(text, line, "Settlement")
-                amount_cny = settled_cny = rate = settled_at = None
-                if i_amount_cny is not None and (text := row[i_amount_cny]).strip():
+                amount_cny = settled_cny = rate = settled_at = null
+                # Optional values: looked up first (a value seen before is not blank), then
+                # parsed unless blank.
+                if i_amount_cny is not None:
+                    text = row[i_amount_cny]
                     amount_cny = money.get(text)
                     if amount_cny is None:
-                        amount_cny = amount_of(text, line, "Rmb_amount")
-                if i_settlement_cny is not None and (text := row[i_settlement_cny]).strip():
+                        amount_cny = amount_of(text, line, "Rmb_amount") if text.strip() else null
+                if i_settlement_cny is not None:
+                    text = row[i_settlement_cny]
                     settled_cny = money.get(text)
                     if settled_cny is None:
-                        settled_cny = amount_of(text, line, "Rmb_settlement")
-                if i_rate is not None and (text := row[i_rate]).strip():
+                        settled_cny = (
+                            amount_of(text, line, "Rmb_settlement") if text.strip() else null
+                        )
+                if i_rate is not None:
+                    text = row[i_rate]
                     rate = rates.get(text)
                     if rate is None:
-                        rate = self._rate(text, line)
+                        rate = self._rate(text, line) if text.strip() else null
                 if i_settled is not None:
                     text = row[i_settled]
                     settled_at = times.get(text)
                     if settled_at is None:
                         settled_at = time_of(text, line, "Settlement_time")
-                extra = amount_cny, settled, settled_cny, rate, settled_at
-            self.count += 1
-            yield (
-                line, ptid, row[i_tid].strip()[:64], kind, types[kind], amount, fee, currency,
-                paid_at, *extra,
-                row[i_status].strip()[:8] if i_status is not None else "",
-                row[i_remark].strip()[:256] if i_remark is not None else "",
-            )  # fmt: skip
+                self.count += 1
+                yield (
+                    line, ptid, row[i_tid].strip()[:64], kind, types[kind], amount, fee,
+                    currency, amount_cny, settled, settled_cny, rate, settled_at, status, remark,
+                )  # fmt: skip
+        except UnicodeDecodeError:
+            raise FileRejected(
+                _("Line %(line)d: the file is neither UTF-8 nor GBK text.") % {"line": line + 1},
+                line=line + 1,
+            ) from None
+        except csv.Error as exc:
+            raise FileRejected(
+                _("Line %(line)d: %(error)s") % {"line": line + 1, "error": exc},
+                line=line + 1,
+            ) from None
+        finally:
+            self.line = line
 
     def _amount(self, text: str, line: int, column: str):
         """First sight of an amount's text: checked, made positive, converted, remembered."""
@@ -394,7 +454,7 @@ class FileReader:
         self._money[text] = value
         return value
 
-    def _rate(self, text: str, line: int) -> Decimal:
+    def _rate(self, text: str, line: int):
         rate = text.strip()
         if not _RATE.fullmatch(rate):
             raise FileRejected(
@@ -404,13 +464,13 @@ class FileReader:
             )
         if len(self._rates) > 10_000:
             self._rates.clear()
-        value = self._rates[text] = Decimal(rate)
+        value = self._rates[text] = self._to_money(Decimal(rate))
         return value
 
     def _time(self, text: str, line: int, column: str):
-        """First sight of a time's text (None when blank): parsed, converted, remembered."""
+        """First sight of a time's text (`null` when blank): parsed, converted, remembered."""
         if not text.strip():
-            return None
+            return self._null
         if len(self._times) > 100_000:
             self._times.clear()
         value = self._times[text] = self._to_time(_time(text, line, column))

@@ -72,7 +72,7 @@ def run(
     # Sources that could not be read are reported (and mailed) with the refused files.
     report = RunReport(run=record, refused=list(unavailable))
     touched: set[date] = set(days)
-    with _large_cache():
+    with _tuned_connection():
         for incoming in files:
             if progress:
                 progress(incoming.name)
@@ -106,9 +106,23 @@ def run(
 
 
 @contextmanager
-def _large_cache() -> Iterator[None]:
-    """A large SQLite page cache for the run's length only: the connection (a worker's, kept
-    between tasks) goes back to its own size after."""
+def _tuned_connection() -> Iterator[None]:
+    """The connection (a worker's, kept between tasks) set for a run's length, then set back.
+
+    SQLite gets a large page cache. PostgreSQL gets no JIT: matching is a few queries over a
+    day's million lines, and compiling each cost more than it saved (bench/reconcile.py).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('jit')")
+            (before,) = cursor.fetchone()
+            cursor.execute("SELECT set_config('jit', 'off', false)")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('jit', %s, false)", [before])
+        return
     if connection.vendor != "sqlite":
         yield
         return

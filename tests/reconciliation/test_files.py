@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -59,6 +59,52 @@ def test_columns_are_found_by_name_in_any_order_and_unknown_ones_ignored():
 
 
 @pytest.mark.django_db
+def test_free_text_is_stored_exactly_as_written_whatever_it_holds():
+    # Tabs, line breaks, backslashes and a lone \N are what PostgreSQL's COPY text would
+    # misread if they were written raw; they go in (and come back) as the file has them.
+    remarks = ["tab\there", "two\nlines", "back\\slash", "\\N", "cr\rhere", "门票"]
+    rows = [
+        f'E{n},2026112711{n:03d},10.00,0.18,USD,2026-11-27 10:00:00,PAYMENT,"{remark}",7991'
+        for n, remark in enumerate(remarks)
+    ]
+    rows.append("E\\9,2026112711009,10.00,0.18,USD,2026-11-27 10:00:00,PAYMENT,plain,7991")
+    load(transaction_file(rows))
+    stored = dict(FileLine.objects.values_list("partner_transaction_id", "remark"))
+    assert stored == {**{f"E{n}": remark for n, remark in enumerate(remarks)}, "E\\9": "plain"}
+
+
+@pytest.mark.django_db
+def test_empty_optional_values_are_stored_as_nothing():
+    load(transaction_file([ROWS[0].replace("2026-11-27 10:00:00", "")]))
+    assert FileLine.objects.get().paid_at is None
+    settlement = (
+        "Partner_transaction_id,Transaction_id,Amount,Rmb_amount,Fee,Settlement,Rmb_settlement,"
+        "Currency,Rate,Settlement_time,Type\n"
+        "E1,2026112711001,100.00,,1.80,98.20,,USD,,,P\n"
+        "E2,2026112711002,30.00,216.00,0.54,29.46,212.11,USD,7.2,2026-11-28 00:00:00,P\n"
+    )
+    load(settlement, name=f"{PARTNER}_settlement_20261127.csv")
+    lines = {
+        line.partner_transaction_id: line
+        for line in FileLine.objects.filter(file__kind="settlement")
+    }
+    empty, full = lines["E1"], lines["E2"]
+    assert (empty.amount_cny, empty.settlement_cny, empty.rate, empty.settled_at) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (empty.settlement, empty.paid_at, empty.status) == (Decimal("98.20"), None, "")
+    assert (full.amount_cny, full.settlement_cny, full.rate) == (
+        Decimal("216.00"),
+        Decimal("212.11"),
+        Decimal("7.2"),
+    )
+    assert full.settled_at == datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
 def test_the_same_file_twice_changes_nothing():
     first = load(transaction_file())
     again = load(transaction_file(), name="renamed.csv")
@@ -100,6 +146,11 @@ BAD = {
         0,
     ),
     "an empty file": ("", "The file is empty", 0),
+    "a NUL byte": (
+        transaction_file([ROWS[0], ROWS[1].replace("Museum", "Mus\x00eum")]),
+        "Line 5 holds a NUL byte: the file is not text",
+        5,
+    ),
 }
 
 
