@@ -1,7 +1,7 @@
 """Matching a Beijing day's lines with Entrada's payments and refunds, and recording differences.
 
 Both directions are checked:
-- every line of the day's transaction file is looked up (in batches) by Partner_transaction_id:
+- every line of the day's transaction file is looked up by Partner_transaction_id:
   partner_trans_id for PAYMENT, CANCEL and REVERSAL rows, partner_refund_id for REFUND rows, and
   compared for type/state, amount, currency and day, its fee against the contract rate, and its
   settlement line (any current settlement file: a line settles on a later day's file);
@@ -10,6 +10,11 @@ Both directions are checked:
   in the neighbouring day's file: lines of the day before and after count too, and a candidate
   near a boundary whose neighbouring file is not imported yet waits for it instead of becoming a
   false difference (the neighbour's run checks it again).
+
+At a million lines a day the database does the looking up, set-wise: it sums the day's lines,
+and joins them (and Entrada's candidates) to what they must match, handing back only the rows
+that may hold a difference (_suspects, _candidates). Those go through the checks below, which
+stay the one statement of the rules; a row the database leaves out would have noted nothing.
 
 Re-running a day updates the same Difference rows (their identity is day, kind, id and line
 type): notes and resolutions stay, a difference no longer found is closed as cleared, and one
@@ -640,8 +645,8 @@ def _missing_at_alipay(
     )
     lacking: list[tuple] = []
     present: set[str] = set()
+    near = [pk for pk, d in file_days.items() if abs((d - day).days) <= 1]
     for kind in ("PAYMENT", "REFUND"):
-        near = [pk for pk, d in file_days.items() if abs((d - day).days) <= 1]
         for rows in _candidates(kind, window, core, list(file_days), near, day):
             for pk, ptid, amount, currency, at, payment_id, found_in in rows:
                 own = judge(at)
