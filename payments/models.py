@@ -96,7 +96,11 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "next_action_at"], name="payment_due_idx")]
+        indexes = [
+            models.Index(fields=["state", "next_action_at"], name="payment_due_idx"),
+            # A day's payments, by time paid: reconciliation's side of a day, the sales report.
+            models.Index(fields=["paid_at"], name="payment_paid_at_idx"),
+        ]
         # Beyond view: each admin action that moves money or state has its own permission.
         permissions = [
             ("cancel_payment", "Can cancel payments"),
@@ -154,7 +158,11 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "next_action_at"], name="refund_due_idx")]
+        indexes = [
+            models.Index(fields=["state", "next_action_at"], name="refund_due_idx"),
+            # A day's refunds, by time they succeeded (reconciliation, the sales report).
+            models.Index(fields=["succeeded_at"], name="refund_succeeded_at_idx"),
+        ]
         permissions = [
             ("retry_refund", "Can retry refunds needing attention"),
             ("check_refund_with_alipay", "Can check refunds needing attention with Alipay"),
