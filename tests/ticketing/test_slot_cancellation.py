@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
-from django_q.models import OrmQ
+from django_q.brokers import get_broker
 
+from payments import poller
 from payments.models import Payment, Refund
 from tests.helpers import no_worker
 from tests.staff import (
@@ -137,18 +138,26 @@ def test_cancelling_a_slot_ends_every_order_refunds_the_paid_and_tells_each_buye
     slot.refresh_from_db()
     assert not slot.is_open and counters(slot) == (0, 0)
     states = {name: Order.objects.get(pk=o.pk).state for name, o in orders.items()}
+    # Stopping the awaiting order's payment runs the poller inline, whose naps move the frozen
+    # clock: on a slower database its hold may run out first, and it ends expired, not
+    # cancelled. Either way its places are back (counters above) and nothing was charged.
+    awaiting_state = states.pop("awaiting")
+    assert awaiting_state in (Order.State.CANCELLED, Order.State.EXPIRED)
     assert states == {
         "paid": Order.State.REFUNDED,
         "paid_family": Order.State.REFUNDED,
         "held": Order.State.CANCELLED,
-        "awaiting": Order.State.CANCELLED,
         "counter_alipay": Order.State.REFUNDED,
         "counter_cash": Order.State.REFUND_PENDING,  # its cash is owed at the counter
         "counter_held": Order.State.CANCELLED,
     }
     assert not Ticket.objects.filter(slot=slot, state=Ticket.State.VALID).exists()
     awaiting = Order.objects.get(pk=orders["awaiting"].pk)
-    assert awaiting.payment.state in (Payment.State.CANCELLING, Payment.State.CANCELLED)
+    assert awaiting.payment.state in (
+        Payment.State.CANCELLING,
+        Payment.State.CANCELLED,
+        Payment.State.FAILED,  # its deadline passed on the moved clock first: never charged
+    )
     refunded = {
         o.code: list(Refund.objects.filter(payment_id=o.payment_id).values_list("amount", "state"))
         for o in (orders["paid"], orders["paid_family"], orders["counter_alipay"])
@@ -163,7 +172,9 @@ def test_cancelling_a_slot_ends_every_order_refunds_the_paid_and_tells_each_buye
     assert outcomes[orders["held"].code] == Outcome.CANCELLED
     for name, order in orders.items():
         mails = mails_about(order)
-        assert len(mails) == (0 if not order.email else 1), name
+        # A hold that ran out before the cancel reached it has nothing to be told about.
+        ended_first = name == "awaiting" and awaiting_state == Order.State.EXPIRED
+        assert len(mails) == (0 if not order.email or ended_first else 1), name
         if mails:
             assert "Typhoon warning" in mails[0].body
     assert "paid back to you at the box office" in mails_about(orders["counter_cash"])[0].body
@@ -214,11 +225,14 @@ def test_the_task_waits_in_the_broker_then_a_worker_runs_it_in_bounded_steps(wor
     slot = world.slot(capacity=10)
     first, _ = paid_order(world, slot, adult=1)
     second = book(world, slot, adult=1)
+    broker = get_broker()
     with no_worker():
-        queued = OrmQ.objects.count()
+        queued = broker.queue_size()
         run_confirmed(admin_client, SLOTS, "cancel_slot_orders", slot, reason="Flood")
         run = SlotCancellation.objects.get()
-        assert OrmQ.objects.count() == queued + 1  # queued, not run
+        # Queued, not run (other work, a poller's kick, may be queued beside it).
+        assert broker.queue_size() > queued
+        queued = broker.queue_size()
         status = admin_client.get(progress_url(run)).json()
         assert (status["state"], status["finished"], status["percent"]) == ("queued", 0, 0)
         page = admin_client.get(f"/admin/ticketing/slotcancellation/{run.pk}/change/")
@@ -229,8 +243,11 @@ def test_the_task_waits_in_the_broker_then_a_worker_runs_it_in_bounded_steps(wor
         slot_cancelling.run(run.pk, seconds=0)
         status = admin_client.get(progress_url(run)).json()
         assert (status["state"], status["finished"], status["total"]) == ("running", 1, 2)
-        assert OrmQ.objects.count() == queued + 2
+        assert broker.queue_size() > queued
     tasks.cancel_slot(run.pk)  # what the worker runs
+    # The refund recorded while no worker ran waits for the poller its record kicked, as a
+    # worker would run it (which order went first depends on the database).
+    poller.run()
     assert admin_client.get(progress_url(run)).json()["state"] == "done"
     assert {Order.objects.get(pk=o.pk).state for o in (first, second)} == {
         Order.State.REFUNDED,
@@ -243,7 +260,7 @@ def test_the_sweeper_resumes_a_cancellation_whose_task_was_lost(world, admin_cli
     order = book(world, slot, adult=1)
     with no_worker():
         run_confirmed(admin_client, SLOTS, "cancel_slot_orders", slot, reason="Fog")
-    OrmQ.objects.all().delete()  # the broker lost it
+    get_broker().purge_queue()  # the broker lost it
     run = SlotCancellation.objects.get()
     assert tasks.sweep()["slot_cancellations"] == 0  # not stale yet
     clock.advance(3 * 60)
