@@ -24,9 +24,10 @@ import secrets
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, router
 from django.db.models import Case, DateTimeField, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 
@@ -150,7 +151,7 @@ def next_due(shard: int | None = None):
     return min(dues) if dues else None
 
 
-def _by_priority(queryset):
+def _by_priority(queryset, now=None):
     """Due payments in the order they are served when there is more work than capacity.
 
     First the deadline's steps (a pending payment past its deadline, a cancel to send or retry):
@@ -159,7 +160,7 @@ def _by_priority(queryset):
     served under a steady flood of nearer ones: none starves. Then the queries, nearest deadline
     first, so a late query costs the payment with the most time left.
     """
-    now = clock.now()
+    now = now or clock.now()
     aged = Q(next_action_at__lte=now - timedelta(seconds=AGING_SECONDS))
     return queryset.annotate(
         tier=Case(
@@ -195,27 +196,70 @@ def claim_due(limit: int, shard: int | None = None) -> list[tuple]:
     statements for the batch: the due ids in priority order, the claim, the claimed rows.
     """
     now = clock.now()
-    due = list(
-        _by_priority(active_payments(shard).filter(next_action_at__lte=now)).values_list(
-            "pk", "next_action_at"
-        )[:limit]
-    )
-    due_at = dict(due)
-    claimed = claim_payments(list(due_at))
+    claimed = claim_payments(_due_ids(limit, shard, now))
     urgent = [p for p in claimed if p.state == Payment.State.CANCELLING or _past_deadline(p)]
     first = {p.pk for p in urgent}
     rest = [p for p in claimed if p.pk not in first]
-    refunds = list(
-        active_refunds(shard)
-        .filter(next_action_at__lte=now)
-        .order_by("next_action_at")
-        .values_list("pk", flat=True)[: max(0, limit - len(claimed))]
-    )
+    room = limit - len(claimed)
+    refunds = _due_refund_ids(room, shard, now) if room > 0 else []
     return (
-        [(_step, (p, due_at[p.pk])) for p in urgent]
+        [(_step, p) for p in urgent]
         + [(step_refund, pk) for pk in refunds]
-        + [(_step, (p, due_at[p.pk])) for p in rest]
+        + [(_step, p) for p in rest]
     )
+
+
+# The claim's reads are compiled once per shape (shard, shard count, limit) with this stand-in for
+# "now" and bound to the real time per claim: compiling the ORM's query, ranks and all, cost the
+# poller more CPU than running it, several times a second.
+_NOW = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+
+
+def _due_ids(limit: int, shard: int | None, now) -> list[int]:
+    """Ids of the due payments (of the shard), most urgent first (_by_priority)."""
+    sql, slots = _compiled("payments", limit, shard, shard_count(), router.db_for_read(Payment))
+    return _run(sql, slots, now, Payment)
+
+
+def _due_refund_ids(limit: int, shard: int | None, now) -> list[int]:
+    """Ids of the due refunds (of the shard), longest due first."""
+    sql, slots = _compiled("refunds", limit, shard, shard_count(), router.db_for_read(Refund))
+    return _run(sql, slots, now, Refund)
+
+
+@cache
+def _compiled(kind: str, limit: int, shard: int | None, shards: int, alias: str):
+    if kind == "payments":
+        queryset = _by_priority(active_payments(shard).filter(next_action_at__lte=_NOW), _NOW)
+    else:
+        queryset = active_refunds(shard).filter(next_action_at__lte=_NOW).order_by("next_action_at")
+    query = queryset.values_list("pk", flat=True)[:limit].query
+    sql, params = query.get_compiler(using=alias).as_sql()
+    connection = connections[alias]
+    field = Payment._meta.get_field("next_action_at")
+    aged = _NOW - timedelta(seconds=AGING_SECONDS)
+    stand_ins = {
+        field.get_db_prep_value(_NOW, connection): "now",
+        field.get_db_prep_value(aged, connection): "aged",
+    }
+    slots = [stand_ins.get(value, value) if isinstance(value, str | datetime) else value
+             for value in params]  # fmt: skip
+    if "now" not in slots:
+        raise RuntimeError(f"the due query of {kind} lost its time parameter")  # pragma: no cover
+    return sql, slots
+
+
+def _run(sql: str, slots: list, now, model) -> list[int]:
+    connection = connections[router.db_for_read(model)]
+    field = Payment._meta.get_field("next_action_at")
+    times = {
+        "now": field.get_db_prep_value(now, connection),
+        "aged": field.get_db_prep_value(now - timedelta(seconds=AGING_SECONDS), connection),
+    }
+    params = [times[s] if isinstance(s, str) and s in times else s for s in slots]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _past_deadline(payment: Payment) -> bool:
@@ -223,12 +267,8 @@ def _past_deadline(payment: Payment) -> bool:
 
 
 # --- one step ---------------------------------------------------------------------------------
-def advance_payment(payment: Payment, generation: int, due_at=None) -> None:
-    """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry.
-
-    `due_at` is when the step was due (before the claim moved it), for the 3 s floor at the
-    deadline.
-    """
+def advance_payment(payment: Payment, generation: int) -> None:
+    """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry."""
     State = Payment.State
     if payment.state == State.CREATED:
         # The process that sent the first pay died before recording its answer: query it.
@@ -285,17 +325,15 @@ def _queried_within(payment: Payment, seconds: float) -> bool:
 
 def step_payment(payment: Payment) -> bool:
     """Claim one due payment (as read) and take its step; False if someone else had it."""
-    due_at = payment.next_action_at
     generation = claim_payment(payment)
     if generation is None:
         return False
-    advance_payment(payment, generation, due_at)
+    advance_payment(payment, generation)
     return True
 
 
-def _step(job: tuple[Payment, object]) -> bool:
-    payment, due_at = job
-    advance_payment(payment, payment.chain_generation, due_at)
+def _step(payment: Payment) -> bool:
+    advance_payment(payment, payment.chain_generation)
     return True
 
 
@@ -428,7 +466,7 @@ def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int
     steps = 0
     try:
         while clock.now() < ends:
-            if (clock.now() - renewed).total_seconds() >= RENEW_EVERY or not running:
+            if (clock.now() - renewed).total_seconds() >= RENEW_EVERY:
                 if not renew_lease(holder, shard):
                     logger.warning("poller lease %s lost; stopping this run", shard)
                     break

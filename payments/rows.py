@@ -10,9 +10,9 @@ Only for models without save signal receivers or a custom `save()`; none of thos
 (ticketing's orders, lines and events, the idempotency record) has either.
 
 `select()` is the same for the booking path's two reads (the slot with its attraction, the ticket
-types on sale): equality filters, at most one foreign key followed, every column, and each
-column's value converted back as a QuerySet would (the backend's and the field's converters), into
-instances made by `Model.from_db`.
+types on sale) and for the poller's claimed payments: equality filters and a list of ids, at most
+one foreign key followed, every column, and each column's value converted back as a QuerySet would
+(the backend's and the field's converters), into instances made by `Model.from_db`.
 """
 
 from __future__ import annotations
@@ -134,10 +134,11 @@ def select(
     *,
     join: str = "",
     join_where: dict[str, Any] | None = None,
+    pks: list[int] | None = None,
     using: str = "default",
 ) -> list[Model]:
     """`model.objects.filter(**where)` (with `select_related(join)` and `join__name=value` for
-    `join_where`), every column, no ordering: as model instances."""
+    `join_where`, and `pk__in=pks` when given), every column, no ordering: as model instances."""
     join_where = join_where or {}
     sql, parts, filter_fields = _select_statement(model, list(where), join, list(join_where), using)
     connection = connections[using]
@@ -145,6 +146,12 @@ def select(
         f.get_db_prep_value(value, connection)
         for f, value in zip(filter_fields, [*where.values(), *join_where.values()], strict=True)
     ]
+    if pks is not None:
+        if not pks:
+            return []
+        column = connection.ops.quote_name(model._meta.pk.column)
+        sql += f" AND t0.{column} IN ({', '.join(['%s'] * len(pks))})"
+        params += [int(pk) for pk in pks]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

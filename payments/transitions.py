@@ -71,8 +71,19 @@ def record_exchange(
     )
     rows.insert(exchange, router.db_for_write(GatewayExchange))
     if payment is not None and result.service == QUERY:
-        Payment.objects.filter(pk=payment.pk).update(query_count=F("query_count") + 1)
+        connection = connections[router.db_for_write(Payment)]
+        with connection.cursor() as cursor:
+            cursor.execute(_count_query_sql(connection.vendor), [payment.pk])
     return exchange
+
+
+@cache
+def _count_query_sql(vendor: str) -> str:
+    """`query_count = query_count + 1`, made once: the poller counts every query it sends."""
+    quote = connections[router.db_for_write(Payment)].ops.quote_name
+    count = quote(Payment._meta.get_field("query_count").column)
+    key = quote(Payment._meta.pk.column)
+    return f"UPDATE {quote(Payment._meta.db_table)} SET {count} = {count} + 1 WHERE {key} = %s"  # noqa: S608
 
 
 _PAYMENT_SIGNALS = {
@@ -332,13 +343,45 @@ def claim_payments(ids: list[int]) -> list[Payment]:
         return []
     now = clock.now()
     mark = now + timedelta(seconds=conf("CLAIM_SECONDS"), microseconds=secrets.randbelow(10**6))
-    with transaction.atomic():
-        Payment.objects.filter(
-            pk__in=ids, state__in=Payment.ACTIVE_STATES, next_action_at__lte=now
-        ).update(chain_generation=F("chain_generation") + 1, next_action_at=mark)
-        rows = Payment.objects.filter(pk__in=ids, next_action_at=mark).order_by()
-        claimed = {p.pk: p for p in rows}
+    alias = router.db_for_write(Payment)
+    connection = connections[alias]
+    field = Payment._meta.get_field("next_action_at")
+    # Statements made once (the poller claims several times a second), values bound per call.
+    sql = _claim_sql(connection.vendor) + f" AND {_quoted_pk()} IN ({', '.join(['%s'] * len(ids))})"
+    states = list(Payment.ACTIVE_STATES)
+    with transaction.atomic(using=alias):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    field.get_db_prep_save(mark, connection),
+                    *states,
+                    field.get_db_prep_save(now, connection),
+                    *[int(pk) for pk in ids],
+                ],
+            )
+        found = rows.select(Payment, {"next_action_at": mark}, pks=ids, using=alias)
+    claimed = {p.pk: p for p in found}
     return [claimed[pk] for pk in ids if pk in claimed]
+
+
+def _quoted_pk() -> str:
+    return connections[router.db_for_write(Payment)].ops.quote_name(Payment._meta.pk.column)
+
+
+@cache
+def _claim_sql(vendor: str) -> str:
+    """The batch claim's UPDATE up to its id list: a row still active and due gets the next
+    chain generation and the batch's mark."""
+    quote = connections[router.db_for_write(Payment)].ops.quote_name
+    column = {name: quote(Payment._meta.get_field(name).column) for name in
+              ("chain_generation", "next_action_at", "state")}  # fmt: skip
+    states = ", ".join(["%s"] * len(Payment.ACTIVE_STATES))
+    return (
+        f"UPDATE {quote(Payment._meta.db_table)} SET {column['chain_generation']} = "  # noqa: S608
+        f"{column['chain_generation']} + 1, {column['next_action_at']} = %s "
+        f"WHERE {column['state']} IN ({states}) AND {column['next_action_at']} <= %s"
+    )
 
 
 def claim_refund(refund_id: int) -> int | None:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def claimed(limit: int) -> list[int]:
     """The payments a poller with `limit` free threads takes now, in the order it runs them."""
-    return [item[0].pk for func, item in poller.claim_due(limit) if isinstance(item, tuple)]
+    return [item.pk for func, item in poller.claim_due(limit) if isinstance(item, Payment)]
 
 
 def test_queries_go_nearest_deadline_first(sandbox_clock, no_worker):
@@ -41,7 +41,7 @@ def test_the_deadline_cancel_goes_before_every_query(sandbox_clock, no_worker):
     ending = pay(PIN_NEVER, deadline_seconds=20)
     sandbox_clock.advance(20)  # every payment is due; one of them has reached its deadline
     [(func, item)] = poller.claim_due(1)
-    assert item[0].pk == ending.pk
+    assert item.pk == ending.pk
     func(item)
     ending.refresh_from_db()
     assert ending.state == Payment.State.CANCELLED
