@@ -38,6 +38,13 @@ this process. --threads sets PAYMENTS_POLLER_THREADS: a poller keeps at most thr
 queries a second in flight, so with a slow gateway threads, not CPU, bound the cadence.
 
     python bench/polling.py --pinned --baseline main --at 100,500,1000,1500 --threads 64
+    python bench/polling.py --pinned --gateway-latency 200 --threads 16 --at 150,300,450
+
+--gateway-latency MS makes the sandbox hold every reply that long (SANDBOX_REPLY_LATENCY_MS), as
+the network to Alipay does (about 200 ms cross-border), and gives it threads enough that the
+hold, not its own threads, is what the poller waits for. Then a poller's threads bound its
+cadence (threads / latency queries a second) long before its CPU does, and a second shard, with
+threads of its own, adds their worth: what the trials with 1 and 2 shards show.
 
 --baseline REV first measures the poller's CPU per query of the code at git revision REV and of
 this tree in turns (REV, this tree, REV, this tree: the machine's load drifts over both alike),
@@ -560,6 +567,7 @@ def run_pinned(args) -> None:
         # The sandbox refuses a notify_url off its own site unless listed: the pays name the
         # closed port the notifications are meant to miss.
         "SANDBOX_NOTIFY_HOSTS": "127.0.0.1:9",
+        "SANDBOX_REPLY_LATENCY_MS": str(args.gateway_latency),
     }
     sandbox_env.pop("DATABASE_URL", None)  # the gateway's tables are not ours: its own SQLite
     os.environ.update(common)
@@ -585,11 +593,13 @@ def run_pinned(args) -> None:
     connection.close()
     gateway = start(
         pinned([sys.executable, "-m", "gunicorn", "ticketing.wsgi", "--bind",
-                f"127.0.0.1:{port}", "--workers", "2", "--threads", "8"], 0),
+                f"127.0.0.1:{port}", "--workers", "2", "--threads",
+                str(8 if not args.gateway_latency else 128)], 0),
         sandbox_env, scratch / "sandbox.log",
     )  # fmt: skip
     print(f"Polling bench, pinned: sandbox and this process on core 0, qcluster on core 1 "
-          f"(POLLER_THREADS {args.threads or 'default'}); "
+          f"(POLLER_THREADS {args.threads or 'default'}; gateway replies held "
+          f"{args.gateway_latency:.0f} ms); "
           f"{backend}; scratch {scratch}; {load_average()}")  # fmt: skip
     rng = random.Random(args.seed)
     summary = []
@@ -668,6 +678,12 @@ def main() -> None:
         default="",
         help="pinned: a git revision whose poller CPU per query is measured in "
         "turns with this tree's, first (e.g. main)",
+    )
+    parser.add_argument(
+        "--gateway-latency",
+        type=float,
+        default=0.0,
+        help="pinned: ms the sandbox holds each reply, as the network to Alipay (about 200)",
     )
     parser.add_argument(
         "--threads",

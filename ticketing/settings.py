@@ -363,6 +363,9 @@ if not DEBUG and not SANDBOX_ENABLED:
 # held, and the amount above which a normal test buyer must confirm with a PIN.
 SANDBOX_SLOW_REPLY_SECONDS = float(os.environ.get("SANDBOX_SLOW_REPLY_SECONDS", "20"))
 SANDBOX_PIN_THRESHOLD = os.environ.get("SANDBOX_PIN_THRESHOLD", "1000")
+# Milliseconds every gateway reply is held, as the network to Alipay would (0: none; capacity
+# trials use about 200, Alipay's cross-border round trip).
+SANDBOX_REPLY_LATENCY_MS = float(os.environ.get("SANDBOX_REPLY_LATENCY_MS", "0"))
 # Like Alipay, answer synchronous refunds 00:00-01:30 Beijing time with SYSTEM_ERROR, unexecuted.
 SANDBOX_REFUND_BLACKOUT = env_bool("SANDBOX_REFUND_BLACKOUT", True)
 # Days after the payment during which a paid sandbox trade can be refunded; then TRADE_FINISHED.

@@ -232,3 +232,20 @@ def test_notifications_keep_the_merchants_configured_sign_type(
     payload = SandboxNotification.objects.get(trade__partner_trans_id="NOTE-1").payload
     assert payload["sign_type"] == "MD5"
     assert Verifier("MD5", md5_key=sandbox_merchant.md5_key).verify(payload, payload["sign"])
+
+
+def test_the_reply_latency_setting_holds_every_reply_and_changes_nothing_else(client, settings):
+    """SANDBOX_REPLY_LATENCY_MS stands for the network to Alipay in capacity trials: each reply
+    leaves that much later, with the same answer as without it."""
+    client.query(
+        partner_trans_id="NEVER-SENT-0"
+    )  # connected and warm: the calls below time the reply
+    answers = {}
+    for latency in (0, 800):
+        settings.SANDBOX_REPLY_LATENCY_MS = latency
+        started = entrada_clock.monotonic()
+        result = client.query(partner_trans_id="NEVER-SENT-1")
+        answers[latency] = (result.code, entrada_clock.monotonic() - started)
+    assert answers[0][0] == answers[800][0] == "TRADE_NOT_EXIST"
+    assert answers[800][1] >= 0.8
+    assert answers[800][1] - answers[0][1] >= 0.4  # the hold, not a slow machine
