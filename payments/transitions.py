@@ -347,7 +347,7 @@ def claim_payments(ids: list[int]) -> list[Payment]:
     connection = connections[alias]
     field = Payment._meta.get_field("next_action_at")
     # Statements made once (the poller claims several times a second), values bound per call.
-    sql = _claim_sql(connection.vendor) + f" AND {_quoted_pk()} IN ({', '.join(['%s'] * len(ids))})"
+    sql = _claim_sql(connection.vendor) + f"({', '.join(['%s'] * len(ids))})"
     states = list(Payment.ACTIVE_STATES)
     with transaction.atomic(using=alias):
         with connection.cursor() as cursor:
@@ -365,22 +365,19 @@ def claim_payments(ids: list[int]) -> list[Payment]:
     return [claimed[pk] for pk in ids if pk in claimed]
 
 
-def _quoted_pk() -> str:
-    return connections[router.db_for_write(Payment)].ops.quote_name(Payment._meta.pk.column)
-
-
 @cache
 def _claim_sql(vendor: str) -> str:
-    """The batch claim's UPDATE up to its id list: a row still active and due gets the next
-    chain generation and the batch's mark."""
+    """The batch claim's UPDATE up to its id list, which the caller appends: a row still active
+    and due gets the next chain generation and the batch's mark."""
     quote = connections[router.db_for_write(Payment)].ops.quote_name
     column = {name: quote(Payment._meta.get_field(name).column) for name in
-              ("chain_generation", "next_action_at", "state")}  # fmt: skip
+              ("id", "chain_generation", "next_action_at", "state")}  # fmt: skip
     states = ", ".join(["%s"] * len(Payment.ACTIVE_STATES))
     return (
         f"UPDATE {quote(Payment._meta.db_table)} SET {column['chain_generation']} = "  # noqa: S608
         f"{column['chain_generation']} + 1, {column['next_action_at']} = %s "
-        f"WHERE {column['state']} IN ({states}) AND {column['next_action_at']} <= %s"
+        f"WHERE {column['state']} IN ({states}) AND {column['next_action_at']} <= %s "
+        f"AND {column['id']} IN "
     )
 
 

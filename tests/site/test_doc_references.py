@@ -125,16 +125,23 @@ def test_cited_documents_exist_in_the_repository():
 
 
 # --- the checker itself, on a small repository of its own --------------------------------------
-SAMPLE = '''"""Module docstring citing GONE.md and docs/guide.md#setting-up."""
+# The sample's missing documents are named by joining, so that no line of this file cites one
+# itself (a repository-wide scan for cited names would otherwise find them here).
+GONE, MISSING, ELSEWHERE = ("GONE" + ".md", "MISSING" + ".md", "ELSEWHERE" + ".md")
+SAMPLE = (
+    '''"""Module docstring citing @GONE and docs/guide.md#setting-up."""
 
-NOTES = "data mentioning MISSING.md is not a citation"
+NOTES = "data mentioning @MISSING is not a citation"
 
 
 def f():
-    """See the guide.md and https://example.com/x/ELSEWHERE.md for more."""
+    """See the guide.md and https://example.com/x/@ELSEWHERE for more."""
     # A comment citing docs/guide.md#no-such-heading and docs/absent.md.
     return NOTES
-'''
+'''.replace("@GONE", GONE)
+    .replace("@MISSING", MISSING)
+    .replace("@ELSEWHERE", ELSEWHERE)
+)
 
 
 @pytest.fixture
@@ -148,15 +155,15 @@ def sample_root(tmp_path):
 
 def test_only_comments_and_docstrings_are_read():
     targets = [c.target for c in citations(SAMPLE, "sample.py")]
-    assert targets == ["docs/guide.md", "docs/absent.md", "GONE.md", "docs/guide.md", "guide.md"]
+    assert targets == ["docs/guide.md", "docs/absent.md", GONE, "docs/guide.md", "guide.md"]
 
 
 def test_bare_names_resolve_at_the_root_and_in_docs_paths_from_the_root(sample_root):
     assert resolve("guide.md", sample_root) == sample_root / "docs" / "guide.md"
     assert resolve("docs/guide.md", sample_root) == sample_root / "docs" / "guide.md"
-    assert resolve("GONE.md", sample_root) is None
-    (sample_root / "GONE.md").write_text("# Here after all\n", encoding="utf-8")
-    assert resolve("GONE.md", sample_root) == sample_root / "GONE.md"
+    assert resolve(GONE, sample_root) is None
+    (sample_root / GONE).write_text("# Here after all\n", encoding="utf-8")
+    assert resolve(GONE, sample_root) == sample_root / GONE
 
 
 def test_missing_documents_and_unknown_anchors_are_reported(sample_root):
@@ -164,7 +171,7 @@ def test_missing_documents_and_unknown_anchors_are_reported(sample_root):
     assert problems == [
         "sample.py:8: docs/guide.md#no-such-heading: docs/guide.md has no heading with that anchor",
         "sample.py:8: docs/absent.md: no such document in the repository",
-        "sample.py:1: GONE.md: no such document in the repository",
+        f"sample.py:1: {GONE}: no such document in the repository",
     ]
 
 
