@@ -52,7 +52,7 @@ threads of its own, adds their worth: what the trials with 1 and 2 shards show.
 
 --baseline REV first measures the poller's CPU per query of the code at git revision REV and of
 this tree in turns (REV, this tree, REV, this tree: the machine's load drifts over both alike),
-on the same 300 pending payments that never confirm (every call a query that changes nothing):
+on 300 fresh pending payments per turn that never confirm (every call a query that changes nothing):
 the poller's own process (the busiest one of the cluster) and the whole cluster, per query.
 """
 
@@ -72,7 +72,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
-from itertools import pairwise
+from itertools import count, pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -461,7 +461,7 @@ def free_poller() -> None:
 
 
 def cpu_comparison(variants: list[tuple[str, Path]], cluster_env, scratch: Path, args) -> dict:
-    """Poller CPU per query of each variant (label, project tree) on the same N pending
+    """Poller CPU per query of each variant (label, project tree) on N fresh pending
     payments, in turns (A, B, A, B, ...) so that the machine's load drifts over both alike.
 
     The payments never confirm and their deadline is far: every call in the window is a query
@@ -485,45 +485,49 @@ def cpu_comparison(variants: list[tuple[str, Path]], cluster_env, scratch: Path,
         finally:
             connection.close()
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(create, range(args.cpu_n)))
-    turns: dict[str, list[tuple[float, int]]] = {label: [] for label, _ in variants}
-    try:
-        for turn in range(args.cpu_rounds):
-            for label, tree in variants:
-                free_poller()
-                cluster = start(pinned([sys.executable, "manage.py", "qcluster"], 1), cluster_env,
-                                scratch / f"qcluster-cpu-{label}.log", cwd=tree)  # fmt: skip
-                try:
-                    time.sleep(4)  # started
-                    kick_poller()
-                    time.sleep(args.cpu_warmup)
-                    begins, cpu_start = clock.now(), session_cpu(cluster.pid)
-                    time.sleep(args.cpu_window)
-                    cpu_end = session_cpu(cluster.pid)
-                    ends = clock.now()
-                    spent = {pid: cpu_end[pid] - cpu_start.get(pid, 0.0) for pid in cpu_end}
-                    cpu = sum(spent.values())
-                    # The poller runs in one worker process: the busiest one over the window.
-                    own = max(spent.values())
-                finally:
-                    stop(cluster)
-                calls = GatewayExchange.objects.filter(
-                    payment_id__in=ids, actor="system:poller", created_at__gte=begins,
-                    created_at__lt=ends,
-                ).count()  # fmt: skip
-                turns[label].append((own, cpu, calls))
-                calls = calls or 1
-                print(f"  turn {turn + 1} {label}: poller {own * 1000 / calls:.2f} ms CPU per "
-                      f"query, whole cluster {cpu * 1000 / calls:.2f} ms ({calls} queries in "
-                      f"{args.cpu_window:.0f} s, {calls / args.cpu_window:.0f}/s, cadence needs "
-                      f"{args.cpu_n / 3:.0f}/s); {load_average()}", flush=True)  # fmt: skip
-    finally:
-        # The bench's own rows, out of the way of the capacity trials.
+    def retire(ids: list[int]) -> None:
+        # The turn's rows, out of the way of the next turn and of the capacity trials.
         Payment.objects.filter(pk__in=ids).update(
             state=Payment.State.CANCELLED, next_action_at=None
         )
-        free_poller()
+
+    serial = count()
+    turns: dict[str, list[tuple[float, int]]] = {label: [] for label, _ in variants}
+    for turn in range(args.cpu_rounds):
+        for label, tree in variants:
+            # Fresh payments each turn: the sandbox closes an unconfirmed trade after 3 minutes,
+            # and a turn that met those closings would measure transitions, not queries.
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                ids = list(pool.map(create, [next(serial) for _ in range(args.cpu_n)]))
+            free_poller()
+            cluster = start(pinned([sys.executable, "manage.py", "qcluster"], 1), cluster_env,
+                            scratch / f"qcluster-cpu-{label}.log", cwd=tree)  # fmt: skip
+            try:
+                time.sleep(4)  # started
+                kick_poller()
+                time.sleep(args.cpu_warmup)
+                begins, cpu_start = clock.now(), session_cpu(cluster.pid)
+                time.sleep(args.cpu_window)
+                cpu_end = session_cpu(cluster.pid)
+                ends = clock.now()
+                spent = {pid: cpu_end[pid] - cpu_start.get(pid, 0.0) for pid in cpu_end}
+                cpu = sum(spent.values())
+                # The poller runs in one worker process: the busiest one over the window.
+                own = max(spent.values())
+            finally:
+                stop(cluster)
+                retire(ids)
+                free_poller()
+            calls = GatewayExchange.objects.filter(
+                payment_id__in=ids, actor="system:poller", created_at__gte=begins,
+                created_at__lt=ends,
+            ).count()  # fmt: skip
+            turns[label].append((own, cpu, calls))
+            calls = calls or 1
+            print(f"  turn {turn + 1} {label}: poller {own * 1000 / calls:.2f} ms CPU per "
+                  f"query, whole cluster {cpu * 1000 / calls:.2f} ms ({calls} queries in "
+                  f"{args.cpu_window:.0f} s, {calls / args.cpu_window:.0f}/s, cadence needs "
+                  f"{args.cpu_n / 3:.0f}/s); {load_average()}", flush=True)  # fmt: skip
     summary = {}
     for label, results in turns.items():
         calls = max(1, sum(q for _, _, q in results))
