@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 
@@ -34,8 +35,18 @@ from payments.conf import conf, later
 from payments.exceptions import InvalidPaymentRequest
 from payments.messages import message_for
 from payments.models import Payment, PaymentEvent
-from payments.transitions import record_exchange, reschedule_payment, transition_payment
+from payments.transitions import (
+    QuietQuery,
+    exchange_row,
+    record_exchange,
+    record_quiet_queries,
+    reschedule_payment,
+    transition_payment,
+)
 from payments.verification import PAID_STATUSES, final_answer, ids_match
+
+if TYPE_CHECKING:
+    from payments.journal import QueryJournal
 
 logger = logging.getLogger(__name__)
 
@@ -369,10 +380,14 @@ def _send_pay(payment: Payment, code: str, *, generation: int, attempt: int) -> 
             )
 
 
-def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str) -> Payment:
+def refresh_from_gateway(
+    payment: Payment, *, generation: int | None, actor: str, journal: QueryJournal | None = None
+) -> Payment:
     """Send one query and apply it: the single path by which a query (or a notification that
     a query confirms) moves a pending payment. Without `generation` (a notification), only a
-    final answer is applied and the poller's schedule is left alone."""
+    final answer is applied and the poller's schedule is left alone. With a `journal` (the
+    poller's), a query that changed nothing is written with others when the journal is flushed.
+    """
     sent_at = clock.now()
     result = alipay_client.query(payment)
     believed = result.ok and ids_match(payment, result)
@@ -396,14 +411,11 @@ def refresh_from_gateway(payment: Payment, *, generation: int | None, actor: str
         if not resend_code:
             # No news, the poller's usual answer: its audit row and the next query together.
             due = min(later(conf("POLL_INTERVAL"), start=sent_at), payment.deadline_at)
-            with transaction.atomic():
-                record_exchange(result, **exchange)
-                reschedule_payment(
-                    payment.pk,
-                    generation=generation,
-                    state=State.PENDING,
-                    next_action_at=due,
-                )
+            quiet = QuietQuery(exchange_row(result, **exchange), generation, due)
+            if journal is not None:
+                journal.add(quiet)
+            else:
+                record_quiet_queries([quiet])
             return payment  # the poller's path: it reads nothing back
     record_exchange(result, **exchange)
     if status in PAID_STATUSES:

@@ -25,7 +25,7 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, router
 from django.db.models import Case, DateTimeField, F, Min, Q, Value, When
@@ -36,6 +36,7 @@ from payments.alipay.services import QUERY
 from payments.backlog import active_payments, active_refunds, check_lag
 from payments.cancelling import begin_cancel, send_cancel
 from payments.conf import conf, later
+from payments.journal import QueryJournal
 from payments.leases import (
     LEASE_NAME,
     LEASE_SECONDS,
@@ -189,11 +190,14 @@ def due_work(limit: int = BATCH, shard: int | None = None) -> tuple[list[Payment
     return payments, refunds
 
 
-def claim_due(limit: int, shard: int | None = None) -> list[tuple]:
+def claim_due(
+    limit: int, shard: int | None = None, journal: QueryJournal | None = None
+) -> list[tuple]:
     """Claim up to `limit` due steps (of the shard) in one batch: the jobs to run, in order.
 
     Deadline steps first, then refunds, then queries; each job is (function, argument). Three
-    statements for the batch: the due ids in priority order, the claim, the claimed rows.
+    statements for the batch: the due ids in priority order, the claim, the claimed rows. The
+    payments' quiet queries go to `journal` when one is given (payments.journal).
     """
     now = clock.now()
     claimed = claim_payments(_due_ids(limit, shard, now))
@@ -202,10 +206,11 @@ def claim_due(limit: int, shard: int | None = None) -> list[tuple]:
     rest = [p for p in claimed if p.pk not in first]
     room = limit - len(claimed)
     refunds = _due_refund_ids(room, shard, now) if room > 0 else []
+    step = partial(_step, journal=journal) if journal is not None else _step
     return (
-        [(_step, p) for p in urgent]
+        [(step, p) for p in urgent]
         + [(step_refund, pk) for pk in refunds]
-        + [(_step, p) for p in rest]
+        + [(step, p) for p in rest]
     )
 
 
@@ -267,8 +272,9 @@ def _past_deadline(payment: Payment) -> bool:
 
 
 # --- one step ---------------------------------------------------------------------------------
-def advance_payment(payment: Payment, generation: int) -> None:
-    """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry."""
+def advance_payment(payment: Payment, generation: int, journal: QueryJournal | None = None) -> None:
+    """The claimed payment's next step: a query, the deadline's cancel, or a cancel retry.
+    A query that changes nothing is written through `journal` when one is given."""
     State = Payment.State
     if payment.state == State.CREATED:
         # The process that sent the first pay died before recording its answer: query it.
@@ -307,7 +313,9 @@ def advance_payment(payment: Payment, generation: int) -> None:
             payment.refresh_from_db()
             send_cancel(payment, generation=generation, actor="system:deadline")
         else:
-            refresh_from_gateway(payment, generation=generation, actor="system:poller")
+            refresh_from_gateway(
+                payment, generation=generation, actor="system:poller", journal=journal
+            )
     elif payment.state == State.CANCELLING:
         send_cancel(payment, generation=generation, actor="system:poller")
 
@@ -332,8 +340,8 @@ def step_payment(payment: Payment) -> bool:
     return True
 
 
-def _step(payment: Payment) -> bool:
-    advance_payment(payment, payment.chain_generation)
+def _step(payment: Payment, journal: QueryJournal | None = None) -> bool:
+    advance_payment(payment, payment.chain_generation, journal)
     return True
 
 
@@ -349,7 +357,7 @@ def _in_thread(func, item) -> bool:
     try:
         return func(item)
     except Exception:  # one bad row must not stop the others: it is simply due again
-        logger.exception("poller step %s(%s) failed", func.__name__, item)
+        logger.exception("poller step %s(%s) failed", getattr(func, "func", func).__name__, item)
         return False
 
 
@@ -458,6 +466,9 @@ def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int
     # (which cost a thread switch and a claim per step), and a thread that finishes takes the
     # next queued step at once instead of idling until the tick. A claim costs as much as several
     # queries, whatever its size: batches of a full pool's worth cut its share of a query.
+    # The steps' quiet queries are written once per tick (payments.journal), before the loop
+    # looks for due work again: until then their payments' next query is not known.
+    journal = QueryJournal()
     depth = threads * QUEUED_PER_THREAD
     refill = threads
     refilled = clock.monotonic()
@@ -475,17 +486,19 @@ def _flow(holder: str, shard: int, scope: int | None, threads: int, ends) -> int
             free = depth - len(running)
             waited = clock.monotonic() - refilled >= MAX_NAP
             if not running or (free >= refill and (not drained or waited)) or (free and waited):
-                jobs = claim_due(free, scope)
+                jobs = claim_due(free, scope, journal)
                 running |= {pool.submit(_in_thread, *job) for job in jobs}
                 refilled = clock.monotonic()
                 drained = len(jobs) < free  # nothing more is due now: look again after MAX_NAP
             if running:
                 done, running = wait(running, timeout=TICK)
                 steps += sum(future.result() for future in done)
+                journal.flush()
             elif not _idle_until_due(scope, ends):
                 break
         done, _ = wait(running)
         steps += sum(future.result() for future in done)
     finally:
         pool.shutdown(wait=True)
+        journal.flush()
     return steps

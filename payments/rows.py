@@ -5,6 +5,7 @@ sends save signals nobody here listens to: on the booking path (four inserts) th
 an order's CPU (bench/booking.py). `insert()` keeps what matters, the model's defaults (from the
 instance), each field's own conversion to the database's value (`pre_save`, `get_db_prep_save`)
 and the new id (RETURNING), and builds each model's statement text once per process.
+`insert_many()` sends a batch of rows of one model in one executemany (the poller's audit rows).
 
 Only for models without save signal receivers or a custom `save()`; none of those it is used for
 (ticketing's orders, lines and events, the idempotency record) has either.
@@ -25,17 +26,19 @@ from django.db.models import AutoField, BigAutoField, Field, Model, SmallAutoFie
 from django.db.models.constants import OnConflict
 
 _AUTO = (AutoField, BigAutoField, SmallAutoField)
-_statements: dict[tuple[type[Model], str, bool], tuple[str, list[Field], bool]] = {}
+_statements: dict[tuple[type[Model], str, bool, bool], tuple[str, list[Field], bool]] = {}
 
 
-def _statement(model: type[Model], alias: str, skip: bool) -> tuple[str, list[Field], bool]:
-    key = (model, alias, skip)
+def _statement(
+    model: type[Model], alias: str, skip: bool, want_pk: bool = True
+) -> tuple[str, list[Field], bool]:
+    key = (model, alias, skip, want_pk)
     if key not in _statements:
         connection = connections[alias]
         ops, quote = connection.ops, connection.ops.quote_name
         meta = model._meta
         fields = [f for f in meta.concrete_fields if not isinstance(f, _AUTO)]
-        returning = connection.features.can_return_columns_from_insert
+        returning = want_pk and connection.features.can_return_columns_from_insert
         on_conflict = OnConflict.IGNORE if skip else None
         sql = "{} {} ({}) VALUES ({}) {} {}".format(
             ops.insert_statement(on_conflict=on_conflict),
@@ -58,7 +61,7 @@ def insert(obj: Model, using: str = "default", *, skip_conflict: bool = False) -
     """
     sql, fields, returning = _statement(type(obj), using, skip_conflict)
     connection = connections[using]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    params = _values(obj, fields, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if returning:
@@ -72,6 +75,21 @@ def insert(obj: Model, using: str = "default", *, skip_conflict: bool = False) -
     obj._state.adding = False
     obj._state.db = using
     return obj
+
+
+def insert_many(objs: list[Model], using: str = "default") -> None:
+    """INSERT every object (all of one model) with one executemany: `insert()` for a batch,
+    except that their pks are not read back (no RETURNING) and stay unset."""
+    if not objs:
+        return
+    sql, fields, _returning = _statement(type(objs[0]), using, False, want_pk=False)
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [_values(obj, fields, connection) for obj in objs])
+
+
+def _values(obj: Model, fields: list[Field], connection) -> list[Any]:
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
 _Part = tuple[type[Model], list[str], list[tuple[int, list[Callable], Any]]]

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 from django.db import connections, router, transaction
 from django.db.models import F
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 _ECHOED_CODE = re.compile(r'(buyer_identity_code"?\s*>\s*)(\d{8,32})')
 
 
-def record_exchange(
+def exchange_row(
     result: GatewayResult,
     *,
     sent_at: datetime,
@@ -43,15 +44,9 @@ def record_exchange(
     refund: Refund | None = None,
     actor: str = "",
 ) -> GatewayExchange:
-    """The audit row of one gateway call (the client already left out `sign` and masked codes).
-
-    One INSERT whose SQL is made once (payments.rows): the poller writes a row per query, and
-    compiling the ORM's INSERT each time cost more CPU than the rest of the write. A trade query
-    also counts in its payment's `query_count`, here and nowhere else, whoever sent it (the
-    poller, a notification's check, staff, reconciliation) and whatever it answered: the count
-    staff read beside the listed exchanges is the number of them.
-    """
-    exchange = GatewayExchange(
+    """The audit row of one gateway call, unsaved (the client already left out `sign` and
+    masked codes; the reply's echo of a buyer code is masked here)."""
+    return GatewayExchange(
         payment=payment,
         refund=refund,
         service=result.service,
@@ -69,12 +64,72 @@ def record_exchange(
         actor=actor[:150],
         created_at=sent_at,
     )
+
+
+def record_exchange(result: GatewayResult, **row) -> GatewayExchange:
+    """Record one gateway call (the arguments of exchange_row).
+
+    One INSERT whose SQL is made once (payments.rows): the poller writes a row per query, and
+    compiling the ORM's INSERT each time cost more CPU than the rest of the write. A trade query
+    also counts in its payment's `query_count`, here and in record_quiet_queries and nowhere
+    else, whoever sent it (the poller, a notification's check, staff, reconciliation) and
+    whatever it answered: the count staff read beside the listed exchanges is the number of them.
+    """
+    exchange = exchange_row(result, **row)
     rows.insert(exchange, router.db_for_write(GatewayExchange))
-    if payment is not None and result.service == QUERY:
+    if exchange.payment_id is not None and result.service == QUERY:
         connection = connections[router.db_for_write(Payment)]
         with connection.cursor() as cursor:
-            cursor.execute(_count_query_sql(connection.vendor), [payment.pk])
+            cursor.execute(_count_query_sql(connection.vendor), [exchange.payment_id])
     return exchange
+
+
+class QuietQuery(NamedTuple):
+    """A query of a pending payment that brought no news: its audit row (exchange_row) and the
+    payment's next query, due at `next_action_at` if chain `generation` still owns it."""
+
+    exchange: GatewayExchange
+    generation: int
+    next_action_at: datetime
+
+
+def record_quiet_queries(queries: list[QuietQuery]) -> None:
+    """Record queries that changed nothing, in one transaction: their audit rows, their counts
+    and each payment's next query (compare-and-set on its chain, as reschedule_payment).
+
+    The poller's usual write, a few times per payment per 3 s: a batch is three executemany
+    (payments.journal gathers them), where a transaction per query spent more CPU on the
+    transaction than on the rows. Payments in id order, so two batches never lock in turn.
+    """
+    if not queries:
+        return
+    queries = sorted(queries, key=lambda q: q.exchange.payment_id)
+    alias = router.db_for_write(Payment)
+    connection = connections[alias]
+    updated_at = clock.now()
+    sql, fields = _update_sql(("next_action_at", "updated_at"), connection.vendor)
+    with transaction.atomic(using=alias):
+        rows.insert_many([q.exchange for q in queries], router.db_for_write(GatewayExchange))
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                _count_query_sql(connection.vendor), [[q.exchange.payment_id] for q in queries]
+            )
+            cursor.executemany(
+                sql,
+                [
+                    [
+                        *_prepared(fields, [q.next_action_at, updated_at], connection),
+                        q.exchange.payment_id,
+                        q.generation,
+                        Payment.State.PENDING,
+                    ]
+                    for q in queries
+                ],
+            )
+
+
+def _prepared(fields: list, values: list, connection) -> list:
+    return [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
 
 
 @cache
@@ -209,10 +264,7 @@ def reschedule_payment(
     values = {"next_action_at": next_action_at, "updated_at": clock.now(), **fields}
     connection = connections[router.db_for_write(Payment)]
     sql, model_fields = _update_sql(tuple(values), connection.vendor)
-    params = [
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(model_fields, values.values(), strict=True)
-    ]
+    params = _prepared(model_fields, list(values.values()), connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, payment_id, generation, state])
         return cursor.rowcount == 1
