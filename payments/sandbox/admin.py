@@ -1,11 +1,16 @@
 """The sandbox's tables in the admin, read-only: state changes go through the gateway and wallet."""
 
 from django.contrib import admin
+from django.db import models
 
 from .models import SandboxMerchant, SandboxNotification, SandboxRefund, SandboxTrade
 
 
 class ReadOnly(admin.ModelAdmin):
+    # Django 6 makes https the scheme a URL typed without one is given; say it now (and so
+    # without Django 5.2's deprecation warning on every form these pages build).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
     def has_add_permission(self, request):
         return False
 
