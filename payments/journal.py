@@ -6,9 +6,11 @@ by each thread in a transaction of its own, that write cost the poller more CPU 
 exchange with Alipay (bench/polling.py --pinned); the flow loop instead writes what its threads
 gathered once per tick, in one transaction.
 
-Nothing is lost by waiting for the tick: a claimed payment is due again only at its claim's
+Nothing is late for waiting for the tick: a claimed payment is due again only at its claim's
 expiry (CLAIM_SECONDS), long after the tick, and a query that brought news (paid, closed, an
-error to act on) never comes here: it is written by its own thread at once.
+error to act on) never comes here: it is written by its own thread at once. A poller killed
+before the tick loses the record of its last quiet queries (as a kill during a query always
+lost that one's): their payments are queried again when their claims expire.
 """
 
 from __future__ import annotations
