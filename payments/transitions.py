@@ -99,7 +99,8 @@ def record_quiet_queries(queries: list[QuietQuery]) -> None:
 
     The poller's usual write, a few times per payment per 3 s: a batch is three executemany
     (payments.journal gathers them), where a transaction per query spent more CPU on the
-    transaction than on the rows. Payments in id order, so two batches never lock in turn.
+    transaction than on the rows. Payments are locked in id order, so that two batches sharing
+    rows (two pollers of one shard, for a moment) wait for each other instead of deadlocking.
     """
     if not queries:
         return
