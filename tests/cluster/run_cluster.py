@@ -20,7 +20,9 @@ What happens, in parallel:
 
 Clients retry what a client may retry (a refused or dropped connection, 502/503/504 from nginx,
 409 `idempotency_in_progress`) with the same Idempotency-Key, a bounded number of times. Asserted:
-every answer is one of those or a right one (no 500, no state a payment cannot be in); zero
+every answer is one of those or a right one (no 500, no state a payment cannot be in: a
+confirming buyer's payment is cancelled only past its deadline, when the pay reached the sandbox
+late enough for the confirmation to miss it); zero
 oversell (`manage.py check_capacity`, and no more places taken than the slot has); every payment
 final within its deadline plus one sweep; the sandbox holds exactly one trade per payment, each
 paid or closed as its buyer did, never charged twice. Exit status 1 on any failure; 0 with a
