@@ -76,9 +76,9 @@ MAY_BE = {
     "confirms": {"created", "pending", "paid"},
     "never": {"created", "pending", "cancelling", "cancelled"},
 }
-# ...and once its deadline has passed, a confirming buyer's payment may be cancelled too: when the
-# node that sent the pay died first, the poller sent it later, and the buyer's confirmation may
-# then fall after the deadline (check_results holds each such cancel against the sandbox's trade).
+# ...and once its deadline has passed, a confirming buyer's payment may be cancelled too: a pay that
+# reached the sandbox late (its node killed first, say, and the poller sending it later) can have
+# its buyer confirm after the deadline (check_results holds each such cancel against the trade).
 PAST_DEADLINE_MAY_BE = {"cancelling", "cancelled"}
 
 started_at = time.monotonic()
